@@ -1,0 +1,72 @@
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
+import type { AppConfig } from './config.js';
+import type { Database } from './db/client.js';
+import { createAuthenticator, type ResolvedTokens } from './http/auth.js';
+import { registerErrorHandling } from './http/problem.js';
+import { registerRequestTime } from './http/request-time.js';
+import { adminRoutes } from './http/routes/admin/index.js';
+import { opsRoutes } from './http/routes/ops.js';
+import { registerSwagger } from './http/swagger.js';
+import { createMetrics } from './ops/metrics.js';
+import type { ZodApp } from './http/types.js';
+import { ConfigSync } from './snapshot/config-sync.js';
+
+export interface AppDeps {
+  config: AppConfig;
+  database: Database;
+  /** null: embedded mode (in-process counters, config polling only). */
+  redis: Redis | null;
+  clock: Clock;
+  logger: Logger;
+  tokens: ResolvedTokens;
+  /** Tests turn pub/sub off to prove polling alone propagates config. */
+  configPubSub?: boolean;
+}
+
+/**
+ * Builds the app without listening: infrastructure band (errors, time, swagger), then
+ * services (config snapshot), then routes. The caller owns the database and Redis.
+ */
+export async function buildApp(deps: AppDeps): Promise<ZodApp> {
+  const { config, database, redis, clock, logger } = deps;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    // Per-request log lines cost more than a decision; durations go to /metrics instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandling(app);
+  registerRequestTime(app, clock, config.QUOTA_TEST_CLOCK);
+  await registerSwagger(app);
+
+  const metrics = createMetrics();
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  const sync = new ConfigSync({
+    db: database.db,
+    clock,
+    logger,
+    pollSeconds: config.CONFIG_POLL_SECONDS,
+    redis: deps.configPubSub === false ? null : redis,
+    channel: `${config.REDIS_KEY_PREFIX}:config`,
+  });
+  await sync.start();
+  app.addHook('onClose', () => sync.stop());
+
+  const authenticate = createAuthenticator(deps.tokens);
+  await app.register(opsRoutes, { database, redis, sync, metrics });
+  await app.register(adminRoutes, { prefix: '/admin', db: database.db, sync, authenticate, config });
+  return app;
+}

@@ -1,0 +1,142 @@
+import { DateTime } from 'luxon';
+import { z } from 'zod';
+
+/**
+ * The only reader of process.env. Every setting of SPEC §6 (plus a few operational ones),
+ * each described; `.env.example` is checked against this schema by a test.
+ */
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .pipe(z.url().optional())
+  .optional();
+
+export const tokenListSchema = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    const parsed = parseTokenList(v);
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: parsed });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
+export const envSchema = z.object({
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'])
+    .default('development')
+    .describe('production refuses to start without ADMIN_TOKENS and SERVICE_TOKENS'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080).describe('HTTP port'),
+  HOST: z.string().default('0.0.0.0').describe('Interface to listen on'),
+  DATABASE_URL: optionalUrl.describe(
+    'PostgreSQL connection string; unset runs embedded PostgreSQL (PGlite) under DATA_DIR',
+  ),
+  REDIS_URL: optionalUrl.describe(
+    'Redis connection string; unset uses the in-process counter store (single instance only)',
+  ),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,32}$/)
+    .default('qg')
+    .describe('Prefix of every Redis key and channel, so several deployments can share one Redis'),
+  DATA_DIR: z.string().min(1).default('./.quotagate').describe('Where the embedded PostgreSQL keeps its data'),
+  ADMIN_TOKENS: tokenListSchema.describe('Comma-separated admin tokens, each `token` or `name:token`'),
+  SERVICE_TOKENS: tokenListSchema.describe('Comma-separated service tokens, each `token` or `name:token`'),
+  FAIL_MODE: z
+    .enum(['open', 'closed'])
+    .default('open')
+    .describe('open: admit with failOpen=true when Redis is down; closed: answer 503'),
+  STORE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(60_000)
+    .default(250)
+    .describe('Upper bound of one Redis call'),
+  RESERVATION_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .default(600)
+    .describe('Default hold lifetime of a reservation'),
+  SESSION_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(31_536_000)
+    .default(3600)
+    .describe('Default active period of a session admission'),
+  DEFAULT_TIMEZONE: z
+    .string()
+    .default('UTC')
+    .refine((tz) => DateTime.local().setZone(tz).isValid, 'must be an IANA time zone name')
+    .describe('Time zone of calendar windows that name none'),
+  CONFIG_POLL_SECONDS: z.coerce
+    .number()
+    .min(0.05)
+    .max(3600)
+    .default(5)
+    .describe('How often each instance polls the config version (pub/sub may lose messages)'),
+  AUTO_MIGRATE: bool(true).describe('Apply migrations at start'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level'),
+  QUOTA_TEST_CLOCK: bool(false).describe('Honour the X-Quota-Test-Now header (tests only)'),
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(10_485_760)
+    .default(65_536)
+    .describe('Largest accepted request body; larger is 413'),
+});
+
+export type Env = z.input<typeof envSchema>;
+export type AppConfig = z.output<typeof envSchema>;
+
+export interface Token {
+  name: string;
+  token: string;
+}
+
+/** Parses `a,b` or `name:token,…`; returns a message on a malformed list. */
+export function parseTokenList(raw: string): Token[] | string {
+  const tokens: Token[] = [];
+  for (const [i, part] of raw.split(',').entries()) {
+    const entry = part.trim();
+    if (entry === '') continue;
+    const colon = entry.indexOf(':');
+    const name = colon > 0 ? entry.slice(0, colon) : `token#${i + 1}`;
+    const token = colon > 0 ? entry.slice(colon + 1) : entry;
+    if (token.length < 8) return `token ${name} is shorter than 8 characters`;
+    tokens.push({ name, token });
+  }
+  return tokens.length > 0 ? tokens : 'no token in the list';
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment once; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const known = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, env[k]]));
+  const result = envSchema.safeParse(known);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid environment:\n  ${lines.join('\n  ')}`);
+  }
+  return result.data;
+}

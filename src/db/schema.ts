@@ -1,0 +1,213 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+  unique,
+} from 'drizzle-orm/pg-core';
+
+/**
+ * Every table of quotagate. Config tables (groups, limits, boosts, resets) are read whole
+ * into the snapshot; the ledger and the session admission log are the truth Redis is
+ * rebuilt from. Money is integer micro-dollars (bigint, read as JS number: 2^53 µ$ is
+ * about $9 billion, far past any cap).
+ */
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const micros = (name: string) => bigint(name, { mode: 'number' });
+
+/** One row (id = 1); bumped in the transaction of every admin write. */
+export const configVersion = pgTable('config_version', {
+  id: integer('id').primaryKey(),
+  version: bigint('version', { mode: 'number' }).notNull(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export const modelGroups = pgTable('model_groups', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull().unique('model_groups_name_unique'),
+  description: text('description'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+/** A model belongs to at most one group, globally: the model is the primary key. */
+export const modelGroupMembers = pgTable(
+  'model_group_members',
+  {
+    model: text('model').primaryKey(),
+    modelGroupId: integer('model_group_id')
+      .notNull()
+      .references(() => modelGroups.id, { onDelete: 'cascade' }),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('model_group_members_group_idx').on(t.modelGroupId)],
+);
+
+export const userGroups = pgTable('user_groups', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull().unique('user_groups_name_unique'),
+  description: text('description'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export const userGroupMembers = pgTable(
+  'user_group_members',
+  {
+    userGroupId: integer('user_group_id')
+      .notNull()
+      .references(() => userGroups.id, { onDelete: 'cascade' }),
+    userId: text('user_id').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userGroupId, t.userId] }),
+    index('user_group_members_user_idx').on(t.userId),
+  ],
+);
+
+/**
+ * `slot` is the normalized window (`5h` for 300m and 18000s); the natural key of SPEC §1
+ * is (subject_type, subject_id, model_group_id, metric, slot) with NULL scope = all models.
+ * `cap` is micro-dollars for cost, a count otherwise.
+ */
+export const limits = pgTable(
+  'limits',
+  {
+    id: serial('id').primaryKey(),
+    subjectType: text('subject_type').notNull(),
+    subjectId: text('subject_id').notNull(),
+    modelGroupId: integer('model_group_id').references(() => modelGroups.id, { onDelete: 'cascade' }),
+    metric: text('metric').notNull(),
+    window: text('window'),
+    slot: text('slot').notNull(),
+    reset: text('reset'),
+    anchor: ts('anchor'),
+    timezone: text('timezone'),
+    resetTime: text('reset_time'),
+    cap: micros('cap').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('limits_natural_key')
+      .on(t.subjectType, t.subjectId, t.modelGroupId, t.metric, t.slot)
+      .nullsNotDistinct(),
+    index('limits_subject_idx').on(t.subjectType, t.subjectId),
+    check('limits_cap_nonnegative', sql`${t.cap} >= 0`),
+  ],
+);
+
+export const boosts = pgTable(
+  'boosts',
+  {
+    id: serial('id').primaryKey(),
+    subjectType: text('subject_type').notNull(),
+    subjectId: text('subject_id').notNull(),
+    modelGroupId: integer('model_group_id').references(() => modelGroups.id, { onDelete: 'cascade' }),
+    metric: text('metric').notNull(),
+    window: text('window'),
+    slot: text('slot').notNull(),
+    amount: micros('amount').notNull(),
+    startsAt: ts('starts_at').notNull(),
+    expiresAt: ts('expires_at').notNull(),
+    reason: text('reason'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('boosts_subject_idx').on(t.subjectType, t.subjectId),
+    index('boosts_expires_idx').on(t.expiresAt),
+    check('boosts_amount_positive', sql`${t.amount} > 0`),
+    check('boosts_period', sql`${t.expiresAt} > ${t.startsAt}`),
+  ],
+);
+
+/** A bucket counts only usage at or after its latest marker. */
+export const resetMarkers = pgTable(
+  'reset_markers',
+  {
+    id: serial('id').primaryKey(),
+    subjectType: text('subject_type').notNull(),
+    subjectId: text('subject_id').notNull(),
+    modelGroupId: integer('model_group_id').references(() => modelGroups.id, { onDelete: 'cascade' }),
+    metric: text('metric').notNull(),
+    window: text('window'),
+    slot: text('slot').notNull(),
+    resetAt: ts('reset_at').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('reset_markers_subject_idx').on(t.subjectType, t.subjectId)],
+);
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    entityType: text('entity_type').notNull(),
+    entityId: text('entity_id'),
+    before: jsonb('before'),
+    after: jsonb('after'),
+    at: ts('at').notNull().defaultNow(),
+  },
+  (t) => [index('audit_log_at_idx').on(t.at)],
+);
+
+/**
+ * The usage ledger: one row per settled request, the truth Redis counters are rebuilt from.
+ * `buckets` lists the bucket keys the cost was charged to; `countedIn*Global` record the
+ * cost split of SPEC §2.5. `reservedAt` is when the request was counted (reserve time, or
+ * settle time for a direct settle).
+ */
+export const usageLedger = pgTable(
+  'usage_ledger',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    requestId: text('request_id').notNull().unique('usage_ledger_request_id_unique'),
+    userId: text('user_id').notNull(),
+    keyId: text('key_id'),
+    model: text('model').notNull(),
+    modelGroupId: integer('model_group_id'),
+    costMicros: micros('cost_micros').notNull(),
+    countedInUserGlobal: boolean('counted_in_user_global').notNull(),
+    countedInKeyGlobal: boolean('counted_in_key_global').notNull(),
+    buckets: jsonb('buckets').$type<string[]>().notNull(),
+    reservedAt: ts('reserved_at'),
+    settledAt: ts('settled_at').notNull(),
+    metadata: jsonb('metadata'),
+  },
+  (t) => [
+    index('usage_ledger_user_time_idx').on(t.userId, t.settledAt),
+    index('usage_ledger_key_time_idx').on(t.keyId, t.settledAt),
+    check('usage_ledger_cost_nonnegative', sql`${t.costMicros} >= 0`),
+  ],
+);
+
+/** Every new session admission (SPEC §4.4), so admissions survive the loss of Redis. */
+export const sessionAdmissions = pgTable(
+  'session_admissions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    bucketKey: text('bucket_key').notNull(),
+    ownerType: text('owner_type').notNull(),
+    ownerId: text('owner_id').notNull(),
+    sessionId: text('session_id').notNull(),
+    requestId: text('request_id'),
+    admittedAt: ts('admitted_at').notNull(),
+    activeUntil: ts('active_until').notNull(),
+  },
+  (t) => [
+    index('session_admissions_owner_time_idx').on(t.ownerType, t.ownerId, t.admittedAt),
+    index('session_admissions_bucket_time_idx').on(t.bucketKey, t.admittedAt),
+  ],
+);

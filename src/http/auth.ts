@@ -1,0 +1,85 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppConfig, Token } from '../config.js';
+import { AppError } from '../domain/errors.js';
+
+export type Role = 'admin' | 'service';
+
+export interface Principal {
+  name: string;
+  role: Role;
+}
+
+export interface ResolvedTokens {
+  admin: Token[];
+  service: Token[];
+  /** Tokens made up at start because the setting was empty (never in production). */
+  generated: { role: Role; token: string }[];
+}
+
+/**
+ * Production refuses to start without both lists; elsewhere a missing list gets one random
+ * token, which the caller prints once.
+ */
+export function resolveTokens(config: AppConfig): ResolvedTokens {
+  if (config.NODE_ENV === 'production' && (!config.ADMIN_TOKENS || !config.SERVICE_TOKENS)) {
+    throw new Error('NODE_ENV=production requires both ADMIN_TOKENS and SERVICE_TOKENS');
+  }
+  const generated: ResolvedTokens['generated'] = [];
+  const orGenerate = (list: Token[] | undefined, role: Role): Token[] => {
+    if (list) return list;
+    const token = `qg_${role}_${randomBytes(18).toString('base64url')}`;
+    generated.push({ role, token });
+    return [{ name: `generated-${role}`, token }];
+  };
+  return {
+    admin: orGenerate(config.ADMIN_TOKENS, 'admin'),
+    service: orGenerate(config.SERVICE_TOKENS, 'service'),
+    generated,
+  };
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * Compares the presented token with every configured one in constant time: both sides
+ * are hashed to 32 bytes (no length leak) and the loop never exits early.
+ */
+export function createAuthenticator(tokens: ResolvedTokens) {
+  const known = [
+    ...tokens.admin.map((t) => ({ name: t.name, role: 'admin' as const, digest: digest(t.token) })),
+    ...tokens.service.map((t) => ({ name: t.name, role: 'service' as const, digest: digest(t.token) })),
+  ];
+  return (presented: string): Principal | null => {
+    const candidate = digest(presented);
+    let match: Principal | null = null;
+    for (const k of known) {
+      const equal = timingSafeEqual(candidate, k.digest);
+      // Admin wins when one token is in both lists.
+      if (equal && (match === null || k.role === 'admin')) match = { name: k.name, role: k.role };
+    }
+    return match;
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/** An onRequest hook that admits `required` (admin passes everything). */
+export function requireRole(authenticate: (token: string) => Principal | null, required: Role) {
+  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    const header = request.headers.authorization;
+    const token = header ? BEARER.exec(header)?.[1] : undefined;
+    const principal = token ? authenticate(token) : null;
+    if (!principal) throw new AppError('unauthorized', 'send Authorization: Bearer <token> with a configured token');
+    if (required === 'admin' && principal.role !== 'admin') {
+      throw new AppError('forbidden', 'this path needs an admin token');
+    }
+    request.principal = principal;
+  };
+}

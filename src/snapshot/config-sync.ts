@@ -1,0 +1,112 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/client.js';
+import { loadSnapshotRows, readConfigVersion } from './load.js';
+import { buildSnapshot, emptySnapshot, type ConfigSnapshot } from './snapshot.js';
+
+export interface ConfigSyncOptions {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  pollSeconds: number;
+  /** A Redis connection to duplicate for pub/sub; null: polling alone (embedded mode). */
+  redis: Redis | null;
+  channel: string;
+}
+
+/**
+ * Keeps this instance's config snapshot current. Admin writes publish the new version on a
+ * Redis channel after commit; pub/sub can lose messages, so every instance also polls the
+ * version. Reloads are serialized and swap the snapshot reference atomically.
+ */
+export class ConfigSync {
+  private snapshot: ConfigSnapshot = emptySnapshot();
+  private reloading: Promise<void> | null = null;
+  private reloadAgain = false;
+  private subscriber: Redis | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: ConfigSyncOptions) {}
+
+  current(): ConfigSnapshot {
+    return this.snapshot;
+  }
+
+  get loaded(): boolean {
+    return this.snapshot.version >= 0;
+  }
+
+  async start(): Promise<void> {
+    await this.reload();
+    const { redis, channel, pollSeconds } = this.options;
+    if (redis) {
+      this.subscriber = redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null });
+      this.subscriber.on('message', (_channel: string, message: string) => this.onAnnounced(Number(message)));
+      this.subscriber.on('error', () => undefined);
+      await this.subscriber.connect();
+      await this.subscriber.subscribe(channel);
+    }
+    this.timer = setInterval(() => void this.poll(), pollSeconds * 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.subscriber?.disconnect();
+    await this.reloading?.catch(() => undefined);
+  }
+
+  /** Announces a committed version to the other instances; loss is covered by polling. */
+  async publish(version: number): Promise<void> {
+    const { redis, channel, logger } = this.options;
+    if (!redis) return;
+    await redis.publish(channel, String(version)).catch((err: unknown) => {
+      logger.warn({ err }, 'config version publish failed; other instances will poll it');
+    });
+  }
+
+  /** Returns once this instance serves `version` or later (read-your-writes). */
+  async reloadAtLeast(version: number): Promise<void> {
+    while (this.snapshot.version < version && !this.stopped) await this.reload();
+  }
+
+  /** Serialized: a reload asked for while one runs triggers exactly one more after it. */
+  reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = this.loadOnce().finally(() => {
+      this.reloading = null;
+      if (this.reloadAgain && !this.stopped) {
+        this.reloadAgain = false;
+        void this.reload().catch(() => undefined);
+      }
+    });
+    return this.reloading;
+  }
+
+  private async loadOnce(): Promise<void> {
+    const rows = await loadSnapshotRows(this.options.db);
+    if (rows.version >= this.snapshot.version) this.snapshot = buildSnapshot(rows, this.options.clock.now());
+  }
+
+  private onAnnounced(version: number): void {
+    if (Number.isFinite(version) && version > this.snapshot.version) void this.reloadLogged();
+  }
+
+  private async poll(): Promise<void> {
+    try {
+      if ((await readConfigVersion(this.options.db)) > this.snapshot.version) await this.reload();
+    } catch (err) {
+      this.options.logger.warn({ err }, 'config version poll failed');
+    }
+  }
+
+  private async reloadLogged(): Promise<void> {
+    await this.reload().catch((err: unknown) => this.options.logger.warn({ err }, 'config reload failed'));
+  }
+}

@@ -1,0 +1,85 @@
+import { eq } from 'drizzle-orm';
+import type { Executor } from '../db/client.js';
+import {
+  boosts,
+  configVersion,
+  limits,
+  modelGroupMembers,
+  modelGroups,
+  resetMarkers,
+  userGroupMembers,
+  userGroups,
+} from '../db/schema.js';
+import type { BucketSubjectType, LimitRecord, LimitSubjectType, Metric, Reset } from '../domain/types.js';
+import type { SnapshotRows } from './snapshot.js';
+
+export async function readConfigVersion(db: Executor): Promise<number> {
+  const [row] = await db.select({ version: configVersion.version }).from(configVersion).where(eq(configVersion.id, 1));
+  return row?.version ?? 0;
+}
+
+type LimitRow = typeof limits.$inferSelect;
+
+export function toLimitRecord(row: LimitRow): LimitRecord {
+  return {
+    id: row.id,
+    subjectType: row.subjectType as LimitSubjectType,
+    subjectId: row.subjectId,
+    modelGroupId: row.modelGroupId,
+    metric: row.metric as Metric,
+    window: row.window,
+    slot: row.slot,
+    reset: row.reset as Reset | null,
+    anchor: row.anchor?.getTime() ?? null,
+    timezone: row.timezone,
+    resetTime: row.resetTime,
+    cap: row.cap,
+  };
+}
+
+/** Reads all config in one read-only, repeatable-read transaction: one consistent version. */
+export async function loadSnapshotRows(db: Executor): Promise<SnapshotRows> {
+  return db.transaction(
+    async (tx) => {
+      const version = await readConfigVersion(tx);
+      const [groups, members, ugroups, umembers, limitRows, boostRows, markerRows] = await Promise.all([
+        tx.select({ id: modelGroups.id, name: modelGroups.name }).from(modelGroups),
+        tx.select({ model: modelGroupMembers.model, modelGroupId: modelGroupMembers.modelGroupId }).from(modelGroupMembers),
+        tx.select({ id: userGroups.id, name: userGroups.name }).from(userGroups),
+        tx.select({ userGroupId: userGroupMembers.userGroupId, userId: userGroupMembers.userId }).from(userGroupMembers),
+        tx.select().from(limits),
+        tx.select().from(boosts),
+        tx.select().from(resetMarkers),
+      ]);
+      return {
+        version,
+        modelGroups: groups,
+        modelMembers: members,
+        userGroups: ugroups,
+        userMembers: umembers,
+        limits: limitRows.map(toLimitRecord),
+        boosts: boostRows.map((b) => ({
+          id: b.id,
+          subjectType: b.subjectType as BucketSubjectType,
+          subjectId: b.subjectId,
+          modelGroupId: b.modelGroupId,
+          metric: b.metric as Metric,
+          window: b.window,
+          slot: b.slot,
+          amount: b.amount,
+          startsAt: b.startsAt.getTime(),
+          expiresAt: b.expiresAt.getTime(),
+        })),
+        resetMarkers: markerRows.map((r) => ({
+          subjectType: r.subjectType as BucketSubjectType,
+          subjectId: r.subjectId,
+          modelGroupId: r.modelGroupId,
+          metric: r.metric as Metric,
+          slot: r.slot,
+          resetAt: r.resetAt.getTime(),
+        })),
+      };
+    },
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  );
+}

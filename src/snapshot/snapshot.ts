@@ -1,0 +1,102 @@
+import type { BoostRecord, BucketSubjectType, LimitRecord, LimitSubjectType, ResetMarkerRecord } from '../domain/types.js';
+
+/**
+ * An immutable, in-memory view of all config. The data plane reads it with no I/O; a
+ * reload builds a new one and swaps the reference, so a decision never sees half a reload.
+ */
+export interface ModelGroupRef {
+  id: number;
+  name: string;
+}
+
+export interface UserGroupRef {
+  id: number;
+  name: string;
+}
+
+export interface ConfigSnapshot {
+  readonly version: number;
+  /** Epoch ms when this snapshot was built. */
+  readonly loadedAt: number;
+  modelGroupOf(model: string): ModelGroupRef | null;
+  modelGroup(id: number): ModelGroupRef | null;
+  /** Stored memberships of a user (group ids, ascending). */
+  userGroupsOf(userId: string): readonly number[];
+  userGroupByName(name: string): UserGroupRef | null;
+  limitsOf(subjectType: LimitSubjectType, subjectId: string): readonly LimitRecord[];
+  boostsOf(subjectType: BucketSubjectType, subjectId: string): readonly BoostRecord[];
+  /** Latest reset marker (epoch ms) of one bucket, or null. */
+  resetMarkerOf(
+    subjectType: BucketSubjectType,
+    subjectId: string,
+    modelGroupId: number | null,
+    metric: string,
+    slot: string,
+  ): number | null;
+}
+
+export interface SnapshotRows {
+  version: number;
+  modelGroups: ModelGroupRef[];
+  modelMembers: { model: string; modelGroupId: number }[];
+  userGroups: UserGroupRef[];
+  userMembers: { userGroupId: number; userId: string }[];
+  limits: LimitRecord[];
+  boosts: BoostRecord[];
+  resetMarkers: ResetMarkerRecord[];
+}
+
+const subjectKey = (type: string, id: string) => `${type}\u0000${id}`;
+const markerKey = (type: string, id: string, group: number | null, metric: string, slot: string) =>
+  [type, id, group ?? '*', metric, slot].join('\u0000');
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = map.get(k);
+    if (list) list.push(item);
+    else map.set(k, [item]);
+  }
+  return map;
+}
+
+export function buildSnapshot(rows: SnapshotRows, loadedAt: number): ConfigSnapshot {
+  const groupsById = new Map(rows.modelGroups.map((g) => [g.id, Object.freeze({ ...g })]));
+  const groupOfModel = new Map<string, ModelGroupRef>();
+  for (const m of rows.modelMembers) {
+    const group = groupsById.get(m.modelGroupId);
+    if (group) groupOfModel.set(m.model, group);
+  }
+  const userGroupsByName = new Map(rows.userGroups.map((g) => [g.name, Object.freeze({ ...g })]));
+  const membership = new Map<string, number[]>();
+  for (const [userId, list] of groupBy(rows.userMembers, (m) => m.userId)) {
+    membership.set(userId, list.map((m) => m.userGroupId).sort((a, b) => a - b));
+  }
+  const limits = groupBy(rows.limits, (l) => subjectKey(l.subjectType, l.subjectId));
+  const boosts = groupBy(rows.boosts, (b) => subjectKey(b.subjectType, b.subjectId));
+  const markers = new Map<string, number>();
+  for (const r of rows.resetMarkers) {
+    const k = markerKey(r.subjectType, r.subjectId, r.modelGroupId, r.metric, r.slot);
+    markers.set(k, Math.max(markers.get(k) ?? -Infinity, r.resetAt));
+  }
+  const none: readonly never[] = Object.freeze([]);
+  return Object.freeze({
+    version: rows.version,
+    loadedAt,
+    modelGroupOf: (model: string) => groupOfModel.get(model) ?? null,
+    modelGroup: (id: number) => groupsById.get(id) ?? null,
+    userGroupsOf: (userId: string) => membership.get(userId) ?? none,
+    userGroupByName: (name: string) => userGroupsByName.get(name) ?? null,
+    limitsOf: (type: LimitSubjectType, id: string) => limits.get(subjectKey(type, id)) ?? none,
+    boostsOf: (type: BucketSubjectType, id: string) => boosts.get(subjectKey(type, id)) ?? none,
+    resetMarkerOf: (type: BucketSubjectType, id: string, group: number | null, metric: string, slot: string) =>
+      markers.get(markerKey(type, id, group, metric, slot)) ?? null,
+  });
+}
+
+export const emptySnapshot = (loadedAt = 0): ConfigSnapshot =>
+  buildSnapshot(
+    { version: -1, modelGroups: [], modelMembers: [], userGroups: [], userMembers: [], limits: [], boosts: [], resetMarkers: [] },
+    loadedAt,
+  );
