@@ -15,6 +15,13 @@ import { createMetrics } from './ops/metrics.js';
 import type { ZodApp } from './http/types.js';
 import { ConfigSync } from './snapshot/config-sync.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This instance's config snapshot holder. */
+    configSync: ConfigSync;
+  }
+}
+
 export interface AppDeps {
   config: AppConfig;
   database: Database;
@@ -49,7 +56,11 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
   const metrics = createMetrics();
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: String(reply.statusCode),
+      },
       reply.elapsedTime / 1000,
     );
   });
@@ -63,6 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
     channel: `${config.REDIS_KEY_PREFIX}:config`,
   });
   await sync.start();
+  app.decorate('configSync', sync);
   app.addHook('onClose', () => sync.stop());
 
   const authenticate = createAuthenticator(deps.tokens);

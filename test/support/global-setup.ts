@@ -20,12 +20,15 @@ function reachable(url: string): Promise<boolean> {
   const defaultPort = url.startsWith('redis') ? 6379 : 5432;
   return new Promise((resolve) => {
     const socket = net.connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port || defaultPort) });
+    const done = (up: boolean) => {
+      socket.destroy();
+      resolve(up);
+    };
     socket.setTimeout(2_000);
-    socket.once('connect', () => resolve(true));
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => resolve(false));
-    socket.once('close', () => socket.destroy());
-  }).finally(() => undefined) as Promise<boolean>;
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
 }
 
 async function dockerEngine(): Promise<boolean> {
@@ -50,12 +53,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
       new PostgreSqlContainer('postgres:17-alpine').start(),
       new RedisContainer('redis:7-alpine').start(),
     ]);
-    stops.push(() => pg.stop(), () => redis.stop());
+    stops.push(
+      () => pg.stop(),
+      () => redis.stop(),
+    );
     postgresUrl = pg.getConnectionUri();
     redisUrl = redis.getConnectionUrl();
   }
   const [pgUp, redisUp] = await Promise.all([reachable(postgresUrl), reachable(redisUrl)]);
-  const missing = [!pgUp && `PostgreSQL at ${postgresUrl}`, !redisUp && `Redis at ${redisUrl}`].filter(Boolean);
+  const missing = [!pgUp && `PostgreSQL at ${postgresUrl}`, !redisUp && `Redis at ${redisUrl}`].filter(
+    Boolean,
+  );
   if (missing.length > 0) {
     const message = `${missing.join(' and ')} not found: the tests that need ${missing.length > 1 ? 'them' : 'it'} are SKIPPED`;
     if (process.env.QUOTAGATE_REQUIRE_SERVICES === '1') {
@@ -63,7 +71,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
     console.warn(`\n${'!'.repeat(80)}\n!! ${message}\n${'!'.repeat(80)}\n`);
   }
-  project.provide('services', { postgresUrl: pgUp ? postgresUrl : null, redisUrl: redisUp ? redisUrl : null });
+  project.provide('services', {
+    postgresUrl: pgUp ? postgresUrl : null,
+    redisUrl: redisUp ? redisUrl : null,
+  });
   return async () => {
     await Promise.all(stops.map((stop) => stop()));
   };
