@@ -32,6 +32,18 @@ CREATE TABLE "config_version" (
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "dirty_subjects" (
+	"subject" text PRIMARY KEY NOT NULL,
+	"marked_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "first_use_windows" (
+	"bucket_key" text NOT NULL,
+	"started_at" timestamp with time zone NOT NULL,
+	"length_ms" bigint NOT NULL,
+	CONSTRAINT "first_use_windows_bucket_key_started_at_pk" PRIMARY KEY("bucket_key","started_at")
+);
+--> statement-breakpoint
 CREATE TABLE "limits" (
 	"id" serial PRIMARY KEY NOT NULL,
 	"subject_type" text NOT NULL,
@@ -86,7 +98,8 @@ CREATE TABLE "session_admissions" (
 	"session_id" text NOT NULL,
 	"request_id" text,
 	"admitted_at" timestamp with time zone NOT NULL,
-	"active_until" timestamp with time zone NOT NULL
+	"active_until" timestamp with time zone NOT NULL,
+	CONSTRAINT "session_admissions_once" UNIQUE("bucket_key","session_id","admitted_at")
 );
 --> statement-breakpoint
 CREATE TABLE "usage_ledger" (
@@ -100,11 +113,13 @@ CREATE TABLE "usage_ledger" (
 	"counted_in_user_global" boolean NOT NULL,
 	"counted_in_key_global" boolean NOT NULL,
 	"buckets" jsonb NOT NULL,
+	"status" text DEFAULT 'settled' NOT NULL,
 	"reserved_at" timestamp with time zone,
 	"settled_at" timestamp with time zone NOT NULL,
 	"metadata" jsonb,
 	CONSTRAINT "usage_ledger_request_id_unique" UNIQUE("request_id"),
-	CONSTRAINT "usage_ledger_cost_nonnegative" CHECK ("usage_ledger"."cost_micros" >= 0)
+	CONSTRAINT "usage_ledger_cost_nonnegative" CHECK ("usage_ledger"."cost_micros" >= 0),
+	CONSTRAINT "usage_ledger_status" CHECK ("usage_ledger"."status" in ('settled', 'released'))
 );
 --> statement-breakpoint
 CREATE TABLE "user_group_members" (
@@ -138,4 +153,5 @@ CREATE INDEX "session_admissions_owner_time_idx" ON "session_admissions" USING b
 CREATE INDEX "session_admissions_bucket_time_idx" ON "session_admissions" USING btree ("bucket_key","admitted_at");--> statement-breakpoint
 CREATE INDEX "usage_ledger_user_time_idx" ON "usage_ledger" USING btree ("user_id","settled_at");--> statement-breakpoint
 CREATE INDEX "usage_ledger_key_time_idx" ON "usage_ledger" USING btree ("key_id","settled_at");--> statement-breakpoint
+CREATE INDEX "usage_ledger_buckets_idx" ON "usage_ledger" USING gin ("buckets" jsonb_path_ops);--> statement-breakpoint
 CREATE INDEX "user_group_members_user_idx" ON "user_group_members" USING btree ("user_id");

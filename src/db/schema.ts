@@ -182,6 +182,8 @@ export const usageLedger = pgTable(
     countedInUserGlobal: boolean('counted_in_user_global').notNull(),
     countedInKeyGlobal: boolean('counted_in_key_global').notNull(),
     buckets: jsonb('buckets').$type<string[]>().notNull(),
+    /** `settled`, or `released`: the upstream call did not happen (the request still counts). */
+    status: text('status').notNull().default('settled'),
     reservedAt: ts('reserved_at'),
     settledAt: ts('settled_at').notNull(),
     metadata: jsonb('metadata'),
@@ -189,9 +191,32 @@ export const usageLedger = pgTable(
   (t) => [
     index('usage_ledger_user_time_idx').on(t.userId, t.settledAt),
     index('usage_ledger_key_time_idx').on(t.keyId, t.settledAt),
+    // Rebuilding one bucket reads the rows whose `buckets` contain it.
+    index('usage_ledger_buckets_idx').using('gin', sql`${t.buckets} jsonb_path_ops`),
     check('usage_ledger_cost_nonnegative', sql`${t.costMicros} >= 0`),
+    check('usage_ledger_status', sql`${t.status} in ('settled', 'released')`),
   ],
 );
+
+/** Starts of first_use windows, so losing Redis never moves a window (SPEC §1). */
+export const firstUseWindows = pgTable(
+  'first_use_windows',
+  {
+    bucketKey: text('bucket_key').notNull(),
+    startedAt: ts('started_at').notNull(),
+    lengthMs: bigint('length_ms', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.bucketKey, t.startedAt] })],
+);
+
+/**
+ * Subjects whose settles committed while Redis was unreachable: their counters are rebuilt
+ * from the ledger before their next decision.
+ */
+export const dirtySubjects = pgTable('dirty_subjects', {
+  subject: text('subject').primaryKey(),
+  markedAt: ts('marked_at').notNull().defaultNow(),
+});
 
 /** Every new session admission (SPEC §4.4), so admissions survive the loss of Redis. */
 export const sessionAdmissions = pgTable(
@@ -209,5 +234,7 @@ export const sessionAdmissions = pgTable(
   (t) => [
     index('session_admissions_owner_time_idx').on(t.ownerType, t.ownerId, t.admittedAt),
     index('session_admissions_bucket_time_idx').on(t.bucketKey, t.admittedAt),
+    // Write-behind from /reserve may be retried: one row per admission.
+    unique('session_admissions_once').on(t.bucketKey, t.sessionId, t.admittedAt),
   ],
 );

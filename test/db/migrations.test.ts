@@ -6,6 +6,8 @@ import { describeWithPostgres, useTestDatabase } from '../support/services.js';
 
 const TABLES = [
   'audit_log',
+  'dirty_subjects',
+  'first_use_windows',
   'boosts',
   'config_version',
   'limits',

@@ -1,0 +1,141 @@
+import type { Metric } from '../domain/types.js';
+
+/**
+ * The counter store port: where holds, counts, session admissions and concurrency slots
+ * live (Redis in production, in-process in embedded mode). Both adapters pass one
+ * conformance suite (test/store/conformance.ts). Every operation on one subject is atomic:
+ * a decision checks every bucket and records into all of them, or into none.
+ *
+ * Money is integer micro-dollars; times are epoch milliseconds.
+ */
+
+/** How a bucket counts; chosen by the decision core from the winning limit's window. */
+export type Counting =
+  /** One counter per window (fixed, calendar, total): it restarts when `start` changes. */
+  | { mode: 'window'; start: number; end: number | null }
+  /** A window that opens with the first admitted usage after the previous one closed. */
+  | { mode: 'first_use'; lengthMs: number; floor: number }
+  /** Rolling, approximated by slices of `sliceMs`; a partial slice counts whole (never over-admits). */
+  | { mode: 'slices'; lengthMs: number; sliceMs: number; floor: number }
+  /** Rolling, exact: one entry per admission (requests and sessions with caps ≤ 1000). */
+  | { mode: 'log'; lengthMs: number; floor: number }
+  /** Held reservations now; no window. */
+  | { mode: 'concurrency' };
+
+/** `floor` is the bucket's latest reset marker (0 if none): usage before it does not count. */
+export interface StoreBucket {
+  /** Stable id of the bucket, unique within the subject (the display key). */
+  id: string;
+  metric: Metric;
+  counting: Counting;
+  /** Effective limit (cap + active boosts): µ$ for cost, a count otherwise. */
+  limit: number;
+}
+
+/** A decision's subject: the user, whose id tags every key of the decision. */
+export interface DecideInput {
+  subject: string;
+  buckets: StoreBucket[];
+  now: number;
+  /** µ$ to hold on each cost bucket (0 when absent). */
+  estimate: number;
+  sessionId: string | null;
+  sessionTtlMs: number;
+  /** Present on /reserve (records when admitted); null on /check (dry run). */
+  reserve: { requestId: string; bodyHash: string; holdTtlMs: number; payload: string } | null;
+}
+
+export interface BucketState {
+  id: string;
+  /** Settled usage in the current window (µ$ or count). */
+  used: number;
+  /** µ$ held by open reservations (cost buckets only). */
+  held: number;
+  /** The window this state is for (first_use: start of the open window, or null if none is open). */
+  windowStart: number | null;
+  windowEnd: number | null;
+  /** Sessions: the request's session is a live reconnect for this bucket. */
+  reconnect: boolean;
+  /**
+   * Data for the retry time: rolling slices (oldest first) or log entries' times (oldest
+   * first, only as many as needed), concurrency hold expiries (earliest first).
+   */
+  timeline: { at: number; amount: number }[];
+}
+
+export interface Reservation {
+  requestId: string;
+  subject: string;
+  state: 'held' | 'settled' | 'released';
+  bodyHash: string;
+  expiresAt: number;
+  /** The frozen buckets and whatever the caller needs to settle later (opaque to the store). */
+  payload: string;
+}
+
+export type DecideOutcome =
+  | { kind: 'decided'; admitted: boolean; states: BucketState[]; reservation: Reservation | null }
+  /** A retried /reserve: the reservation the first attempt made (whatever its state). */
+  | { kind: 'existing'; reservation: Reservation }
+  /** These buckets are not known to be complete (Redis lost them, or never had them): rebuild, then retry. */
+  | { kind: 'cold'; buckets: string[] };
+
+export interface SettleInput {
+  subject: string;
+  requestId: string;
+  buckets: StoreBucket[];
+  now: number;
+  /** µ$ actually spent, charged to every cost bucket. */
+  cost: number;
+  /** A settle with no reservation counts the request itself. */
+  countRequest: boolean;
+}
+
+export type ApplyOutcome =
+  | { kind: 'applied' }
+  | { kind: 'already_applied' }
+  | { kind: 'cold'; buckets: string[] };
+
+/**
+ * Buckets of one subject as rebuilt from the ledger and the admission log. Each bucket is
+ * written only if it is still cold (set-if-absent, never an additive increment), so N
+ * instances racing to rebuild produce one correct value. Holds and concurrency slots are
+ * not in the ledger and are left as they are.
+ */
+export interface SubjectSeed {
+  subject: string;
+  now: number;
+  buckets: {
+    bucket: StoreBucket;
+    /** Usage entries inside the bucket's current window: cost (µ$) or 1 per request. */
+    usage: { at: number; amount: number; requestId: string }[];
+    /** Session admissions still in the window. */
+    sessions: { sessionId: string; admittedAt: number; activeUntil: number }[];
+    /** first_use: the open window's start, if any. */
+    firstUseStart: number | null;
+  }[];
+  /** Recently settled requests included in the seed: a late apply of them is a no-op. */
+  includedRequestIds: string[];
+}
+
+export interface CounterStore {
+  readonly kind: 'redis' | 'memory';
+  decide(input: DecideInput): Promise<DecideOutcome>;
+  /** The reservation of a request id, if the store still knows it. */
+  reservation(requestId: string): Promise<Reservation | null>;
+  /** Releases holds and slots of a reservation and marks it settled; idempotent per request. */
+  settle(input: SettleInput): Promise<ApplyOutcome>;
+  /** Frees the hold and slot; requests and sessions stay counted. */
+  release(subject: string, requestId: string, buckets: StoreBucket[], now: number): Promise<ApplyOutcome>;
+  /** Bucket states without side effects (cold subjects answer 'cold'). */
+  peek(
+    subject: string,
+    buckets: StoreBucket[],
+    now: number,
+    sessionId: string | null,
+  ): Promise<{ kind: 'states'; states: BucketState[] } | { kind: 'cold'; buckets: string[] }>;
+  seed(seed: SubjectSeed): Promise<void>;
+  /** Forgets that a subject's buckets are complete, so its next decision rebuilds them. */
+  markCold(subject: string): Promise<void>;
+  close(): Promise<void>;
+}
