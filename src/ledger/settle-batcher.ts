@@ -1,0 +1,164 @@
+import type { Logger } from 'pino';
+import type { Database } from '../db/client.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+import { findRows, insertEntries, type LedgerEntry, type StoredLedgerRow } from './ledger-rows.js';
+
+export type LedgerOutcome =
+  /** This call wrote the row (or turned a released row settled). */
+  | { kind: 'written' }
+  /** The request id was already recorded by an earlier call. */
+  | { kind: 'exists'; row: StoredLedgerRow }
+  /** This row cannot be stored; the rest of its batch was. */
+  | { kind: 'invalid'; message: string };
+
+export class LedgerUnavailableError extends Error {
+  override name = 'LedgerUnavailableError';
+}
+
+interface Pending {
+  entry: LedgerEntry;
+  resolve: (outcome: LedgerOutcome) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface BatcherOptions {
+  maxBatch?: number;
+  /** Retries of a batch whose COMMIT outcome is unknown (connection lost). */
+  retries?: number;
+  onBatch?: (size: number, seconds: number) => void;
+}
+
+/**
+ * Group commit for the ledger: entries that arrive while a commit is in flight wait and go
+ * together in the next transaction, so concurrent settles share one COMMIT. Nobody is
+ * answered before their row's fate is known: a lost connection during COMMIT retries the
+ * whole batch (idempotent by request id) before anyone hears back; a bad row is retried
+ * alone in a savepoint so it never sinks the others.
+ */
+export class SettleBatcher {
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | null = null;
+  private readonly maxBatch: number;
+  private readonly retries: number;
+
+  constructor(
+    private readonly database: Database,
+    private readonly logger: Logger,
+    private readonly options: BatcherOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 500;
+    this.retries = options.retries ?? 3;
+  }
+
+  submit(entry: LedgerEntry): Promise<LedgerOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ entry, resolve, reject });
+      if (!this.flushing) this.flushing = this.drain();
+    });
+  }
+
+  /** Resolves once everything submitted so far has its answer (graceful shutdown). */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    // Let every settle that arrived in this event-loop turn join the first batch.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      await this.commitBatch(batch);
+    }
+    this.flushing = null;
+  }
+
+  private async commitBatch(batch: Pending[]): Promise<void> {
+    const started = performance.now();
+    try {
+      const outcomes = await this.withRetries(() => this.writeBatch(batch.map((p) => p.entry)));
+      batch.forEach((p, i) => p.resolve(outcomes[i] ?? { kind: 'invalid', message: 'no outcome' }));
+      this.options.onBatch?.(batch.length, (performance.now() - started) / 1000);
+    } catch (err) {
+      const failure = isDatabaseUnavailable(err)
+        ? new LedgerUnavailableError('PostgreSQL is unreachable')
+        : err;
+      for (const p of batch) p.reject(failure);
+    }
+  }
+
+  private async withRetries<T>(run: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await run();
+      } catch (err) {
+        if (!isDatabaseUnavailable(err) || attempt >= this.retries) throw err;
+        this.logger.warn({ err, attempt }, 'ledger commit outcome unknown; retrying the batch');
+        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** Repeats of a request id within one batch are answered as the later arrivals they are. */
+  private async writeBatch(all: LedgerEntry[]): Promise<LedgerOutcome[]> {
+    const firsts = new Map<string, LedgerEntry>();
+    for (const entry of all) if (!firsts.has(entry.requestId)) firsts.set(entry.requestId, entry);
+    const outcomes = await this.writeUnique([...firsts.values()]);
+    const byId = new Map([...firsts.keys()].map((id, i) => [id, outcomes[i]]));
+    return all.map((entry) => {
+      const first = firsts.get(entry.requestId);
+      const outcome = byId.get(entry.requestId) ?? { kind: 'invalid', message: 'no outcome' };
+      if (first === entry || !first || outcome.kind !== 'written') return outcome;
+      const row = {
+        requestId: first.requestId,
+        costMicros: first.costMicros,
+        status: first.status,
+        settledAt: first.settledAt,
+      };
+      return { kind: 'exists', row };
+    });
+  }
+
+  private async writeUnique(entries: LedgerEntry[]): Promise<LedgerOutcome[]> {
+    return this.database.db.transaction(async (tx) => {
+      let written: Set<string>;
+      const invalid = new Map<string, string>();
+      try {
+        written = await tx.transaction((sp) => insertEntries(sp, entries));
+      } catch (err) {
+        if (isDatabaseUnavailable(err)) throw err;
+        written = new Set();
+        for (const entry of entries) {
+          try {
+            for (const id of await tx.transaction((sp) => insertEntries(sp, [entry]))) written.add(id);
+          } catch (rowErr) {
+            if (isDatabaseUnavailable(rowErr)) throw rowErr;
+            invalid.set(entry.requestId, rowErr instanceof Error ? rowErr.message : 'invalid row');
+          }
+        }
+      }
+      const existing = await findRows(
+        tx,
+        entries.filter((e) => !written.has(e.requestId) && !invalid.has(e.requestId)).map((e) => e.requestId),
+      );
+      return entries.map((entry) => classify(entry, written, invalid, existing));
+    });
+  }
+}
+
+function classify(
+  entry: LedgerEntry,
+  written: Set<string>,
+  invalid: Map<string, string>,
+  existing: Map<string, StoredLedgerRow>,
+): LedgerOutcome {
+  const message = invalid.get(entry.requestId);
+  if (message !== undefined) return { kind: 'invalid', message };
+  const row = existing.get(entry.requestId);
+  if (written.has(entry.requestId) || !row) return { kind: 'written' };
+  // A retry after an unknown COMMIT finds its own row: same cost, same settle instant.
+  const ours =
+    row.status === entry.status &&
+    row.costMicros === entry.costMicros &&
+    row.settledAt.getTime() === entry.settledAt.getTime();
+  return ours ? { kind: 'written' } : { kind: 'exists', row };
+}

@@ -1,0 +1,149 @@
+import { eq } from 'drizzle-orm';
+import { pino } from 'pino';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openPostgres, type Database } from '../../src/db/client.js';
+import { applyMigrations } from '../../src/db/migrate.js';
+import { dirtySubjects, usageLedger } from '../../src/db/schema.js';
+import type { LedgerEntry } from '../../src/ledger/ledger-rows.js';
+import { LedgerUnavailableError, SettleBatcher } from '../../src/ledger/settle-batcher.js';
+import { describeWithPostgres, useTestDatabase } from '../support/services.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+
+const logger = pino({ level: 'silent' });
+let sequence = 0;
+
+function entry(overrides: Partial<LedgerEntry> = {}): LedgerEntry {
+  sequence += 1;
+  return {
+    requestId: `r-${sequence}`,
+    userId: 'u-1',
+    keyId: null,
+    model: 'claude-opus-4-1',
+    modelGroupId: null,
+    costMicros: 17_300,
+    countedInUserGlobal: true,
+    countedInKeyGlobal: false,
+    buckets: ['user:u-1|*|cost|daily'],
+    status: 'settled',
+    reservedAt: null,
+    settledAt: new Date('2027-01-04T10:00:00.000Z'),
+    metadata: { upstream: 'anthropic' },
+    markDirty: false,
+    ...overrides,
+  };
+}
+
+describeWithPostgres('settle batcher (group commit) on PostgreSQL', () => {
+  const url = useTestDatabase();
+  let database: Database;
+  beforeAll(async () => {
+    database = openPostgres(url(), 4);
+    await applyMigrations(database);
+  });
+  afterAll(() => database?.close());
+
+  it('commits concurrent settles together and answers each', async () => {
+    const sizes: number[] = [];
+    const batcher = new SettleBatcher(database, logger, { onBatch: (size) => sizes.push(size) });
+    const entries = Array.from({ length: 40 }, () => entry());
+    const outcomes = await Promise.all(entries.map((e) => batcher.submit(e)));
+    expect(outcomes.every((o) => o.kind === 'written')).toBe(true);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(sizes.length).toBeLessThan(40);
+    const stored = await database.db.select().from(usageLedger);
+    expect(stored.filter((r) => entries.some((e) => e.requestId === r.requestId))).toHaveLength(40);
+  });
+
+  it('answers a repeated request id as existing, with the first cost', async () => {
+    const batcher = new SettleBatcher(database, logger);
+    const first = entry({ costMicros: 100 });
+    expect(await batcher.submit(first)).toEqual({ kind: 'written' });
+    const again = await batcher.submit({
+      ...first,
+      costMicros: 250,
+      settledAt: new Date('2027-01-04T10:00:01Z'),
+    });
+    expect(again).toMatchObject({ kind: 'exists', row: { costMicros: 100, status: 'settled' } });
+  });
+
+  it('answers the same request id twice in one batch: one written, one existing', async () => {
+    const batcher = new SettleBatcher(database, logger);
+    const first = entry();
+    const [a, b] = await Promise.all([batcher.submit(first), batcher.submit({ ...first })]);
+    expect(a).toEqual({ kind: 'written' });
+    expect(b).toMatchObject({ kind: 'exists' });
+  });
+
+  it('turns a released row settled (a settle after a release still records the cost)', async () => {
+    const batcher = new SettleBatcher(database, logger);
+    const released = entry({ status: 'released', costMicros: 0 });
+    expect(await batcher.submit(released)).toEqual({ kind: 'written' });
+    const settled = { ...released, status: 'settled' as const, costMicros: 5_000 };
+    expect(await batcher.submit(settled)).toEqual({ kind: 'written' });
+    const [row] = await database.db
+      .select()
+      .from(usageLedger)
+      .where(eq(usageLedger.requestId, released.requestId));
+    expect(row).toMatchObject({ status: 'settled', costMicros: 5_000 });
+  });
+
+  it('keeps a release from overwriting a settle', async () => {
+    const batcher = new SettleBatcher(database, logger);
+    const settled = entry();
+    await batcher.submit(settled);
+    const release = await batcher.submit({ ...settled, status: 'released', costMicros: 0 });
+    expect(release).toMatchObject({
+      kind: 'exists',
+      row: { status: 'settled', costMicros: settled.costMicros },
+    });
+  });
+
+  it('never lets a bad row sink its batch', async () => {
+    const batcher = new SettleBatcher(database, logger);
+    const good = [entry(), entry()];
+    const bad = entry({ costMicros: -1 });
+    const outcomes = await Promise.all([
+      batcher.submit(good[0]!),
+      batcher.submit(bad),
+      batcher.submit(good[1]!),
+    ]);
+    expect(outcomes.map((o) => o.kind)).toEqual(['written', 'invalid', 'written']);
+  });
+
+  it('marks the subject dirty in the same transaction when asked', async () => {
+    const batcher = new SettleBatcher(database, logger);
+    await batcher.submit(entry({ userId: 'u-dirty', markDirty: true }));
+    const rows = await database.db.select().from(dirtySubjects).where(eq(dirtySubjects.subject, 'u-dirty'));
+    expect(rows).toHaveLength(1);
+  });
+});
+
+describeWithPostgres('settle batcher when PostgreSQL is unreachable', () => {
+  const url = useTestDatabase();
+  let proxy: TcpProxy;
+  let database: Database;
+  beforeAll(async () => {
+    const direct = openPostgres(url(), 1);
+    await applyMigrations(direct);
+    await direct.close();
+    proxy = TcpProxy.forUrl(url());
+    await proxy.start();
+    database = openPostgres(proxy.urlFor(url()), 2);
+  });
+  afterAll(async () => {
+    await database?.close();
+    await proxy?.stop();
+  });
+
+  it('rejects with LedgerUnavailableError after its retries, then records once when back', async () => {
+    const batcher = new SettleBatcher(database, logger, { retries: 1 });
+    const e = entry();
+    proxy.cut();
+    await expect(batcher.submit(e)).rejects.toBeInstanceOf(LedgerUnavailableError);
+    proxy.restore();
+    expect(await batcher.submit(e)).toEqual({ kind: 'written' });
+    // The gateway's next retry arrives later: recorded once, answered as existing.
+    const retry = { ...e, settledAt: new Date(e.settledAt.getTime() + 1_000) };
+    expect(await batcher.submit(retry)).toMatchObject({ kind: 'exists', row: { costMicros: e.costMicros } });
+  });
+});
