@@ -1,5 +1,36 @@
+import { createResetMarker, listResetMarkers } from '../../../admin/resets.js';
+import { createResetBody, resetList, resetListQuery, resetMarkerSchema } from '../../schemas/resets.js';
 import type { ZodApp } from '../../types.js';
-import type { AdminRouteDeps } from './index.js';
+import { adminContext, type AdminRouteDeps } from './index.js';
 
-// Placeholder until the admin API lands.
-export async function resetRoutes(_app: ZodApp, _deps: AdminRouteDeps): Promise<void> {}
+export async function resetRoutes(app: ZodApp, deps: AdminRouteDeps): Promise<void> {
+  app.post(
+    '/resets',
+    {
+      schema: {
+        summary: 'Reset one bucket now',
+        description:
+          'Writes a reset marker at the request’s time: the bucket (subject, scope, metric, window slot) ' +
+          'counts only usage after it. The ledger keeps all usage.',
+        body: createResetBody,
+        response: { 201: resetMarkerSchema },
+      },
+    },
+    async (request, reply) => {
+      const marker = await createResetMarker(adminContext(deps, request), request.body, request.now);
+      return reply.code(201).send(marker);
+    },
+  );
+
+  app.get(
+    '/resets',
+    {
+      schema: {
+        summary: 'List reset markers',
+        querystring: resetListQuery,
+        response: { 200: resetList },
+      },
+    },
+    async (request) => ({ items: await listResetMarkers(deps.db, request.query) }),
+  );
+}
