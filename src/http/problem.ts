@@ -12,7 +12,9 @@ export const problemSchema = z
     title: z.string(),
     status: z.number().int(),
     detail: z.string(),
-    code: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]).describe('Stable machine-readable code'),
+    code: z
+      .enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]])
+      .describe('Stable machine-readable code'),
     errors: z
       .array(z.object({ field: z.string(), message: z.string() }))
       .optional()
@@ -58,15 +60,24 @@ export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (hasZodFastifySchemaValidationErrors(err)) {
-    const errors: FieldError[] = err.validation.map((v) => ({
-      field: fieldOf(err.validationContext, v.instancePath),
-      message: v.message ?? 'is invalid',
-    }));
+    const errors: FieldError[] = err.validation.flatMap((v) => {
+      // A strict object's unknown keys: name each key as the field, not the object holding it.
+      const keys = v.keyword === 'unrecognized_keys' ? (v.params as { keys?: unknown }).keys : undefined;
+      if (Array.isArray(keys) && keys.length > 0) {
+        const parent = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+        return keys.map((k) => ({
+          field: parent ? `${parent}.${String(k)}` : String(k),
+          message: 'unknown field',
+        }));
+      }
+      return [{ field: fieldOf(err.validationContext, v.instancePath), message: v.message ?? 'is invalid' }];
+    });
     const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
     return new AppError('validation_failed', detail, {}, errors);
   }
   if (err instanceof StoreUnavailableError) return new AppError('store_unavailable', err.message);
-  if (isDatabaseUnavailable(err)) return new AppError('database_unavailable', 'PostgreSQL is unreachable; retry');
+  if (isDatabaseUnavailable(err))
+    return new AppError('database_unavailable', 'PostgreSQL is unreachable; retry');
   switch ((err as Partial<FastifyError>).code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new AppError('payload_too_large', 'request body exceeds the size limit');
@@ -96,6 +107,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
     return sendProblem(reply, problem);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, new AppError('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
+    sendProblem(
+      reply,
+      new AppError('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+    ),
   );
 }

@@ -45,10 +45,17 @@ export async function adminRoutes(app: ZodApp, deps: AdminRouteDeps): Promise<vo
       response: { ...ERROR_RESPONSES, ...(schema.response as object | undefined) },
     });
   });
-  await app.register(modelGroupRoutes, deps);
-  await app.register(userGroupRoutes, deps);
-  await app.register(limitRoutes, deps);
-  await app.register(boostRoutes, deps);
-  await app.register(resetRoutes, deps);
-  await app.register(auditRoutes, deps);
+  // Only the deps: passing this plugin's options on would repeat its `/admin` prefix.
+  const routeDeps: AdminRouteDeps = {
+    db: deps.db,
+    sync: deps.sync,
+    config: deps.config,
+    authenticate: deps.authenticate,
+  };
+  await app.register(modelGroupRoutes, routeDeps);
+  await app.register(userGroupRoutes, routeDeps);
+  await app.register(limitRoutes, routeDeps);
+  await app.register(boostRoutes, routeDeps);
+  await app.register(resetRoutes, routeDeps);
+  await app.register(auditRoutes, routeDeps);
 }
