@@ -1,0 +1,42 @@
+import type { Bucket } from './buckets.js';
+import type { BucketState } from './bucket-state.js';
+
+/** What a request asks of its buckets. */
+export interface Demand {
+  /** Estimated cost in µ$; 0 when absent. */
+  estimateMicros: number;
+  /** Sessions buckets are only evaluated when the request carries a session id. */
+  sessionId?: string | null;
+}
+
+/**
+ * SPEC §4.1 for one bucket. A cap of 0 refuses everything in scope, reconnects included:
+ * "blocked" wins over "whatever the count". An estimate > 0 may take the bucket exactly
+ * to its cap; with no estimate there must be something left.
+ */
+export function admits(bucket: Bucket, state: BucketState, demand: Demand): boolean {
+  const cap = bucket.effectiveLimit;
+  if (bucket.metric === 'sessions' && !demand.sessionId) return true;
+  if (cap <= 0) return false;
+  switch (bucket.metric) {
+    case 'cost': {
+      const estimate = Math.max(0, demand.estimateMicros);
+      const committed = state.used + state.held;
+      return estimate > 0 ? committed + estimate <= cap : committed < cap;
+    }
+    case 'sessions':
+      return state.reconnect === true || state.used < cap;
+    case 'requests':
+    case 'concurrency':
+      return state.used < cap;
+  }
+}
+
+/** Whether the bucket is evaluated for this demand at all (sessions need a session id). */
+export function evaluated(bucket: Bucket, demand: Demand): boolean {
+  return bucket.metric !== 'sessions' || Boolean(demand.sessionId);
+}
+
+export function remainingOf(bucket: Bucket, state: BucketState): number {
+  return Math.max(0, bucket.effectiveLimit - state.used - state.held);
+}

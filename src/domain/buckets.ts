@@ -1,0 +1,178 @@
+import type { ConfigSnapshot, ModelGroupRef } from '../snapshot/snapshot.js';
+import { bucketKey } from './bucket-key.js';
+import { countingOf, type Counting } from './counting.js';
+import { mergeLimits, type MergedLimit } from './merge.js';
+import {
+  METRICS,
+  type BucketSubjectType,
+  type LimitRecord,
+  type LimitSubjectType,
+  type Metric,
+} from './types.js';
+import { currentWindow, windowDefOf, type WindowDef, type WindowRange } from './windows.js';
+
+/** The limit that supplied a bucket's cap and window (the merge winner). */
+export interface BucketSource {
+  subjectType: LimitSubjectType;
+  subjectId: string;
+  limitId: number;
+}
+
+/** One counter a decision checks: everything a store needs to count it and a response to show it. */
+export interface Bucket {
+  key: string;
+  axis: BucketSubjectType;
+  ownerId: string;
+  modelGroupId: number | null;
+  modelGroupName: string | null;
+  metric: Metric;
+  window: WindowDef;
+  /**
+   * The window at resolution time, reset marker applied. For `first_use` it assumes no
+   * window is open; a store holding the stored start recomputes it with `currentWindow`.
+   */
+  range: WindowRange;
+  resetMarker: number | null;
+  /** Merged cap (µ$ for cost, else a count), boosts excluded. */
+  limit: number;
+  /** Sum of the boosts active at resolution time. */
+  boost: number;
+  effectiveLimit: number;
+  counting: Counting;
+  source: BucketSource;
+}
+
+export interface BucketRequest {
+  userId: string;
+  keyId?: string | null;
+  /** Extra user-group names the gateway vouches for; unknown names are ignored. */
+  groups?: readonly string[] | null;
+  /** Absent for `/usage` without a model: every scope is listed and no cost split applies. */
+  model?: string | null;
+}
+
+export interface ResolveOptions {
+  defaultTimezone: string;
+}
+
+export interface ResolvedBuckets {
+  modelGroup: ModelGroupRef | null;
+  buckets: Bucket[];
+  /** Whether the spend is charged to an "all models" cost bucket of the axis (SPEC §2.5). */
+  countedInUserGlobal: boolean;
+  countedInKeyGlobal: boolean;
+}
+
+interface Axis {
+  axis: BucketSubjectType;
+  ownerId: string;
+  candidates: readonly LimitRecord[];
+}
+
+export function resolveBuckets(
+  snapshot: ConfigSnapshot,
+  request: BucketRequest,
+  now: number,
+  options: ResolveOptions,
+): ResolvedBuckets {
+  const anyScope = request.model === undefined || request.model === null;
+  const group = anyScope ? null : snapshot.modelGroupOf(request.model as string);
+  const inScope = (l: LimitRecord) => anyScope || l.modelGroupId === null || l.modelGroupId === group?.id;
+  const counted = { user: false, key: false };
+  const buckets: Bucket[] = [];
+  for (const { axis, ownerId, candidates } of axesOf(snapshot, request)) {
+    let merged = mergeLimits(axis, candidates.filter(inScope));
+    if (group && merged.some((m) => m.metric === 'cost' && m.modelGroupId === group.id)) {
+      merged = merged.filter((m) => !(m.metric === 'cost' && m.modelGroupId === null));
+    }
+    counted[axis] = !anyScope && merged.some((m) => m.metric === 'cost' && m.modelGroupId === null);
+    buckets.push(...merged.map((m) => toBucket(snapshot, m, ownerId, now, options)));
+  }
+  return {
+    modelGroup: group,
+    buckets: buckets.sort(bucketOrder),
+    countedInUserGlobal: counted.user,
+    countedInKeyGlobal: counted.key,
+  };
+}
+
+function axesOf(snapshot: ConfigSnapshot, request: BucketRequest): Axis[] {
+  const groupIds = new Set(snapshot.userGroupsOf(request.userId));
+  for (const name of request.groups ?? []) {
+    const named = snapshot.userGroupByName(name);
+    if (named) groupIds.add(named.id);
+  }
+  const userCandidates = [
+    ...snapshot.limitsOf('user', request.userId),
+    ...[...groupIds].flatMap((id) => snapshot.limitsOf('user_group', String(id))),
+  ];
+  const axes: Axis[] = [{ axis: 'user', ownerId: request.userId, candidates: userCandidates }];
+  if (request.keyId) {
+    axes.push({ axis: 'key', ownerId: request.keyId, candidates: snapshot.limitsOf('key', request.keyId) });
+  }
+  return axes;
+}
+
+function toBucket(
+  snapshot: ConfigSnapshot,
+  merged: MergedLimit,
+  ownerId: string,
+  now: number,
+  options: ResolveOptions,
+): Bucket {
+  const { axis, modelGroupId, metric, slot, winner } = merged;
+  const window = windowDefOf(winner, options.defaultTimezone);
+  const resetMarker = snapshot.resetMarkerOf(axis, ownerId, modelGroupId, metric, slot);
+  const boost = activeBoost(snapshot, merged, ownerId, now);
+  const effectiveLimit = winner.cap + boost;
+  const range = currentWindow(window, now, { resetMarker });
+  return {
+    key: bucketKey(axis, ownerId, modelGroupId, metric, slot),
+    axis,
+    ownerId,
+    modelGroupId,
+    modelGroupName: modelGroupId === null ? null : (snapshot.modelGroup(modelGroupId)?.name ?? null),
+    metric,
+    window,
+    range,
+    resetMarker,
+    limit: winner.cap,
+    boost,
+    effectiveLimit,
+    counting: countingOf(metric, window, range, resetMarker, effectiveLimit),
+    source: { subjectType: winner.subjectType, subjectId: winner.subjectId, limitId: winner.id },
+  };
+}
+
+/** Boosts are judged at `now`, to the millisecond: active while startsAt ≤ now < expiresAt. */
+function activeBoost(snapshot: ConfigSnapshot, merged: MergedLimit, ownerId: string, now: number): number {
+  return snapshot
+    .boostsOf(merged.axis, ownerId)
+    .filter(
+      (b) =>
+        b.modelGroupId === merged.modelGroupId &&
+        b.metric === merged.metric &&
+        b.slot === merged.slot &&
+        b.startsAt <= now &&
+        now < b.expiresAt,
+    )
+    .reduce((sum, b) => sum + b.amount, 0);
+}
+
+/** User axis first, group scope before all models, then metric, then shorter windows. */
+function bucketOrder(a: Bucket, b: Bucket): number {
+  return (
+    rank(a.axis === 'user', b.axis === 'user') ||
+    rank(a.modelGroupId !== null, b.modelGroupId !== null) ||
+    METRICS.indexOf(a.metric) - METRICS.indexOf(b.metric) ||
+    windowWeight(a.window) - windowWeight(b.window) ||
+    (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+  );
+}
+
+const rank = (a: boolean, b: boolean) => Number(b) - Number(a);
+
+function windowWeight(window: WindowDef): number {
+  if (window.lengthMs !== null) return window.lengthMs;
+  return window.kind === 'total' ? Infinity : 31 * 86_400_000;
+}

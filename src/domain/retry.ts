@@ -1,0 +1,110 @@
+import { admits, type Demand } from './admission.js';
+import type { Bucket } from './buckets.js';
+import type { BucketState } from './bucket-state.js';
+import { entryCounts, entryWidthMs, leavesAt } from './counting.js';
+import type { WindowRange } from './windows.js';
+
+/**
+ * SPEC §4.3 retry times: the earliest moment a bucket would admit this same request with
+ * nothing else changing. Absolute instants inside, milliseconds from `now` outside, never
+ * negative; null when no time is known or none exists.
+ */
+export function bucketRetryAfterMs(
+  bucket: Bucket,
+  state: BucketState,
+  demand: Demand,
+  range: WindowRange,
+  now: number,
+): number | null {
+  if (admits(bucket, state, demand)) return 0;
+  if (bucket.effectiveLimit <= 0) return null;
+  // An estimate above the cap fits in no window, however long one waits.
+  if (bucket.metric === 'cost' && demand.estimateMicros > bucket.effectiveLimit) return null;
+  const at = retryAt(bucket, state, demand, range);
+  return at === null ? null : Math.max(0, at - now);
+}
+
+function retryAt(bucket: Bucket, state: BucketState, demand: Demand, range: WindowRange): number | null {
+  if (bucket.metric === 'concurrency') return sweep(bucket, state, demand, releasesOf(bucket, state, range));
+  switch (bucket.window.kind) {
+    case 'fixed':
+    case 'calendar':
+    case 'first_use':
+      return range.end;
+    case 'rolling':
+      return sweep(bucket, state, demand, releasesOf(bucket, state, range));
+    case 'total':
+    case 'none':
+      return null;
+  }
+}
+
+/** A future moment at which part of `used` frees up. */
+export interface Release {
+  at: number;
+  amount: number;
+}
+
+/** Rolling usage leaves entry by entry; a concurrency slot frees when its hold expires. */
+export function releasesOf(bucket: Bucket, state: BucketState, range: WindowRange): Release[] {
+  const timeline = state.timeline ?? [];
+  if (bucket.metric === 'concurrency')
+    return timeline.map((e) => ({ at: e.at, amount: e.amount })).sort(byTime);
+  const lengthMs = bucket.window.lengthMs;
+  if (bucket.window.kind !== 'rolling' || lengthMs === null) return [];
+  const width = entryWidthMs(bucket.counting);
+  return timeline
+    .filter((e) => entryCounts(e.at, width, range.start))
+    .map((e) => ({ at: leavesAt(e.at, width, lengthMs), amount: e.amount }))
+    .sort(byTime);
+}
+
+const byTime = (a: Release, b: Release) => a.at - b.at;
+
+/** Frees releases in time order until the bucket admits; null if it never does. */
+function sweep(
+  bucket: Bucket,
+  state: BucketState,
+  demand: Demand,
+  releases: readonly Release[],
+): number | null {
+  let used = state.used;
+  for (let i = 0; i < releases.length; i++) {
+    const release = releases[i] as Release;
+    used -= release.amount;
+    if (releases[i + 1]?.at === release.at) continue;
+    if (admits(bucket, { ...state, used: Math.max(0, used) }, demand)) return release.at;
+  }
+  return null;
+}
+
+/** The decision waits for its slowest refusing bucket; one unknown time makes it unknown. */
+export function decisionRetryAfterMs(refusedRetries: readonly (number | null)[]): number | null {
+  if (refusedRetries.length === 0 || refusedRetries.includes(null)) return null;
+  return Math.max(...(refusedRetries as number[]));
+}
+
+/** `Retry-After` and RateLimit `t` are whole seconds, rounded up so a client never retries early. */
+export function toSeconds(ms: number): number {
+  return Math.max(0, Math.ceil(ms / 1000));
+}
+
+/**
+ * Milliseconds until the bucket next gains quota (RateLimit `t`), admitted or not: the
+ * window's end, or the next usage/hold to leave; null when nothing will ever free up.
+ */
+export function nextQuotaMs(
+  bucket: Bucket,
+  state: BucketState,
+  range: WindowRange,
+  now: number,
+): number | null {
+  if (bucket.effectiveLimit <= 0) return null;
+  const kind = bucket.metric === 'concurrency' ? 'none' : bucket.window.kind;
+  if (kind === 'fixed' || kind === 'calendar' || kind === 'first_use') {
+    return range.end === null ? null : Math.max(0, range.end - now);
+  }
+  if (kind === 'total') return null;
+  const next = releasesOf(bucket, state, range)[0];
+  return next ? Math.max(0, next.at - now) : null;
+}
