@@ -19,7 +19,7 @@ const USER_GROUP_ID = /^[1-9][0-9]{0,9}$/;
 export const MAX_ROW_ID = 2_147_483_647;
 const RESET_TIME = /^(?:[01][0-9]|2[0-3]):[0-5][0-9]$/;
 /** RFC 3339: an explicit offset, so an instant never depends on the server's zone. */
-const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i;
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
 
 export interface LimitInput {
   subjectType: LimitSubjectType;
@@ -91,7 +91,8 @@ export interface ResetMarkerDraft {
   slot: string;
 }
 
-type Check<T> = { ok: true; value: T } | { ok: false; message: string };
+/** One field's verdict: its normalized value, or why it is refused. */
+export type Check<T> = { ok: true; value: T } | { ok: false; message: string };
 const pass = <T>(value: T): Check<T> => ({ ok: true, value });
 const fail = <T>(message: string): Check<T> => ({ ok: false, message });
 
@@ -136,8 +137,9 @@ export function checkQuantity(metric: Metric, value: number | string, positive: 
 
 /** RFC 3339 date-time with an offset → epoch ms. */
 export function checkInstant(text: string): Check<number> {
-  if (!INSTANT.test(text))
+  if (!INSTANT.test(text)) {
     return fail('must be an ISO-8601 date-time with an offset, e.g. 2027-01-04T00:00:00Z');
+  }
   const parsed = DateTime.fromISO(text, { setZone: true });
   return parsed.isValid ? pass(parsed.toMillis()) : fail('is not a valid date-time');
 }

@@ -202,6 +202,18 @@ describeWithPostgres('/admin/limits', () => {
       expect(await configVersionOf(t)).toBe(versionBefore + 2);
     });
 
+    it('answers exactly one 201 when writers of a new key race, and audits each replace', async () => {
+      const subjectId = nextSubject();
+      const responses = await Promise.all(
+        [1, 2, 3, 4, 5].map((limit) => put(costLimit({ subjectId, limit }))),
+      );
+      expect(responses.map((r) => r.statusCode).sort()).toEqual([200, 200, 200, 200, 201]);
+      const rows = await auditOf(t, 'limit', responses[0]!.json().id);
+      expect(rows.filter((r) => r.before === null)).toHaveLength(1);
+      // Each replace saw exactly the previous write: the audit is one unbroken chain.
+      for (let i = 1; i < rows.length; i++) expect(rows[i]!.before).toEqual(rows[i - 1]!.after);
+    });
+
     it('has the instance serve the new config version before it answers', async () => {
       await put(costLimit());
       const ready = await t.inject({ method: 'GET', url: '/readyz' });

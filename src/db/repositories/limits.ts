@@ -87,7 +87,14 @@ export async function listLimits(db: Executor, filter: LimitFilter): Promise<Sto
  * two first writes of a key race.
  */
 export async function lockLimitKey(tx: Tx, key: LimitKey): Promise<void> {
-  const text = JSON.stringify(['limits', key.subjectType, key.subjectId, key.modelGroupId, key.metric, key.slot]);
+  const text = JSON.stringify([
+    'limits',
+    key.subjectType,
+    key.subjectId,
+    key.modelGroupId,
+    key.metric,
+    key.slot,
+  ]);
   await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${text}, 0))`);
 }
 
