@@ -15,7 +15,9 @@ export interface Infrastructure {
 
 /** Opens the stores the config names (embedded ones when unset) and applies migrations. */
 export async function openInfrastructure(config: AppConfig, logger: Logger): Promise<Infrastructure> {
-  const database = config.DATABASE_URL ? openPostgres(config.DATABASE_URL) : await openPglite(config.DATA_DIR);
+  const database = config.DATABASE_URL
+    ? openPostgres(config.DATABASE_URL)
+    : await openPglite(config.DATA_DIR);
   if (!config.DATABASE_URL) logger.info({ dataDir: config.DATA_DIR }, 'embedded PostgreSQL (PGlite)');
   try {
     if (config.AUTO_MIGRATE) await applyMigrations(database);

@@ -49,7 +49,11 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,32}$/)
     .default('qg')
     .describe('Prefix of every Redis key and channel, so several deployments can share one Redis'),
-  DATA_DIR: z.string().min(1).default('./.quotagate').describe('Where the embedded PostgreSQL keeps its data'),
+  DATA_DIR: z
+    .string()
+    .min(1)
+    .default('./.quotagate')
+    .describe('Where the embedded PostgreSQL keeps its data'),
   ADMIN_TOKENS: tokenListSchema.describe('Comma-separated admin tokens, each `token` or `name:token`'),
   SERVICE_TOKENS: tokenListSchema.describe('Comma-separated service tokens, each `token` or `name:token`'),
   FAIL_MODE: z

@@ -13,11 +13,22 @@ import { resolveTokens } from './http/auth.js';
  * `--check` fails when the committed file differs from a fresh generation.
  */
 const target = fileURLToPath(new URL('../openapi/openapi.json', import.meta.url));
-const config = loadConfig({ NODE_ENV: 'test', ADMIN_TOKENS: 'doc:openapi-admin', SERVICE_TOKENS: 'doc:openapi-service' });
+const config = loadConfig({
+  NODE_ENV: 'test',
+  ADMIN_TOKENS: 'doc:openapi-admin',
+  SERVICE_TOKENS: 'doc:openapi-service',
+});
 const database = await openPglite('memory://');
 await applyMigrations(database);
 const logger = pino({ level: 'silent' });
-const app = await buildApp({ config, database, redis: null, clock: systemClock, logger, tokens: resolveTokens(config) });
+const app = await buildApp({
+  config,
+  database,
+  redis: null,
+  clock: systemClock,
+  logger,
+  tokens: resolveTokens(config),
+});
 await app.ready();
 const document = `${JSON.stringify(app.swagger(), null, 2)}\n`;
 await app.close();

@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   const tokens = resolveTokens(config);
   for (const { role, token } of tokens.generated) {
     // Printed once to the terminal, never through the logger.
-    process.stderr.write(`quotagate: no ${role.toUpperCase()}_TOKENS set; generated for this run: ${token}\n`);
+    process.stderr.write(
+      `quotagate: no ${role.toUpperCase()}_TOKENS set; generated for this run: ${token}\n`,
+    );
   }
   if (config.QUOTA_TEST_CLOCK) logger.warn('QUOTA_TEST_CLOCK=true: X-Quota-Test-Now overrides the clock');
   const infra = await openInfrastructure(config, logger);

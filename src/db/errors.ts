@@ -35,7 +35,10 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   for (const e of causes(err)) {
     if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
     // node-postgres reports a dropped or refused connection without a code.
-    if (e instanceof Error && /^(Connection terminated|timeout exceeded when trying to connect)/.test(e.message)) {
+    if (
+      e instanceof Error &&
+      /^(Connection terminated|timeout exceeded when trying to connect)/.test(e.message)
+    ) {
       return true;
     }
   }

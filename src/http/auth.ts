@@ -76,7 +76,8 @@ export function requireRole(authenticate: (token: string) => Principal | null, r
     const header = request.headers.authorization;
     const token = header ? BEARER.exec(header)?.[1] : undefined;
     const principal = token ? authenticate(token) : null;
-    if (!principal) throw new AppError('unauthorized', 'send Authorization: Bearer <token> with a configured token');
+    if (!principal)
+      throw new AppError('unauthorized', 'send Authorization: Bearer <token> with a configured token');
     if (required === 'admin' && principal.role !== 'admin') {
       throw new AppError('forbidden', 'this path needs an admin token');
     }

@@ -19,13 +19,20 @@ export async function registerSwagger(app: ZodApp): Promise<void> {
       info: OPENAPI_INFO,
       components: {
         securitySchemes: {
-          serviceToken: { type: 'http', scheme: 'bearer', description: 'A token of SERVICE_TOKENS or ADMIN_TOKENS' },
+          serviceToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'A token of SERVICE_TOKENS or ADMIN_TOKENS',
+          },
           adminToken: { type: 'http', scheme: 'bearer', description: 'A token of ADMIN_TOKENS' },
         },
       },
       tags: [
         { name: 'decisions', description: 'Check, reserve, settle and release (service token)' },
-        { name: 'admin', description: 'Model groups, user groups, limits, boosts, resets, audit (admin token)' },
+        {
+          name: 'admin',
+          description: 'Model groups, user groups, limits, boosts, resets, audit (admin token)',
+        },
         { name: 'ops', description: 'Health, readiness, metrics (no token)' },
       ],
     },

@@ -83,7 +83,9 @@ async function costUsage(db: Executor, id: string, from: number): Promise<SeedBu
   const rows = await db
     .select({ requestId: usageLedger.requestId, at: usageLedger.settledAt, amount: usageLedger.costMicros })
     .from(usageLedger)
-    .where(and(containsBucket(id), eq(usageLedger.status, 'settled'), gte(usageLedger.settledAt, new Date(from))));
+    .where(
+      and(containsBucket(id), eq(usageLedger.status, 'settled'), gte(usageLedger.settledAt, new Date(from))),
+    );
   return rows.map((r) => ({ requestId: r.requestId, at: r.at.getTime(), amount: r.amount }));
 }
 
@@ -98,7 +100,12 @@ async function requestUsage(db: Executor, id: string, from: number): Promise<See
 }
 
 /** Admissions in the window, plus older ones still active (a reconnect passes whatever the count). */
-async function admissions(db: Executor, id: string, from: number, now: number): Promise<SeedBucket['sessions']> {
+async function admissions(
+  db: Executor,
+  id: string,
+  from: number,
+  now: number,
+): Promise<SeedBucket['sessions']> {
   const rows = await db
     .select({
       sessionId: sessionAdmissions.sessionId,
@@ -109,8 +116,15 @@ async function admissions(db: Executor, id: string, from: number, now: number): 
     .where(
       and(
         eq(sessionAdmissions.bucketKey, id),
-        or(gte(sessionAdmissions.admittedAt, new Date(from)), gt(sessionAdmissions.activeUntil, new Date(now))),
+        or(
+          gte(sessionAdmissions.admittedAt, new Date(from)),
+          gt(sessionAdmissions.activeUntil, new Date(now)),
+        ),
       ),
     );
-  return rows.map((r) => ({ sessionId: r.sessionId, admittedAt: r.admittedAt.getTime(), activeUntil: r.activeUntil.getTime() }));
+  return rows.map((r) => ({
+    sessionId: r.sessionId,
+    admittedAt: r.admittedAt.getTime(),
+    activeUntil: r.activeUntil.getTime(),
+  }));
 }

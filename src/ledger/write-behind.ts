@@ -72,11 +72,15 @@ export class WriteBehind {
     if (admissions.length === 0 && starts.length === 0) return;
     try {
       await this.db.transaction(async (tx) => {
-        if (admissions.length > 0) await tx.insert(sessionAdmissions).values(admissions).onConflictDoNothing();
+        if (admissions.length > 0)
+          await tx.insert(sessionAdmissions).values(admissions).onConflictDoNothing();
         if (starts.length > 0) await tx.insert(firstUseWindows).values(starts).onConflictDoNothing();
       });
     } catch (err) {
-      this.logger.warn({ err, admissions: admissions.length, starts: starts.length }, 'write-behind failed; will retry');
+      this.logger.warn(
+        { err, admissions: admissions.length, starts: starts.length },
+        'write-behind failed; will retry',
+      );
       this.admissions.unshift(...admissions);
       this.starts.unshift(...starts);
       this.trim();

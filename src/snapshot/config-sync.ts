@@ -42,7 +42,11 @@ export class ConfigSync {
     await this.reload();
     const { redis, channel, pollSeconds } = this.options;
     if (redis) {
-      this.subscriber = redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null });
+      this.subscriber = redis.duplicate({
+        lazyConnect: true,
+        enableOfflineQueue: true,
+        maxRetriesPerRequest: null,
+      });
       this.subscriber.on('message', (_channel: string, message: string) => this.onAnnounced(Number(message)));
       this.subscriber.on('error', () => undefined);
       await this.subscriber.connect();

@@ -14,7 +14,10 @@ import type { BucketSubjectType, LimitRecord, LimitSubjectType, Metric, Reset } 
 import type { SnapshotRows } from './snapshot.js';
 
 export async function readConfigVersion(db: Executor): Promise<number> {
-  const [row] = await db.select({ version: configVersion.version }).from(configVersion).where(eq(configVersion.id, 1));
+  const [row] = await db
+    .select({ version: configVersion.version })
+    .from(configVersion)
+    .where(eq(configVersion.id, 1));
   return row?.version ?? 0;
 }
 
@@ -42,15 +45,18 @@ export async function loadSnapshotRows(db: Executor): Promise<SnapshotRows> {
   return db.transaction(
     async (tx) => {
       const version = await readConfigVersion(tx);
-      const [groups, members, ugroups, umembers, limitRows, boostRows, markerRows] = await Promise.all([
-        tx.select({ id: modelGroups.id, name: modelGroups.name }).from(modelGroups),
-        tx.select({ model: modelGroupMembers.model, modelGroupId: modelGroupMembers.modelGroupId }).from(modelGroupMembers),
-        tx.select({ id: userGroups.id, name: userGroups.name }).from(userGroups),
-        tx.select({ userGroupId: userGroupMembers.userGroupId, userId: userGroupMembers.userId }).from(userGroupMembers),
-        tx.select().from(limits),
-        tx.select().from(boosts),
-        tx.select().from(resetMarkers),
-      ]);
+      // One connection serves a transaction: its queries run one after another.
+      const groups = await tx.select({ id: modelGroups.id, name: modelGroups.name }).from(modelGroups);
+      const members = await tx
+        .select({ model: modelGroupMembers.model, modelGroupId: modelGroupMembers.modelGroupId })
+        .from(modelGroupMembers);
+      const ugroups = await tx.select({ id: userGroups.id, name: userGroups.name }).from(userGroups);
+      const umembers = await tx
+        .select({ userGroupId: userGroupMembers.userGroupId, userId: userGroupMembers.userId })
+        .from(userGroupMembers);
+      const limitRows = await tx.select().from(limits);
+      const boostRows = await tx.select().from(boosts);
+      const markerRows = await tx.select().from(resetMarkers);
       return {
         version,
         modelGroups: groups,

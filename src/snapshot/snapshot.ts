@@ -1,4 +1,10 @@
-import type { BoostRecord, BucketSubjectType, LimitRecord, LimitSubjectType, ResetMarkerRecord } from '../domain/types.js';
+import type {
+  BoostRecord,
+  BucketSubjectType,
+  LimitRecord,
+  LimitSubjectType,
+  ResetMarkerRecord,
+} from '../domain/types.js';
 
 /**
  * An immutable, in-memory view of all config. The data plane reads it with no I/O; a
@@ -71,7 +77,10 @@ export function buildSnapshot(rows: SnapshotRows, loadedAt: number): ConfigSnaps
   const userGroupsByName = new Map(rows.userGroups.map((g) => [g.name, Object.freeze({ ...g })]));
   const membership = new Map<string, number[]>();
   for (const [userId, list] of groupBy(rows.userMembers, (m) => m.userId)) {
-    membership.set(userId, list.map((m) => m.userGroupId).sort((a, b) => a - b));
+    membership.set(
+      userId,
+      list.map((m) => m.userGroupId).sort((a, b) => a - b),
+    );
   }
   const limits = groupBy(rows.limits, (l) => subjectKey(l.subjectType, l.subjectId));
   const boosts = groupBy(rows.boosts, (b) => subjectKey(b.subjectType, b.subjectId));
@@ -90,13 +99,27 @@ export function buildSnapshot(rows: SnapshotRows, loadedAt: number): ConfigSnaps
     userGroupByName: (name: string) => userGroupsByName.get(name) ?? null,
     limitsOf: (type: LimitSubjectType, id: string) => limits.get(subjectKey(type, id)) ?? none,
     boostsOf: (type: BucketSubjectType, id: string) => boosts.get(subjectKey(type, id)) ?? none,
-    resetMarkerOf: (type: BucketSubjectType, id: string, group: number | null, metric: string, slot: string) =>
-      markers.get(markerKey(type, id, group, metric, slot)) ?? null,
+    resetMarkerOf: (
+      type: BucketSubjectType,
+      id: string,
+      group: number | null,
+      metric: string,
+      slot: string,
+    ) => markers.get(markerKey(type, id, group, metric, slot)) ?? null,
   });
 }
 
 export const emptySnapshot = (loadedAt = 0): ConfigSnapshot =>
   buildSnapshot(
-    { version: -1, modelGroups: [], modelMembers: [], userGroups: [], userMembers: [], limits: [], boosts: [], resetMarkers: [] },
+    {
+      version: -1,
+      modelGroups: [],
+      modelMembers: [],
+      userGroups: [],
+      userMembers: [],
+      limits: [],
+      boosts: [],
+      resetMarkers: [],
+    },
     loadedAt,
   );

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ADMIN, SERVICE, startTestApp, type TestApp } from '../support/app.js';
 import { describeWithPostgres, useTestDatabase } from '../support/services.js';
 

@@ -10,7 +10,8 @@ export const describeWithPostgres = services.postgresUrl ? describe : describe.s
 export const describeWithRedis = services.redisUrl ? describe : describe.skip;
 export const describeWithServers = services.postgresUrl && services.redisUrl ? describe : describe.skip;
 
-const uniqueName = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+const uniqueName = (prefix: string) =>
+  `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
 
 /** A fresh database for this test file, dropped afterwards; returns its URL once ready. */
 export function useTestDatabase(): () => string {
