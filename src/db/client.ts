@@ -5,6 +5,7 @@ import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
+import { GuardedPool } from './pool.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -25,9 +26,11 @@ export interface Database {
 }
 
 export function openPostgres(url: string, poolSize = 10): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
-  // An idle client losing its server must not crash the process; the next query reports it.
+  const pool = new GuardedPool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
+  // A client losing its server, idle or checked out, must not crash the process: the query
+  // in flight (if any) rejects and reports it.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = drizzlePg(pool, { schema }) as unknown as Db;
   return {
     db,

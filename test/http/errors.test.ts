@@ -98,5 +98,8 @@ describeWithPostgres('authentication', () => {
       const response = await t.inject({ method: 'GET', url });
       expect(response.statusCode, url).toBe(200);
     }
+    const docs = await t.inject({ method: 'GET', url: '/docs/' });
+    expect(docs.statusCode).toBe(200);
+    expect(docs.headers['content-type']).toContain('text/html');
   });
 });
