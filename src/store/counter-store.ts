@@ -92,9 +92,7 @@ export interface SettleInput {
 }
 
 export type ApplyOutcome =
-  | { kind: 'applied' }
-  | { kind: 'already_applied' }
-  | { kind: 'cold'; buckets: string[] };
+  { kind: 'applied' } | { kind: 'already_applied' } | { kind: 'cold'; buckets: string[] };
 
 /**
  * Buckets of one subject as rebuilt from the ledger and the admission log. Each bucket is
@@ -114,7 +112,11 @@ export interface SubjectSeed {
     /** first_use: the open window's start, if any. */
     firstUseStart: number | null;
   }[];
-  /** Recently settled requests included in the seed: a late apply of them is a no-op. */
+  /**
+   * Recently settled requests included in the seed: a late apply of them charges nothing
+   * again in the buckets this seed wrote (buckets it found already warm are charged as usual,
+   * since their usage came from elsewhere). The settle still frees holds and marks the record.
+   */
   includedRequestIds: string[];
 }
 

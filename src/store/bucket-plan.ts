@@ -1,0 +1,67 @@
+import type { Counting, StoreBucket } from './counter-store.js';
+import { encodeId } from './ids.js';
+
+/**
+ * How a bucket's counting is named in storage. A changed window definition or reset marker
+ * (floor) changes the signature, so it starts fresh storage and a cold flag (rebuilt from the
+ * ledger) instead of reading usage counted under other rules. `window` counters are keyed
+ * without their start: they restart in place when `start` moves forward (see README).
+ */
+export function countingSignature(counting: Counting): string {
+  switch (counting.mode) {
+    case 'log':
+      return `l.${counting.lengthMs}.${counting.floor}`;
+    case 'slices':
+      return `s.${counting.lengthMs}.${counting.sliceMs}.${counting.floor}`;
+    case 'first_use':
+      return `f.${counting.lengthMs}.${counting.floor}`;
+    case 'window':
+      return 'w';
+    case 'concurrency':
+      return 'c';
+  }
+}
+
+/** The warm-flag field of a bucket (also names its seeded applied markers). */
+export function warmField(bucket: StoreBucket): string {
+  return `${encodeId(bucket.id)}#${countingSignature(bucket.counting)}`;
+}
+
+/** Concurrency slots are not in the ledger, so they are never cold. */
+export const needsWarmth = (bucket: StoreBucket) => bucket.metric !== 'concurrency';
+
+/** Inclusive start of a rolling window (now − length, now], raised to the reset marker. */
+export function rollingStart(lengthMs: number, floor: number, now: number): number {
+  return Math.max(now - lengthMs + 1, floor);
+}
+
+/** A first-use window is open until start + length; a reset marker after its start closes it. */
+export function firstUseOpen(
+  start: number | null,
+  lengthMs: number,
+  floor: number,
+  now: number,
+): start is number {
+  return start !== null && now < start + lengthMs && start >= floor;
+}
+
+/** The window a state is reported for (first_use: the open window, if any). */
+export function windowOf(
+  counting: Counting,
+  now: number,
+  firstUseStart: number | null,
+): { windowStart: number | null; windowEnd: number | null } {
+  switch (counting.mode) {
+    case 'window':
+      return { windowStart: counting.start, windowEnd: counting.end };
+    case 'first_use':
+      return firstUseStart === null
+        ? { windowStart: null, windowEnd: null }
+        : { windowStart: firstUseStart, windowEnd: firstUseStart + counting.lengthMs };
+    case 'log':
+    case 'slices':
+      return { windowStart: rollingStart(counting.lengthMs, counting.floor, now), windowEnd: null };
+    case 'concurrency':
+      return { windowStart: null, windowEnd: null };
+  }
+}

@@ -1,0 +1,107 @@
+import { needsWarmth, warmField, windowOf } from '../bucket-plan.js';
+import type { BucketState, StoreBucket } from '../counter-store.js';
+import { mapIn, type Hold, type SubjectData } from './subject-data.js';
+import { addUsage, needed, readUsage } from './usage.js';
+
+/**
+ * One bucket's reading and writing on a subject's data, by the rules of redis/lua/usage.lua
+ * and holds.lua: expired holds and slots are dropped lazily as they are met.
+ */
+export function bucketState(
+  data: SubjectData,
+  bucket: StoreBucket,
+  now: number,
+  sessionId: string | null,
+): BucketState {
+  const base = { id: bucket.id, held: 0, reconnect: false, windowStart: null, windowEnd: null };
+  if (bucket.metric === 'concurrency') {
+    const expiries = [...liveSlots(data, bucket.id, now).values()].sort((a, b) => a - b);
+    const timeline = expiries
+      .slice(0, needed(bucket.limit, expiries.length))
+      .map((at) => ({ at, amount: 1 }));
+    return { ...base, used: expiries.length, timeline };
+  }
+  const field = warmField(bucket);
+  const reading = readUsage(data.usage.get(field), bucket, now);
+  const held =
+    bucket.metric === 'cost'
+      ? [...liveHolds(data, bucket.id, now).values()].reduce((s, h) => s + h.amount, 0)
+      : 0;
+  const activeUntil = sessionId ? data.active.get(field)?.get(sessionId) : undefined;
+  return {
+    ...base,
+    ...windowOf(bucket.counting, now, reading.firstUseStart),
+    used: reading.used,
+    held,
+    reconnect: bucket.metric === 'sessions' && activeUntil !== undefined && activeUntil > now,
+    timeline: reading.timeline,
+  };
+}
+
+export interface Recording {
+  requestId: string;
+  estimate: number;
+  expiresAt: number;
+  sessionId: string | null;
+  sessionTtlMs: number;
+}
+
+/** An admitted reserve's writes in one bucket (`state` as found before them). */
+export function recordAdmission(
+  data: SubjectData,
+  bucket: StoreBucket,
+  state: BucketState,
+  r: Recording,
+  now: number,
+): void {
+  switch (bucket.metric) {
+    case 'cost':
+      if (r.estimate > 0)
+        mapIn(data.holds, bucket.id).set(r.requestId, { amount: r.estimate, expiresAt: r.expiresAt });
+      charge(data, bucket, 0, now); // opens a first-use window
+      break;
+    case 'requests':
+      charge(data, bucket, 1, now);
+      break;
+    case 'sessions':
+      if (r.sessionId && !state.reconnect) {
+        charge(data, bucket, 1, now);
+        const active = mapIn(data.active, warmField(bucket));
+        for (const [session, until] of active) if (until <= now) active.delete(session);
+        active.set(r.sessionId, now + r.sessionTtlMs);
+      }
+      break;
+    case 'concurrency':
+      mapIn(data.slots, bucket.id).set(r.requestId, r.expiresAt);
+      break;
+  }
+}
+
+export function charge(data: SubjectData, bucket: StoreBucket, amount: number, now: number): void {
+  const field = warmField(bucket);
+  const next = addUsage(data.usage.get(field), bucket, amount, now);
+  if (next) data.usage.set(field, next);
+}
+
+/** Frees the request's hold or slot. */
+export function releaseRequest(data: SubjectData, bucket: StoreBucket, requestId: string): void {
+  data.holds.get(bucket.id)?.delete(requestId);
+  data.slots.get(bucket.id)?.delete(requestId);
+}
+
+function liveHolds(data: SubjectData, bucketId: string, now: number) {
+  const holds = data.holds.get(bucketId) ?? new Map<string, Hold>();
+  for (const [request, hold] of holds) if (hold.expiresAt <= now) holds.delete(request);
+  return holds;
+}
+
+function liveSlots(data: SubjectData, bucketId: string, now: number) {
+  const slots = data.slots.get(bucketId) ?? new Map<string, number>();
+  for (const [request, expiresAt] of slots) if (expiresAt <= now) slots.delete(request);
+  return slots;
+}
+
+/** Ids of the buckets whose usage is not known to be complete. */
+export function coldIds(data: SubjectData, buckets: readonly StoreBucket[]): string[] {
+  return buckets.filter((b) => needsWarmth(b) && !data.warm.has(warmField(b))).map((b) => b.id);
+}

@@ -1,0 +1,181 @@
+import { warmField } from '../bucket-plan.js';
+import type {
+  ApplyOutcome,
+  BucketState,
+  CounterStore,
+  DecideInput,
+  DecideOutcome,
+  Reservation,
+  SettleInput,
+  StoreBucket,
+  SubjectSeed,
+} from '../counter-store.js';
+import { APPLIED_MARKER_TTL_MS, WARM_TTL_MS } from '../store-constants.js';
+import {
+  assertDecideInput,
+  assertId,
+  assertPeek,
+  assertRelease,
+  assertSeed,
+  assertSettleInput,
+} from '../validate.js';
+import { bucketAdmits } from './admission.js';
+import { bucketState, charge, coldIds, releaseRequest } from './bucket-ops.js';
+import { recordReservation } from './reserve.js';
+import { pruneSubject } from './prune.js';
+import { applySeed } from './seed.js';
+import { emptySubject, type SubjectData } from './subject-data.js';
+
+export interface MemoryStoreOptions {
+  /** How often what Redis would expire by TTL is swept (default a minute). */
+  pruneIntervalMs?: number;
+}
+
+/**
+ * The counter store in process (embedded mode: one instance, no Redis). The semantics of the
+ * Redis adapter over plain Maps; every operation runs synchronously, so it is atomic.
+ * As in Redis, holds, slots, sessions and windows are judged by each call's `now`, while
+ * what Redis expires by TTL (records, pointers, applied markers, warm flags) is swept
+ * periodically, by the latest `now` seen.
+ */
+export class MemoryCounterStore implements CounterStore {
+  readonly kind = 'memory';
+  private readonly subjects = new Map<string, SubjectData>();
+  private readonly pointers = new Map<string, { subject: string; dropAt: number }>();
+  private latestNow = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.timer = setInterval(() => this.prune(), options.pruneIntervalMs ?? 60_000);
+    this.timer.unref();
+  }
+
+  async decide(input: DecideInput): Promise<DecideOutcome> {
+    assertDecideInput(input);
+    const { reserve, now } = input;
+    const data = this.subjectAt(input.subject, now);
+    const own = reserve && this.storedReservation(input.subject, reserve.requestId);
+    if (own) return { kind: 'existing', reservation: own };
+    const cold = coldIds(data, input.buckets);
+    if (cold.length > 0) return { kind: 'cold', buckets: cold };
+    data.warmUntil = now + WARM_TTL_MS;
+    const states = input.buckets.map((b) => bucketState(data, b, now, input.sessionId));
+    const admitted = input.buckets.every((b, i) =>
+      bucketAdmits(b, states[i] as BucketState, input.estimate, input.sessionId),
+    );
+    // The request id already belongs to another subject's reservation: that one is the answer.
+    const other = reserve && this.otherOwnersReservation(input.subject, reserve.requestId);
+    if (other) return { kind: 'existing', reservation: other };
+    if (!admitted || !reserve) return { kind: 'decided', admitted, states, reservation: null };
+    const recorded = recordReservation(data, input, reserve, states);
+    this.pointers.set(reserve.requestId, { subject: input.subject, dropAt: recorded.dropAt });
+    return { kind: 'decided', admitted, states: recorded.states, reservation: recorded.reservation };
+  }
+
+  async reservation(requestId: string): Promise<Reservation | null> {
+    assertId('requestId', requestId);
+    const pointer = this.pointers.get(requestId);
+    return pointer ? this.storedReservation(pointer.subject, requestId) : null;
+  }
+
+  async settle(input: SettleInput): Promise<ApplyOutcome> {
+    assertSettleInput(input);
+    const { requestId, now } = input;
+    const data = this.subjectAt(input.subject, now);
+    const live = data.applied.get(requestId);
+    const stored = data.records.get(requestId);
+    if (live?.settled || stored?.record.state === 'settled') return { kind: 'already_applied' };
+    const cold = coldIds(data, input.buckets);
+    if (cold.length > 0) return { kind: 'cold', buckets: cold };
+    for (const bucket of input.buckets) {
+      releaseRequest(data, bucket, requestId);
+      if (live?.fields.has(warmField(bucket))) continue; // a seed already counted it here
+      if (bucket.metric === 'cost' && input.cost > 0) charge(data, bucket, input.cost, now);
+      if (bucket.metric === 'requests' && input.countRequest) charge(data, bucket, 1, now);
+    }
+    if (stored) {
+      stored.record.state = 'settled';
+      stored.dropAt = Math.max(stored.dropAt, now + APPLIED_MARKER_TTL_MS);
+    }
+    data.applied.set(requestId, {
+      settled: true,
+      fields: live?.fields ?? new Set(),
+      dropAt: now + APPLIED_MARKER_TTL_MS,
+    });
+    data.warmUntil = now + WARM_TTL_MS;
+    return { kind: 'applied' };
+  }
+
+  async release(
+    subject: string,
+    requestId: string,
+    buckets: StoreBucket[],
+    now: number,
+  ): Promise<ApplyOutcome> {
+    assertRelease(subject, requestId, buckets, now);
+    const data = this.subjectAt(subject, now);
+    for (const bucket of buckets) releaseRequest(data, bucket, requestId);
+    const stored = data.records.get(requestId);
+    if (stored?.record.state === 'settled' || stored?.record.state === 'released')
+      return { kind: 'already_applied' };
+    if (stored) stored.record.state = 'released';
+    return { kind: 'applied' };
+  }
+
+  async peek(
+    subject: string,
+    buckets: StoreBucket[],
+    now: number,
+    sessionId: string | null,
+  ): Promise<{ kind: 'states'; states: BucketState[] } | { kind: 'cold'; buckets: string[] }> {
+    assertPeek(subject, buckets, now);
+    const data = this.subjectAt(subject, now);
+    const cold = coldIds(data, buckets);
+    if (cold.length > 0) return { kind: 'cold', buckets: cold };
+    data.warmUntil = now + WARM_TTL_MS;
+    return { kind: 'states', states: buckets.map((b) => bucketState(data, b, now, sessionId)) };
+  }
+
+  async seed(seed: SubjectSeed): Promise<void> {
+    assertSeed(seed);
+    const data = this.subjectAt(seed.subject, seed.now);
+    applySeed(data, seed);
+    data.warmUntil = seed.now + WARM_TTL_MS;
+  }
+
+  async markCold(subject: string): Promise<void> {
+    assertId('subject', subject);
+    this.subjects.get(subject)?.warm.clear();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.subjects.clear();
+    this.pointers.clear();
+  }
+
+  private storedReservation(subject: string, requestId: string): Reservation | null {
+    const stored = this.subjects.get(subject)?.records.get(requestId);
+    return stored ? { ...stored.record, requestId, subject } : null;
+  }
+
+  private otherOwnersReservation(subject: string, requestId: string): Reservation | null {
+    const pointer = this.pointers.get(requestId);
+    if (!pointer || pointer.subject === subject) return null;
+    return this.storedReservation(pointer.subject, requestId);
+  }
+
+  private subjectAt(subject: string, now: number): SubjectData {
+    this.latestNow = Math.max(this.latestNow, now);
+    let data = this.subjects.get(subject);
+    if (!data) this.subjects.set(subject, (data = emptySubject()));
+    return data;
+  }
+
+  private prune(): void {
+    const now = this.latestNow;
+    for (const [subject, data] of this.subjects) if (pruneSubject(data, now)) this.subjects.delete(subject);
+    for (const [requestId, pointer] of this.pointers)
+      if (pointer.dropAt <= now) this.pointers.delete(requestId);
+  }
+}

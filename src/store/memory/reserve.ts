@@ -1,0 +1,31 @@
+import type { BucketState, DecideInput, Reservation } from '../counter-store.js';
+import { RESERVATION_GRACE_MS } from '../store-constants.js';
+import { bucketState, recordAdmission } from './bucket-ops.js';
+import type { SubjectData } from './subject-data.js';
+
+type Reserve = NonNullable<DecideInput['reserve']>;
+
+/**
+ * An admitted reserve's writes (decide.lua's `record` step): every bucket, then the
+ * reservation record. Returns the states after recording, and when the record may be dropped.
+ */
+export function recordReservation(
+  data: SubjectData,
+  input: DecideInput,
+  reserve: Reserve,
+  found: BucketState[],
+): { states: BucketState[]; reservation: Reservation; dropAt: number } {
+  const { now, subject } = input;
+  const expiresAt = now + reserve.holdTtlMs;
+  const recording = { ...reserve, ...input, expiresAt };
+  input.buckets.forEach((b, i) => recordAdmission(data, b, found[i] as BucketState, recording, now));
+  const record = { state: 'held' as const, bodyHash: reserve.bodyHash, expiresAt, payload: reserve.payload };
+  const dropAt = expiresAt + RESERVATION_GRACE_MS;
+  data.records.set(reserve.requestId, { record, dropAt });
+  // A new admission is not a reconnect, even once recorded.
+  const states = input.buckets.map((b, i) => ({
+    ...bucketState(data, b, now, input.sessionId),
+    reconnect: (found[i] as BucketState).reconnect,
+  }));
+  return { states, reservation: { ...record, requestId: reserve.requestId, subject }, dropAt };
+}

@@ -1,0 +1,63 @@
+import type { SubjectSeed } from '../counter-store.js';
+import { planSeed, type SeedBucketPlan } from '../seed-plan.js';
+import { APPLIED_MARKER_TTL_MS, TTL_MARGIN_MS } from '../store-constants.js';
+import type { SubjectData, Usage } from './subject-data.js';
+
+/**
+ * seed.lua in process: each bucket is written only while its warm flag is absent, and the
+ * included requests are marked as counted in exactly the buckets written.
+ */
+export function applySeed(data: SubjectData, seed: SubjectSeed): void {
+  const written: string[] = [];
+  for (const plan of planSeed(seed)) {
+    if (data.warm.has(plan.field)) continue;
+    const usage = usageOf(plan, seed.now);
+    if (usage) data.usage.set(plan.field, usage);
+    else data.usage.delete(plan.field);
+    data.active.set(plan.field, new Map(plan.active));
+    forgetOtherSignatures(data, plan.field);
+    data.warm.add(plan.field);
+    written.push(plan.field);
+  }
+  if (written.length === 0) return;
+  for (const requestId of seed.includedRequestIds) {
+    const markers = data.applied.get(requestId) ?? { settled: false, fields: new Set<string>(), dropAt: 0 };
+    for (const field of written) markers.fields.add(field);
+    markers.dropAt = Math.max(markers.dropAt, seed.now + APPLIED_MARKER_TTL_MS);
+    data.applied.set(requestId, markers);
+  }
+}
+
+function usageOf(plan: SeedBucketPlan, now: number): Usage | undefined {
+  const c = plan.bucket.counting;
+  switch (c.mode) {
+    case 'log':
+      return { mode: 'log', events: plan.events, dropAt: now + c.lengthMs + TTL_MARGIN_MS };
+    case 'slices':
+      return {
+        mode: 'slices',
+        slices: new Map(plan.slices),
+        dropAt: now + c.lengthMs + c.sliceMs + TTL_MARGIN_MS,
+      };
+    case 'window':
+      if (!plan.counter) return undefined;
+      return { mode: 'window', ...plan.counter, dropAt: c.end === null ? null : c.end + TTL_MARGIN_MS };
+    case 'first_use':
+      if (!plan.counter) return undefined;
+      return { mode: 'first_use', ...plan.counter, dropAt: plan.counter.start + c.lengthMs + TTL_MARGIN_MS };
+    case 'concurrency':
+      return undefined;
+  }
+}
+
+/** Flags (and usage) of the same bucket under an older signature are never read again. */
+function forgetOtherSignatures(data: SubjectData, field: string): void {
+  const prefix = field.slice(0, field.indexOf('#') + 1);
+  for (const other of data.warm) {
+    if (other !== field && other.startsWith(prefix)) {
+      data.warm.delete(other);
+      data.usage.delete(other);
+      data.active.delete(other);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import type { Reservation } from '../counter-store.js';
+
+/** In-process mirror of one subject's Redis keys (src/store/redis/keys.ts), as plain Maps. */
+export type Usage =
+  /** Event times, ascending. */
+  (
+    | { mode: 'log'; events: number[] }
+    /** Slice start → amount. */
+    | { mode: 'slices'; slices: Map<number, number> }
+    /** One counter for the window starting at `start`. */
+    | { mode: 'window' | 'first_use'; start: number; used: number }
+  ) & {
+    /** When none of it can count any more, like a Redis TTL (null: a `total` counter, kept for good). */
+    dropAt: number | null;
+  };
+
+export interface Hold {
+  amount: number;
+  expiresAt: number;
+}
+
+export interface StoredReservation {
+  record: Omit<Reservation, 'requestId' | 'subject'>;
+  dropAt: number;
+}
+
+export interface AppliedMarkers {
+  /** A settle of the request was applied ('*' in Redis). */
+  settled: boolean;
+  /** Warm fields of buckets whose seed already counted the request. */
+  fields: Set<string>;
+  dropAt: number;
+}
+
+export interface SubjectData {
+  warm: Set<string>;
+  warmUntil: number;
+  /** By warm field (bucket id + counting signature), like the Redis usage keys. */
+  usage: Map<string, Usage>;
+  active: Map<string, Map<string, number>>;
+  /** By bucket id: holds and slots survive a changed window definition. */
+  holds: Map<string, Map<string, Hold>>;
+  slots: Map<string, Map<string, number>>;
+  records: Map<string, StoredReservation>;
+  applied: Map<string, AppliedMarkers>;
+}
+
+export function emptySubject(): SubjectData {
+  return {
+    warm: new Set(),
+    warmUntil: 0,
+    usage: new Map(),
+    active: new Map(),
+    holds: new Map(),
+    slots: new Map(),
+    records: new Map(),
+    applied: new Map(),
+  };
+}
+
+/** The map under `key`, created on first write. */
+export function mapIn<K, V>(maps: Map<string, Map<K, V>>, key: string): Map<K, V> {
+  let map = maps.get(key);
+  if (!map) maps.set(key, (map = new Map()));
+  return map;
+}
+
+export function isEmpty(data: SubjectData): boolean {
+  return (
+    data.warm.size === 0 &&
+    data.usage.size === 0 &&
+    data.active.size === 0 &&
+    data.holds.size === 0 &&
+    data.slots.size === 0 &&
+    data.records.size === 0 &&
+    data.applied.size === 0
+  );
+}

@@ -1,0 +1,42 @@
+-- buckets.lua — a bucket's state and the admission rule; prepended after holds.lua.
+
+local function bucket_state(b, session)
+  if b.metric == 'concurrency' then
+    redis.call('ZREMRANGEBYSCORE', b.holds, '-inf', fmt(NOW))
+    local used = redis.call('ZCARD', b.holds)
+    return { used, 0, '', 0, slots_timeline(b, used) }
+  end
+  local used, first_use_start = usage_used(b)
+  local held = 0
+  if b.metric == 'cost' then
+    holds_drop_expired(b)
+    held = tonumber(redis.call('HGET', b.holds, SUM)) or 0
+  end
+  local reconnect = 0
+  if b.metric == 'sessions' and session_live(b, session) then
+    reconnect = 1
+  end
+  return { used, held, first_use_start or '', reconnect, usage_timeline(b, used) }
+end
+
+-- SPEC §4.1, as src/domain/admission.ts: a cap of 0 refuses everything, reconnects included;
+-- a sessions bucket is only evaluated when the request names a session.
+local function admits(b, state, estimate, session)
+  local used, held = state[1], state[2]
+  if b.metric == 'sessions' and session == '' then
+    return true
+  end
+  if b.limit <= 0 then
+    return false
+  end
+  if b.metric == 'cost' then
+    if estimate > 0 then
+      return used + held + estimate <= b.limit
+    end
+    return used + held < b.limit
+  end
+  if b.metric == 'sessions' and state[4] == 1 then
+    return true
+  end
+  return used < b.limit
+end

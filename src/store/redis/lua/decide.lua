@@ -1,0 +1,80 @@
+-- decide.lua — one decision for one subject, atomically: checks every bucket and, only if
+-- all admit and ARGV[7] is '1' (/reserve), records the holds (cost: estimate), request counts
+-- (+1 per requests bucket), the session admission, the concurrency slot and the reservation
+-- record. ARGV[7] = '0' is the dry run of /check and /usage: it records nothing.
+-- (Expired holds, slots and stale slices met on the way are dropped either way.)
+--
+-- KEYS  1 warm flags; 2 reservation record; 3 applied markers (unused); 4.. 4 per bucket
+--       (layout.lua)
+-- ARGV  1-6 shared head (lib.lua); 7 record '1'|'0'; 8 estimate µ$; 9 session id
+--       (base64url, '' = none); 10 session ttl ms; 11 request id (base64url); 12 hold ttl ms;
+--       13 body hash; 14 payload; 15 record ttl ms; 16.. 9 per bucket (layout.lua)
+-- Reply {'existing', state, bodyHash, expiresAt, payload}   the request id already reserved here
+--       {'cold', i, ...}                                     1-based indexes of cold buckets
+--       {'decided', 1|0, state, ...}                         admitted?, one state per bucket:
+--       states after recording when admitted, as found when refused
+
+local RECORD = ARGV[7] == '1'
+local ESTIMATE = tonumber(ARGV[8])
+local SESSION = ARGV[9]
+local SESSION_TTL_MS = tonumber(ARGV[10])
+local REQ = ARGV[11]
+local EXPIRES = NOW + tonumber(ARGV[12])
+local buckets = read_buckets(16)
+
+if RECORD then
+  local found = redis.call('HMGET', KEY_RECORD, 'state', 'bodyHash', 'expiresAt', 'payload')
+  if found[1] then
+    return { 'existing', found[1], found[2], found[3], found[4] }
+  end
+end
+
+local cold = cold_indexes(buckets)
+if #cold > 0 then
+  return { 'cold', unpack(cold) }
+end
+refresh_warmth()
+
+local function record(b, state)
+  if b.metric == 'cost' then
+    if ESTIMATE > 0 then
+      holds_add(b, REQ, ESTIMATE, EXPIRES)
+    end
+    usage_add(b, 0, nil) -- opens a first-use window
+  elseif b.metric == 'requests' then
+    usage_add(b, 1, 'r:' .. REQ)
+  elseif b.metric == 'sessions' then
+    if SESSION ~= '' and state[4] == 0 then
+      session_admit(b, SESSION, SESSION_TTL_MS)
+    end
+  else
+    slots_add(b, REQ, EXPIRES)
+  end
+end
+
+local states, admitted = {}, true
+for i, b in ipairs(buckets) do
+  states[i] = bucket_state(b, SESSION)
+  if not admits(b, states[i], ESTIMATE, SESSION) then
+    admitted = false
+  end
+end
+
+if admitted and RECORD then
+  for i, b in ipairs(buckets) do
+    record(b, states[i])
+  end
+  redis.call('HSET', KEY_RECORD, 'state', 'held', 'bodyHash', ARGV[13], 'expiresAt', fmt(EXPIRES), 'payload', ARGV[14])
+  redis.call('PEXPIRE', KEY_RECORD, ARGV[15])
+  for i, b in ipairs(buckets) do
+    local reconnect = states[i][4] -- a new admission is not a reconnect, even once recorded
+    states[i] = bucket_state(b, SESSION)
+    states[i][4] = reconnect
+  end
+end
+
+local reply = { 'decided', admitted and 1 or 0 }
+for _, state in ipairs(states) do
+  reply[#reply + 1] = state
+end
+return reply

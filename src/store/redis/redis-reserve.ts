@@ -1,0 +1,113 @@
+import type { Redis } from 'ioredis';
+import type { DecideInput, DecideOutcome, Reservation } from '../counter-store.js';
+import { parseDecide, parseRecordHash, ScriptReplyError } from './replies.js';
+import { recordTtlMs, type ScriptCalls } from './script-calls.js';
+import { scriptArgs } from './scripts.js';
+import { pipelineResults, roundTrip } from './unavailable.js';
+
+type Reserve = NonNullable<DecideInput['reserve']>;
+type Decided = Extract<DecideOutcome, { kind: 'decided' }>;
+
+/** Claims of a contended pointer before giving up (each loses only to a concurrent reserve). */
+const MAX_CLAIMS = 3;
+
+/**
+ * A /reserve: decide.lua plus the request id's pointer (tagged by the request id, so in its
+ * own slot) in ONE pipeline: SET NX, extend (GT), GET. The pointer lets `reservation()` find
+ * the record from the request id alone; a refused reserve may leave one behind, harmlessly.
+ *
+ * Rare path: the pointer names another subject. If that subject holds a reservation for the
+ * request id, this decision is undone (undo.lua) and that reservation returned as `existing`.
+ * If it holds none (its reserve was refused), the pointer is taken over by compare-and-set.
+ */
+export async function reserveWithPointer(
+  redis: Redis,
+  calls: ScriptCalls,
+  input: DecideInput,
+): Promise<DecideOutcome> {
+  const reserve = input.reserve as Reserve;
+  const pointer = calls.pointer(reserve.requestId);
+  const ttl = recordTtlMs(reserve.holdTtlMs);
+  const exec = await roundTrip(() =>
+    redis
+      .pipeline()
+      .qgDecide(...scriptArgs(calls.decide(input)))
+      .set(pointer, input.subject, 'PX', ttl, 'NX')
+      .pexpire(pointer, ttl, 'GT')
+      .get(pointer)
+      .exec(),
+  );
+  const [reply, , , owner] = pipelineResults(exec);
+  const outcome = parseDecide(reply, input.buckets, input.now);
+  if (outcome.kind === 'existing') {
+    return {
+      kind: 'existing',
+      reservation: { ...outcome.record, requestId: reserve.requestId, subject: input.subject },
+    };
+  }
+  if (outcome.kind === 'cold') return outcome;
+  const decided = outcome.admitted ? { ...outcome, reservation: heldReservation(input, reserve) } : outcome;
+  if (owner === input.subject) return decided;
+  if (owner !== null && typeof owner !== 'string')
+    throw new ScriptReplyError('counter store: pointer is not a string');
+  return resolveConflict(redis, calls, input, decided, owner);
+}
+
+async function resolveConflict(
+  redis: Redis,
+  calls: ScriptCalls,
+  input: DecideInput,
+  decided: Decided,
+  owner: string | null,
+): Promise<DecideOutcome> {
+  const { requestId } = input.reserve as Reserve;
+  for (let claims = 0; claims < MAX_CLAIMS; claims++) {
+    const other = owner === null ? null : await readReservation(redis, calls, owner, requestId);
+    if (other) {
+      if (decided.admitted) await undo(redis, calls, input, decided);
+      return { kind: 'existing', reservation: other };
+    }
+    if (!decided.admitted) return decided;
+    const call = calls.claim(
+      requestId,
+      owner ?? '',
+      input.subject,
+      recordTtlMs((input.reserve as Reserve).holdTtlMs),
+    );
+    const claimed = await roundTrip(() => redis.qgClaim(...scriptArgs(call)));
+    if (claimed === input.subject) return decided;
+    owner = typeof claimed === 'string' ? claimed : null;
+  }
+  await undo(redis, calls, input, decided);
+  throw new Error(`counter store: request id ${requestId} is contended by several subjects`);
+}
+
+async function undo(redis: Redis, calls: ScriptCalls, input: DecideInput, decided: Decided): Promise<void> {
+  const newAdmissions = input.buckets.map(
+    (b, i) => b.metric === 'sessions' && Boolean(input.sessionId) && decided.states[i]?.reconnect === false,
+  );
+  const call = calls.undo(input, (input.reserve as Reserve).requestId, newAdmissions);
+  await roundTrip(() => redis.qgUndo(...scriptArgs(call)));
+}
+
+export async function readReservation(
+  redis: Redis,
+  calls: ScriptCalls,
+  subject: string,
+  requestId: string,
+): Promise<Reservation | null> {
+  const hash = await roundTrip(() => redis.hgetall(calls.record(subject, requestId)));
+  const record = parseRecordHash(hash);
+  return record && { ...record, requestId, subject };
+}
+
+function heldReservation(input: DecideInput, reserve: Reserve): Reservation {
+  return {
+    requestId: reserve.requestId,
+    subject: input.subject,
+    state: 'held',
+    bodyHash: reserve.bodyHash,
+    expiresAt: input.now + reserve.holdTtlMs,
+    payload: reserve.payload,
+  };
+}

@@ -1,0 +1,116 @@
+import type { Redis } from 'ioredis';
+import type {
+  ApplyOutcome,
+  BucketState,
+  CounterStore,
+  DecideInput,
+  DecideOutcome,
+  Reservation,
+  SettleInput,
+  StoreBucket,
+  SubjectSeed,
+} from '../counter-store.js';
+import { assertDecideInput, assertId, assertRelease, assertSeed, assertSettleInput } from '../validate.js';
+import { assertPrefix } from './keys.js';
+import { readReservation, reserveWithPointer } from './redis-reserve.js';
+import { parseApply, parseDecide, ScriptReplyError } from './replies.js';
+import { ScriptCalls } from './script-calls.js';
+import { registerScripts, scriptArgs } from './scripts.js';
+import { roundTrip } from './unavailable.js';
+
+export interface RedisStoreOptions {
+  /** Namespace of every key (no braces): one per deployment, or per test file. */
+  prefix: string;
+}
+
+/**
+ * The counter store on Redis: one script call per operation on a subject, so every check
+ * and record is atomic across instances (src/store/README.md). The client belongs to the
+ * caller (connectRedis: commandTimeout, no offline queue); `close()` leaves it open.
+ */
+export class RedisCounterStore implements CounterStore {
+  readonly kind = 'redis';
+  private readonly calls: ScriptCalls;
+
+  constructor(
+    private readonly redis: Redis,
+    options: RedisStoreOptions,
+  ) {
+    assertPrefix(options.prefix);
+    this.calls = new ScriptCalls(options.prefix);
+    registerScripts(redis);
+  }
+
+  async decide(input: DecideInput): Promise<DecideOutcome> {
+    assertDecideInput(input);
+    if (input.reserve) return reserveWithPointer(this.redis, this.calls, input);
+    return this.dryRun(input);
+  }
+
+  async reservation(requestId: string): Promise<Reservation | null> {
+    assertId('requestId', requestId);
+    const subject = await roundTrip(() => this.redis.get(this.calls.pointer(requestId)));
+    return subject === null ? null : readReservation(this.redis, this.calls, subject, requestId);
+  }
+
+  async settle(input: SettleInput): Promise<ApplyOutcome> {
+    assertSettleInput(input);
+    const reply = await roundTrip(() => this.redis.qgSettle(...scriptArgs(this.calls.settle(input))));
+    return parseApply(reply, input.buckets);
+  }
+
+  async release(
+    subject: string,
+    requestId: string,
+    buckets: StoreBucket[],
+    now: number,
+  ): Promise<ApplyOutcome> {
+    assertRelease(subject, requestId, buckets, now);
+    const call = this.calls.release(subject, requestId, buckets, now);
+    return parseApply(await roundTrip(() => this.redis.qgRelease(...scriptArgs(call))), buckets);
+  }
+
+  /** decide.lua's dry run without an estimate: the same reading of every structure. */
+  async peek(
+    subject: string,
+    buckets: StoreBucket[],
+    now: number,
+    sessionId: string | null,
+  ): Promise<{ kind: 'states'; states: BucketState[] } | { kind: 'cold'; buckets: string[] }> {
+    const input: DecideInput = {
+      subject,
+      buckets,
+      now,
+      estimate: 0,
+      sessionId,
+      sessionTtlMs: 0,
+      reserve: null,
+    };
+    assertDecideInput(input);
+    const outcome = await this.dryRun(input);
+    return outcome.kind === 'cold' ? outcome : { kind: 'states', states: outcome.states };
+  }
+
+  async seed(seed: SubjectSeed): Promise<void> {
+    assertSeed(seed);
+    const call = this.calls.seed(seed);
+    await roundTrip(() => this.redis.qgSeed(...scriptArgs(call)));
+  }
+
+  async markCold(subject: string): Promise<void> {
+    assertId('subject', subject);
+    await roundTrip(() => this.redis.del(this.calls.warm(subject)));
+  }
+
+  async close(): Promise<void> {
+    // The client is closed by whoever opened it (compose.ts, tests).
+  }
+
+  private async dryRun(input: DecideInput) {
+    const reply = await roundTrip(() => this.redis.qgDecide(...scriptArgs(this.calls.decide(input))));
+    const outcome = parseDecide(reply, input.buckets, input.now);
+    if (outcome.kind === 'existing')
+      throw new ScriptReplyError('counter store: a dry run found a reservation');
+    return outcome;
+  }
+}

@@ -1,0 +1,137 @@
+import { warmField } from '../bucket-plan.js';
+import type { DecideInput, SettleInput, StoreBucket, SubjectSeed } from '../counter-store.js';
+import { encodeId } from '../ids.js';
+import { planSeed } from '../seed-plan.js';
+import {
+  APPLIED_MARKER_TTL_MS,
+  LOG_KEEP_MIN,
+  RESERVATION_GRACE_MS,
+  TTL_MARGIN_MS,
+  WARM_TTL_MS,
+} from '../store-constants.js';
+import { redisKey } from './keys.js';
+import type { ScriptCall } from './scripts.js';
+import { seedBucketArgs } from './seed-args.js';
+
+/** Builds the KEYS/ARGV of each script call, in the layouts their headers document. */
+export class ScriptCalls {
+  constructor(private readonly prefix: string) {}
+
+  decide(input: DecideInput): ScriptCall {
+    const reserve = input.reserve;
+    const head = [
+      reserve ? '1' : '0',
+      String(input.estimate),
+      encodeId(input.sessionId ?? ''),
+      String(input.sessionTtlMs),
+      encodeId(reserve?.requestId ?? ''),
+      String(reserve?.holdTtlMs ?? 0),
+      reserve?.bodyHash ?? '',
+      reserve?.payload ?? '',
+      String(recordTtlMs(reserve?.holdTtlMs ?? 0)),
+    ];
+    return this.bucketCall(input.subject, reserve?.requestId ?? '', input.buckets, input.now, head);
+  }
+
+  settle(input: SettleInput): ScriptCall {
+    const head = [encodeId(input.requestId), String(input.cost), input.countRequest ? '1' : '0'];
+    return this.bucketCall(input.subject, input.requestId, input.buckets, input.now, head);
+  }
+
+  release(subject: string, requestId: string, buckets: StoreBucket[], now: number): ScriptCall {
+    return this.bucketCall(subject, requestId, buckets, now, [encodeId(requestId)]);
+  }
+
+  /** `admitted[i]`: the decision recorded a new session admission in bucket i. */
+  undo(input: DecideInput, requestId: string, admitted: boolean[]): ScriptCall {
+    const flags = admitted.map((a) => (a ? '1' : '0')).join('');
+    const head = [encodeId(requestId), encodeId(input.sessionId ?? ''), flags];
+    return this.bucketCall(input.subject, requestId, input.buckets, input.now, head);
+  }
+
+  seed(seed: SubjectSeed): ScriptCall {
+    const plans = planSeed(seed);
+    const key = (k: Parameters<typeof redisKey>[1]) => redisKey(this.prefix, k);
+    const keys = [key({ kind: 'warm', subject: seed.subject })];
+    for (const { bucket } of plans) {
+      keys.push(
+        key({ kind: 'usage', subject: seed.subject, bucket }),
+        key({ kind: 'active', subject: seed.subject, bucket }),
+      );
+    }
+    for (const requestId of new Set(seed.includedRequestIds)) {
+      keys.push(key({ kind: 'applied', subject: seed.subject, requestId }));
+    }
+    const args = [...settings(seed.now, plans.length), ...plans.flatMap((p) => seedBucketArgs(p, seed.now))];
+    return { keys, args };
+  }
+
+  claim(requestId: string, expected: string, subject: string, ttlMs: number): ScriptCall {
+    return { keys: [this.pointer(requestId)], args: [expected, subject, String(ttlMs)] };
+  }
+
+  pointer(requestId: string): string {
+    return redisKey(this.prefix, { kind: 'pointer', requestId });
+  }
+
+  record(subject: string, requestId: string): string {
+    return redisKey(this.prefix, { kind: 'record', subject, requestId });
+  }
+
+  warm(subject: string): string {
+    return redisKey(this.prefix, { kind: 'warm', subject });
+  }
+
+  private bucketCall(
+    subject: string,
+    requestId: string,
+    buckets: StoreBucket[],
+    now: number,
+    head: string[],
+  ): ScriptCall {
+    const key = (k: Parameters<typeof redisKey>[1]) => redisKey(this.prefix, k);
+    const keys = [
+      key({ kind: 'warm', subject }),
+      key({ kind: 'record', subject, requestId }),
+      key({ kind: 'applied', subject, requestId }),
+    ];
+    for (const bucket of buckets) {
+      const bucketId = bucket.id;
+      const third = bucket.metric === 'concurrency' ? 'slots' : 'holds';
+      keys.push(
+        key({ kind: 'usage', subject, bucket }),
+        key({ kind: 'active', subject, bucket }),
+        key({ kind: third, subject, bucketId }),
+        key({ kind: 'expiries', subject, bucketId }),
+      );
+    }
+    return { keys, args: [...settings(now, buckets.length), ...head, ...buckets.flatMap(bucketArgs)] };
+  }
+}
+
+/** A reservation record (and its pointer) outlives the hold, for late settles. */
+export const recordTtlMs = (holdTtlMs: number) => holdTtlMs + RESERVATION_GRACE_MS;
+
+function settings(now: number, bucketCount: number): string[] {
+  return [now, bucketCount, TTL_MARGIN_MS, WARM_TTL_MS, LOG_KEEP_MIN, APPLIED_MARKER_TTL_MS].map(String);
+}
+
+function bucketArgs(bucket: StoreBucket): string[] {
+  const c = bucket.counting;
+  const lengthMs = 'lengthMs' in c ? c.lengthMs : 0;
+  const floor = 'floor' in c ? c.floor : 0;
+  const sliceMs = c.mode === 'slices' ? c.sliceMs : 0;
+  const start = c.mode === 'window' ? c.start : 0;
+  const end = c.mode === 'window' && c.end !== null ? String(c.end) : '';
+  return [
+    bucket.metric,
+    c.mode,
+    String(bucket.limit),
+    String(lengthMs),
+    String(sliceMs),
+    String(floor),
+    String(start),
+    end,
+    warmField(bucket),
+  ];
+}

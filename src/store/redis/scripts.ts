@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import type { ClientContext, Redis, Result } from 'ioredis';
+
+/**
+ * The Lua scripts, read once from disk (src/store/redis/lua, copied to dist by the build)
+ * and registered with `defineCommand`: ioredis sends EVALSHA, and EVAL only when the server
+ * answers NOSCRIPT — which means the script did not run, so that resend is safe.
+ * lib.lua and the bucket parts are helpers prepended to the scripts that use them.
+ */
+const BUCKET_PARTS = ['lib', 'layout', 'usage', 'holds', 'buckets'] as const;
+
+const PARTS = {
+  qgDecide: [...BUCKET_PARTS, 'decide'],
+  qgSettle: [...BUCKET_PARTS, 'settle'],
+  qgRelease: [...BUCKET_PARTS, 'release'],
+  qgUndo: [...BUCKET_PARTS, 'undo'],
+  qgSeed: ['lib', 'seed'],
+  qgClaim: ['claim'],
+} as const;
+
+export type ScriptName = keyof typeof PARTS;
+
+type ScriptCommand<Context extends ClientContext> = (
+  numKeys: number,
+  ...keysAndArgs: string[]
+) => Result<unknown, Context>;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    qgDecide: ScriptCommand<Context>;
+    qgSettle: ScriptCommand<Context>;
+    qgRelease: ScriptCommand<Context>;
+    qgUndo: ScriptCommand<Context>;
+    qgSeed: ScriptCommand<Context>;
+    qgClaim: ScriptCommand<Context>;
+  }
+}
+
+let sources: Record<ScriptName, string> | undefined;
+
+function loadSources(): Record<ScriptName, string> {
+  const read = (part: string) => readFileSync(new URL(`./lua/${part}.lua`, import.meta.url), 'utf8');
+  const entries = Object.entries(PARTS).map(([name, parts]) => [name, parts.map(read).join('\n')]);
+  return Object.fromEntries(entries) as Record<ScriptName, string>;
+}
+
+/** Registers every script on a client (idempotent). */
+export function registerScripts(redis: Redis): void {
+  sources ??= loadSources();
+  for (const [name, lua] of Object.entries(sources)) redis.defineCommand(name, { lua });
+}
+
+/** KEYS and ARGV of one script call; KEYS always declares every key the script touches. */
+export interface ScriptCall {
+  keys: string[];
+  args: string[];
+}
+
+export const scriptArgs = (call: ScriptCall): [number, ...string[]] => [
+  call.keys.length,
+  ...call.keys,
+  ...call.args,
+];

@@ -1,0 +1,102 @@
+import { sliceStart } from '../domain/counting.js';
+import { firstUseOpen, rollingStart, warmField } from './bucket-plan.js';
+import type { StoreBucket, SubjectSeed } from './counter-store.js';
+import { LOG_KEEP_MIN } from './store-constants.js';
+
+/**
+ * What a seed writes for one bucket, already filtered to the bucket's current window and
+ * shaped like its live structure, so both adapters write exactly the same thing.
+ */
+export interface SeedBucketPlan {
+  bucket: StoreBucket;
+  field: string;
+  /** log: event times, oldest first, trimmed like the live log. */
+  events: number[];
+  /** slices: [slice start, amount], oldest first. */
+  slices: [number, number][];
+  /** window / first_use: the counter; null when no first-use window is open. */
+  counter: { start: number; used: number } | null;
+  /** Sessions still active at `now`: [sessionId, activeUntil]. */
+  active: [string, number][];
+}
+
+type SeedEntry = SubjectSeed['buckets'][number];
+interface Event {
+  at: number;
+  amount: number;
+}
+
+/** Concurrency buckets are not seeded (slots are not in the ledger). */
+export function planSeed(seed: SubjectSeed): SeedBucketPlan[] {
+  return seed.buckets.filter((e) => e.bucket.metric !== 'concurrency').map((e) => planBucket(e, seed.now));
+}
+
+function planBucket(entry: SeedEntry, now: number): SeedBucketPlan {
+  const { bucket } = entry;
+  const plan: SeedBucketPlan = {
+    bucket,
+    field: warmField(bucket),
+    events: [],
+    slices: [],
+    counter: null,
+    active: entry.sessions.filter((s) => s.activeUntil > now).map((s) => [s.sessionId, s.activeUntil]),
+  };
+  const events = eventsOf(entry);
+  const c = bucket.counting;
+  switch (c.mode) {
+    case 'log': {
+      const keep = Math.max(bucket.limit, LOG_KEEP_MIN);
+      const from = rollingStart(c.lengthMs, c.floor, now);
+      plan.events = events
+        .filter((e) => e.at >= from)
+        .map((e) => e.at)
+        .sort((a, b) => a - b)
+        .slice(-keep);
+      break;
+    }
+    case 'slices':
+      plan.slices = sliced(
+        events.filter((e) => e.at >= rollingStart(c.lengthMs, c.floor, now)),
+        c.sliceMs,
+      );
+      break;
+    case 'window':
+      plan.counter = {
+        start: c.start,
+        used: sum(events.filter((e) => e.at >= c.start && (c.end === null || e.at < c.end))),
+      };
+      break;
+    case 'first_use':
+      if (firstUseOpen(entry.firstUseStart, c.lengthMs, c.floor, now)) {
+        const start = entry.firstUseStart;
+        plan.counter = { start, used: sum(events.filter((e) => e.at >= start)) };
+      }
+      break;
+    case 'concurrency':
+      break;
+  }
+  return plan;
+}
+
+/** Sessions count admissions; requests count 1 per entry; cost counts µ$. */
+function eventsOf(entry: SeedEntry): Event[] {
+  switch (entry.bucket.metric) {
+    case 'sessions':
+      return entry.sessions.map((s) => ({ at: s.admittedAt, amount: 1 }));
+    case 'requests':
+      return entry.usage.map((u) => ({ at: u.at, amount: 1 }));
+    default:
+      return entry.usage.map((u) => ({ at: u.at, amount: u.amount }));
+  }
+}
+
+function sliced(events: Event[], sliceMs: number): [number, number][] {
+  const slices = new Map<number, number>();
+  for (const e of events) {
+    const start = sliceStart(e.at, sliceMs);
+    slices.set(start, (slices.get(start) ?? 0) + e.amount);
+  }
+  return [...slices.entries()].sort((a, b) => a[0] - b[0]);
+}
+
+const sum = (events: Event[]) => events.reduce((total, e) => total + e.amount, 0);

@@ -1,0 +1,25 @@
+import { EXACT_LOG_MAX_CAP } from '../domain/counting.js';
+
+/**
+ * Lifetimes and bounds shared by both adapters (the Lua scripts receive them as ARGV, so
+ * this file is their single source).
+ */
+
+/** A settle's applied marker: gateways retry a lost reply within minutes (matches the ledger's late-apply window). */
+export const APPLIED_MARKER_TTL_MS = 15 * 60_000;
+
+/** A reservation record outlives its hold by this much, so a late settle still finds its frozen buckets. */
+export const RESERVATION_GRACE_MS = 15 * 60_000;
+
+/** An idle subject's warm flags lapse after this; its next decision rebuilds from the ledger (exact, just slower). */
+export const WARM_TTL_MS = 24 * 3_600_000;
+
+/** Added to every usage TTL over the data's relevance, for clock offset between instances and Redis. */
+export const TTL_MARGIN_MS = 60_000;
+
+/**
+ * A sliding log keeps its newest max(limit, LOG_KEEP_MIN) entries. Trimming the oldest is
+ * exact while the limit stays (they leave the window first); the floor keeps it exact when a
+ * boost raises the limit, up to the cap at which buckets stop being logs.
+ */
+export const LOG_KEEP_MIN = EXACT_LOG_MAX_CAP;

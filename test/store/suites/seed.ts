@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import type { CounterStore, StoreBucket, SubjectSeed } from '../../../src/store/counter-store.js';
+import { bucket, decided, driver, freshSubject, HOUR, MINUTE, rid, stateOf, T0 } from '../fixtures.js';
+
+export function seedSuite(store: () => CounterStore): void {
+  const d = driver(store);
+  const seedOf = (subject: string, b: StoreBucket, usage: SubjectSeed['buckets'][number]['usage']) =>
+    store().seed({
+      subject,
+      now: T0,
+      buckets: [{ bucket: b, usage, sessions: [], firstUseStart: null }],
+      includedRequestIds: [],
+    });
+
+  describe('seed', () => {
+    it('is set-if-absent: the first seed wins and nothing doubles', async () => {
+      const u = freshSubject();
+      const cost = bucket.costSlices('cost', 1_000);
+      await seedOf(u, cost, [{ at: T0 - MINUTE, amount: 300, requestId: 'a' }]);
+      await seedOf(u, cost, [{ at: T0 - MINUTE, amount: 500, requestId: 'b' }]);
+      await seedOf(u, cost, [{ at: T0 - MINUTE, amount: 300, requestId: 'a' }]);
+      expect((await d.states(u, [cost], T0)).get('cost')?.used).toBe(300);
+    });
+
+    it('racing seeds leave one value', async () => {
+      const u = freshSubject();
+      const requests = bucket.requestsLog('requests', 50, HOUR);
+      const usage = Array.from({ length: 7 }, (_, i) => ({
+        at: T0 - i * MINUTE,
+        amount: 1,
+        requestId: `q${i}`,
+      }));
+      await Promise.all(Array.from({ length: 8 }, () => seedOf(u, requests, usage)));
+      expect((await d.states(u, [requests], T0)).get('requests')?.used).toBe(7);
+    });
+
+    it('keeps only usage inside the current window', async () => {
+      const u = freshSubject();
+      const requests = bucket.requestsLog('requests', 50, HOUR);
+      await seedOf(u, requests, [
+        { at: T0 - 2 * HOUR, amount: 1, requestId: 'old' },
+        { at: T0 - HOUR + 1, amount: 1, requestId: 'edge' },
+        { at: T0, amount: 1, requestId: 'now' },
+      ]);
+      const state = (await d.states(u, [requests], T0)).get('requests');
+      expect(state?.used).toBe(2);
+      expect(state?.timeline[0]?.at).toBe(T0 - HOUR + 1);
+    });
+
+    it('marks included requests as counted in the buckets it wrote, and only there', async () => {
+      const u = freshSubject();
+      const [already, rebuilt] = [bucket.costSlices('already', 10_000), bucket.costSlices('rebuilt', 10_000)];
+      await d.warm(u, [already]);
+      await store().seed({
+        subject: u,
+        now: T0,
+        buckets: [
+          { bucket: already, usage: [], sessions: [], firstUseStart: null },
+          {
+            bucket: rebuilt,
+            usage: [{ at: T0, amount: 200, requestId: rid(u, 'late') }],
+            sessions: [],
+            firstUseStart: null,
+          },
+        ],
+        includedRequestIds: [rid(u, 'late')],
+      });
+      expect(await d.settle(u, [already, rebuilt], T0 + MINUTE, 'late', 200)).toEqual({ kind: 'applied' });
+      const states = await d.states(u, [already, rebuilt], T0 + MINUTE);
+      expect(states.get('rebuilt')?.used).toBe(200);
+      expect(states.get('already')?.used).toBe(200);
+      expect(await d.settle(u, [already, rebuilt], T0 + MINUTE, 'late', 200)).toEqual({
+        kind: 'already_applied',
+      });
+    });
+
+    it('rebuilds sessions: admissions in the window count, live ones reconnect', async () => {
+      const u = freshSubject();
+      const sessions = bucket.sessionsLog('sessions', 2, HOUR);
+      await store().seed({
+        subject: u,
+        now: T0,
+        buckets: [
+          {
+            bucket: sessions,
+            usage: [],
+            sessions: [
+              { sessionId: 'recent', admittedAt: T0 - 10 * MINUTE, activeUntil: T0 + 50 * MINUTE },
+              { sessionId: 'old-but-live', admittedAt: T0 - 2 * HOUR, activeUntil: T0 + 10 * MINUTE },
+              { sessionId: 'gone', admittedAt: T0 - 30 * MINUTE, activeUntil: T0 - MINUTE },
+            ],
+            firstUseStart: null,
+          },
+        ],
+        includedRequestIds: [],
+      });
+      const live = await d.check(u, [sessions], T0, { sessionId: 'old-but-live' });
+      expect(stateOf(live, 'sessions')).toMatchObject({ used: 2, reconnect: true });
+      expect(decided(live).admitted).toBe(true);
+      expect(decided(await d.check(u, [sessions], T0, { sessionId: 'gone' })).admitted).toBe(false);
+    });
+
+    it('rebuilds an open first_use window from its stored start', async () => {
+      const u = freshSubject();
+      const cost = bucket.firstUse('fu', 'cost', 1_000, 5 * HOUR);
+      await store().seed({
+        subject: u,
+        now: T0,
+        buckets: [
+          {
+            bucket: cost,
+            usage: [{ at: T0 - 30 * MINUTE, amount: 100, requestId: 'a' }],
+            sessions: [],
+            firstUseStart: T0 - HOUR,
+          },
+        ],
+        includedRequestIds: [],
+      });
+      expect((await d.states(u, [cost], T0)).get('fu')).toMatchObject({
+        used: 100,
+        windowStart: T0 - HOUR,
+        windowEnd: T0 + 4 * HOUR,
+      });
+    });
+
+    it('rebuilds window counters and total counters', async () => {
+      const u = freshSubject();
+      const [daily, total] = [
+        bucket.window('daily', 'cost', 1_000, T0, T0 + 86_400_000),
+        bucket.window('total', 'cost', 1_000, 0, null),
+      ];
+      const usage = [
+        { at: T0 - HOUR, amount: 10, requestId: 'yesterday' },
+        { at: T0 + HOUR, amount: 20, requestId: 'today' },
+      ];
+      await store().seed({
+        subject: u,
+        now: T0 + 2 * HOUR,
+        buckets: [daily, total].map((b) => ({ bucket: b, usage, sessions: [], firstUseStart: null })),
+        includedRequestIds: [],
+      });
+      const states = await d.states(u, [daily, total], T0 + 2 * HOUR);
+      expect(states.get('daily')?.used).toBe(20);
+      expect(states.get('total')?.used).toBe(30);
+    });
+  });
+}
