@@ -9,7 +9,9 @@ import { createAuthenticator, type ResolvedTokens } from './http/auth.js';
 import { registerErrorHandling } from './http/problem.js';
 import { registerRequestTime } from './http/request-time.js';
 import { adminRoutes } from './http/routes/admin/index.js';
+import { decisionRoutes } from './http/routes/decisions.js';
 import { opsRoutes } from './http/routes/ops.js';
+import { createDataPlane } from './decisions/data-plane.js';
 import { registerSwagger } from './http/swagger.js';
 import { createMetrics } from './ops/metrics.js';
 import type { ZodApp } from './http/types.js';
@@ -78,7 +80,10 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
   app.addHook('onClose', () => sync.stop());
 
   const authenticate = createAuthenticator(deps.tokens);
+  const plane = createDataPlane({ config, database, redis, logger, snapshot: () => sync.current() });
+  app.addHook('onClose', () => plane.close());
   await app.register(opsRoutes, { database, redis, sync, metrics });
+  await app.register(decisionRoutes, { ...plane.services, authenticate });
   await app.register(adminRoutes, { prefix: '/admin', db: database.db, sync, authenticate, config });
   return app;
 }

@@ -75,7 +75,12 @@ export class SettleBatcher {
   private async commitBatch(batch: Pending[]): Promise<void> {
     const started = performance.now();
     try {
-      const outcomes = await this.withRetries(() => this.writeBatch(batch.map((p) => p.entry)));
+      const outcomes = await this.withRetries((attempt) =>
+        this.writeBatch(
+          batch.map((p) => p.entry),
+          attempt,
+        ),
+      );
       batch.forEach((p, i) => p.resolve(outcomes[i] ?? { kind: 'invalid', message: 'no outcome' }));
       this.options.onBatch?.(batch.length, (performance.now() - started) / 1000);
     } catch (err) {
@@ -86,10 +91,10 @@ export class SettleBatcher {
     }
   }
 
-  private async withRetries<T>(run: () => Promise<T>): Promise<T> {
+  private async withRetries<T>(run: (attempt: number) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await run();
+        return await run(attempt);
       } catch (err) {
         if (!isDatabaseUnavailable(err) || attempt >= this.retries) throw err;
         this.logger.warn({ err, attempt }, 'ledger commit outcome unknown; retrying the batch');
@@ -99,10 +104,10 @@ export class SettleBatcher {
   }
 
   /** Repeats of a request id within one batch are answered as the later arrivals they are. */
-  private async writeBatch(all: LedgerEntry[]): Promise<LedgerOutcome[]> {
+  private async writeBatch(all: LedgerEntry[], attempt: number): Promise<LedgerOutcome[]> {
     const firsts = new Map<string, LedgerEntry>();
     for (const entry of all) if (!firsts.has(entry.requestId)) firsts.set(entry.requestId, entry);
-    const outcomes = await this.writeUnique([...firsts.values()]);
+    const outcomes = await this.writeUnique([...firsts.values()], attempt > 0);
     const byId = new Map([...firsts.keys()].map((id, i) => [id, outcomes[i]]));
     return all.map((entry) => {
       const first = firsts.get(entry.requestId);
@@ -118,7 +123,8 @@ export class SettleBatcher {
     });
   }
 
-  private async writeUnique(entries: LedgerEntry[]): Promise<LedgerOutcome[]> {
+  /** `retried`: an earlier attempt's COMMIT outcome is unknown, so a row may be our own. */
+  private async writeUnique(entries: LedgerEntry[], retried: boolean): Promise<LedgerOutcome[]> {
     return this.database.db.transaction(async (tx) => {
       let written: Set<string>;
       const invalid = new Map<string, string>();
@@ -140,7 +146,7 @@ export class SettleBatcher {
         tx,
         entries.filter((e) => !written.has(e.requestId) && !invalid.has(e.requestId)).map((e) => e.requestId),
       );
-      return entries.map((entry) => classify(entry, written, invalid, existing));
+      return entries.map((entry) => classify(entry, written, invalid, existing, retried));
     });
   }
 }
@@ -150,6 +156,7 @@ function classify(
   written: Set<string>,
   invalid: Map<string, string>,
   existing: Map<string, StoredLedgerRow>,
+  retried: boolean,
 ): LedgerOutcome {
   const message = invalid.get(entry.requestId);
   if (message !== undefined) return { kind: 'invalid', message };
@@ -157,6 +164,7 @@ function classify(
   if (written.has(entry.requestId) || !row) return { kind: 'written' };
   // A retry after an unknown COMMIT finds its own row: same cost, same settle instant.
   const ours =
+    retried &&
     row.status === entry.status &&
     row.costMicros === entry.costMicros &&
     row.settledAt.getTime() === entry.settledAt.getTime();

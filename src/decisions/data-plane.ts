@@ -1,0 +1,53 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config.js';
+import type { Database } from '../db/client.js';
+import { SettleBatcher } from '../ledger/settle-batcher.js';
+import { WriteBehind } from '../ledger/write-behind.js';
+import type { ConfigSnapshot } from '../snapshot/snapshot.js';
+import type { CounterStore } from '../store/counter-store.js';
+import { MemoryCounterStore } from '../store/memory/memory-store.js';
+import { RedisCounterStore } from '../store/redis/redis-store.js';
+import { createDecisionService } from './decision-service.js';
+import { createSettleService } from './settle-service.js';
+import { StoreHealth } from './store-health.js';
+
+export interface DataPlaneDeps {
+  config: AppConfig;
+  database: Database;
+  redis: Redis | null;
+  logger: Logger;
+  snapshot: () => ConfigSnapshot;
+}
+
+/**
+ * The data plane's services over one counter store (Redis, or in-process without it), the
+ * ledger batcher and the write-behind log. `close()` answers everything in flight first.
+ */
+export function createDataPlane(deps: DataPlaneDeps) {
+  const { config, database, redis, logger, snapshot } = deps;
+  const store: CounterStore = redis
+    ? new RedisCounterStore(redis, { prefix: config.REDIS_KEY_PREFIX })
+    : new MemoryCounterStore();
+  const batcher = new SettleBatcher(database, logger);
+  const writeBehind = new WriteBehind(database.db, logger);
+  const health = new StoreHealth();
+  const common = { store, db: database.db, snapshot, config, logger, health };
+  return {
+    store,
+    batcher,
+    writeBehind,
+    health,
+    services: {
+      decisions: createDecisionService({ ...common, writeBehind }),
+      settles: createSettleService({ ...common, batcher }),
+    },
+    async close(): Promise<void> {
+      await batcher.flush();
+      await writeBehind.flush();
+      await store.close();
+    },
+  };
+}
+
+export type DataPlane = ReturnType<typeof createDataPlane>;

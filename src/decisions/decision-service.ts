@@ -1,0 +1,202 @@
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config.js';
+import type { Db } from '../db/client.js';
+import type { DemandInput } from './demand.js';
+import { resolveBuckets, type Bucket, type BucketRequest } from '../domain/buckets.js';
+import { decide, type Decision } from '../domain/decide.js';
+import { buildDecisionResponse, failOpenResponse, type DecisionResponse } from '../domain/decision.js';
+import { AppError } from '../domain/errors.js';
+import { bucketAt } from '../domain/frozen.js';
+import type { WriteBehind } from '../ledger/write-behind.js';
+import type { ConfigSnapshot } from '../snapshot/snapshot.js';
+import type { BucketState, CounterStore, DecideOutcome, Reservation } from '../store/counter-store.js';
+import { StoreUnavailableError } from '../store/store-errors.js';
+import { bodyHash, decodePayload, encodePayload } from './reservation-payload.js';
+import { recordAdmissions } from './admissions-log.js';
+import type { StoreHealth } from './store-health.js';
+import { toStoreBuckets } from './store-buckets.js';
+import { withWarmBuckets } from './warm.js';
+
+export interface DecisionDeps {
+  store: CounterStore;
+  db: Db;
+  snapshot: () => ConfigSnapshot;
+  config: AppConfig;
+  logger: Logger;
+  writeBehind: WriteBehind;
+  health: StoreHealth;
+  onRebuild?: () => void;
+}
+
+export interface ReserveInput extends DemandInput {
+  requestId: string;
+  ttlSeconds: number | null;
+}
+
+/** /check, /reserve and /usage: the snapshot and one store call (plus a rebuild when cold). */
+export function createDecisionService(deps: DecisionDeps) {
+  const { config } = deps;
+  const sessionTtlMs = (input: DemandInput) => (input.sessionTtlSeconds ?? config.SESSION_TTL_SECONDS) * 1000;
+  const resolve = (input: BucketRequest, now: number) =>
+    resolveBuckets(deps.snapshot(), input, now, { defaultTimezone: config.DEFAULT_TIMEZONE });
+
+  async function guarded(
+    requestId: string | null,
+    run: () => Promise<DecisionResponse>,
+  ): Promise<DecisionResponse> {
+    try {
+      const response = await run();
+      deps.health.markUp();
+      return response;
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      deps.health.markDown();
+      if (config.FAIL_MODE === 'closed')
+        throw new AppError('store_unavailable', 'the counter store is unreachable');
+      deps.logger.warn({ err: err.message }, 'counter store unreachable: failing open');
+      return failOpenResponse(requestId);
+    }
+  }
+
+  async function decideWarm(
+    subject: string,
+    buckets: Bucket[],
+    now: number,
+    run: () => Promise<DecideOutcome>,
+  ) {
+    return withWarmBuckets(deps, subject, toStoreBuckets(buckets), now, run);
+  }
+
+  async function check(input: DemandInput, now: number): Promise<DecisionResponse> {
+    return guarded(null, async () => {
+      const { buckets } = resolve(input, now);
+      const outcome = await decideWarm(input.userId, buckets, now, () =>
+        deps.store.decide({
+          subject: input.userId,
+          buckets: toStoreBuckets(buckets),
+          now,
+          estimate: input.estimateMicros,
+          sessionId: input.sessionId,
+          sessionTtlMs: sessionTtlMs(input),
+          reserve: null,
+        }),
+      );
+      if (outcome.kind !== 'decided') throw new Error('a dry run cannot find a reservation');
+      return buildDecisionResponse(decisionOf(buckets, outcome.states, input, now, outcome.admitted));
+    });
+  }
+
+  async function reserve(input: ReserveInput, now: number): Promise<DecisionResponse> {
+    return guarded(input.requestId, async () => {
+      const resolved = resolve(input, now);
+      const { buckets } = resolved;
+      const hash = bodyHash({ ...input, requestId: undefined });
+      const holdTtlMs = (input.ttlSeconds ?? config.RESERVATION_TTL_SECONDS) * 1000;
+      const payload = encodePayload({
+        userId: input.userId,
+        keyId: input.keyId,
+        model: input.model,
+        modelGroupId: resolved.modelGroup?.id ?? null,
+        countedInUserGlobal: resolved.countedInUserGlobal,
+        countedInKeyGlobal: resolved.countedInKeyGlobal,
+        estimateMicros: input.estimateMicros,
+        reservedAt: now,
+        buckets,
+      });
+      const outcome = await decideWarm(input.userId, buckets, now, () =>
+        deps.store.decide({
+          subject: input.userId,
+          buckets: toStoreBuckets(buckets),
+          now,
+          estimate: input.estimateMicros,
+          sessionId: input.sessionId,
+          sessionTtlMs: sessionTtlMs(input),
+          reserve: { requestId: input.requestId, bodyHash: hash, holdTtlMs, payload },
+        }),
+      );
+      if (outcome.kind === 'existing') return replay(outcome.reservation, hash, input, now);
+      const decision = decisionOf(buckets, outcome.states, input, now, outcome.admitted);
+      if (!outcome.admitted || !outcome.reservation)
+        return buildDecisionResponse(decision, { requestId: input.requestId });
+      recordAdmissions(deps.writeBehind, buckets, outcome.states, input, now, sessionTtlMs(input));
+      return buildDecisionResponse(decision, {
+        requestId: input.requestId,
+        reservation: { state: 'held', expiresAt: outcome.reservation.expiresAt },
+      });
+    });
+  }
+
+  /** A retried /reserve: same body → the same reservation, nothing held twice (SPEC §4.5). */
+  async function replay(reservation: Reservation, hash: string, input: ReserveInput, now: number) {
+    if (reservation.bodyHash !== hash) {
+      throw new AppError(
+        'idempotency_conflict',
+        `request id ${input.requestId} was reserved with a different body`,
+      );
+    }
+    if (reservation.state !== 'held') {
+      throw new AppError(
+        'reservation_closed',
+        `reservation ${input.requestId} is already ${reservation.state}`,
+        {
+          state: reservation.state,
+        },
+      );
+    }
+    const payload = decodePayload(reservation.payload);
+    const buckets = (payload?.buckets ?? []).map((b) => bucketAt(b, now));
+    const states = await peekWarm(input.userId, buckets, now, input.sessionId);
+    const decision = decisionOf(buckets, states, input, now, true);
+    return buildDecisionResponse(decision, {
+      requestId: input.requestId,
+      reservation: { state: 'held', expiresAt: reservation.expiresAt },
+    });
+  }
+
+  async function peekWarm(subject: string, buckets: Bucket[], now: number, sessionId: string | null) {
+    const storeBuckets = toStoreBuckets(buckets);
+    const peeked = await withWarmBuckets(deps, subject, storeBuckets, now, () =>
+      deps.store.peek(subject, storeBuckets, now, sessionId),
+    );
+    return peeked.states;
+  }
+
+  /** /usage: every bucket of the subject (in every scope without a model), no side effects. */
+  async function usage(input: { userId: string; keyId: string | null; model: string | null }, now: number) {
+    const resolved = resolve(input, now);
+    const states = await peekWarm(input.userId, resolved.buckets, now, null);
+    const demand = { estimateMicros: 0, sessionId: null };
+    return { modelGroup: resolved.modelGroup, decision: decide(resolved.buckets, states, demand, now) };
+  }
+
+  return { check, reserve, usage };
+}
+
+export type DecisionService = ReturnType<typeof createDecisionService>;
+
+/**
+ * The store's atomic verdict is the truth. An admitted decision shows the states after its
+ * own holds and counts were recorded, so its verdicts are marked admitted as such.
+ */
+function decisionOf(
+  buckets: Bucket[],
+  states: BucketState[],
+  input: DemandInput,
+  now: number,
+  admitted: boolean,
+): Decision {
+  const decision = decide(
+    buckets,
+    states,
+    { estimateMicros: input.estimateMicros, sessionId: input.sessionId },
+    now,
+  );
+  if (!admitted) return { ...decision, allowed: false };
+  return {
+    ...decision,
+    allowed: true,
+    retryAfterMs: null,
+    binding: null,
+    verdicts: decision.verdicts.map((v) => ({ ...v, admitted: true, retryAfterMs: 0 })),
+  };
+}

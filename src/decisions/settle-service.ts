@@ -1,0 +1,249 @@
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config.js';
+import type { Db } from '../db/client.js';
+import { dirtySubjects } from '../db/schema.js';
+import { resolveBuckets, type Bucket } from '../domain/buckets.js';
+import { AppError, invalid } from '../domain/errors.js';
+import { bucketAt } from '../domain/frozen.js';
+import { microsToUsd } from '../domain/money.js';
+import type { LedgerEntry } from '../ledger/ledger-rows.js';
+import { LATE_APPLY_WINDOW_MS } from '../ledger/rebuild.js';
+import { LedgerUnavailableError, type LedgerOutcome, type SettleBatcher } from '../ledger/settle-batcher.js';
+import type { ConfigSnapshot } from '../snapshot/snapshot.js';
+import type { CounterStore, Reservation } from '../store/counter-store.js';
+import { StoreUnavailableError } from '../store/store-errors.js';
+import { decodePayload, type ReservationPayload } from './reservation-payload.js';
+import type { StoreHealth } from './store-health.js';
+import { toStoreBuckets } from './store-buckets.js';
+import { withWarmBuckets } from './warm.js';
+
+export interface SettleDeps {
+  store: CounterStore;
+  db: Db;
+  batcher: SettleBatcher;
+  snapshot: () => ConfigSnapshot;
+  config: AppConfig;
+  logger: Logger;
+  health: StoreHealth;
+  onRebuild?: () => void;
+}
+
+export interface SettleInput {
+  requestId: string;
+  costMicros: number;
+  metadata: Record<string, unknown> | null;
+  /** Needed only when no reservation is known for the request id. */
+  userId: string | null;
+  keyId: string | null;
+  model: string | null;
+  groups: string[];
+}
+
+export interface SettleResult {
+  requestId: string;
+  status: 'settled';
+  duplicate: boolean;
+  costUsd: number;
+  countedInUserGlobal: boolean;
+  countedInKeyGlobal: boolean;
+  buckets: string[];
+}
+
+/** What a settle charges: the reservation's frozen buckets, or buckets resolved now. */
+interface ChargePlan {
+  userId: string;
+  keyId: string | null;
+  model: string;
+  modelGroupId: number | null;
+  countedInUserGlobal: boolean;
+  countedInKeyGlobal: boolean;
+  buckets: Bucket[];
+  reservedAt: number | null;
+  /** A settle without a reservation counts the request itself. */
+  countRequest: boolean;
+}
+
+/** Buckets the ledger names for a rebuild: spend and request counts (sessions have their own log). */
+const ledgerBuckets = (buckets: Bucket[]) =>
+  buckets.filter((b) => b.metric === 'cost' || b.metric === 'requests').map((b) => b.key);
+
+/**
+ * /settle and /release. The ledger row commits to PostgreSQL before the answer; the charge
+ * then reaches the counter store, idempotent per request id. A settle is never refused for
+ * quota: the spend happened.
+ */
+export function createSettleService(deps: SettleDeps) {
+  const { store, logger } = deps;
+
+  /** The reservation, or null; `down` tells whether the store could not be asked. */
+  async function lookUp(requestId: string): Promise<{ reservation: Reservation | null; down: boolean }> {
+    try {
+      const reservation = await store.reservation(requestId);
+      deps.health.markUp();
+      return { reservation, down: false };
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      deps.health.markDown();
+      return { reservation: null, down: true };
+    }
+  }
+
+  function planFor(input: SettleInput, reservation: Reservation | null, now: number): ChargePlan {
+    const payload = reservation ? decodePayload(reservation.payload) : null;
+    if (payload) {
+      return { ...payload, buckets: payload.buckets.map((b) => bucketAt(b, now)), countRequest: false };
+    }
+    if (!input.userId) throw invalid('userId', 'required when no reservation is known for this requestId');
+    if (!input.model) throw invalid('model', 'required when no reservation is known for this requestId');
+    const request = { userId: input.userId, keyId: input.keyId, model: input.model, groups: input.groups };
+    const resolved = resolveBuckets(deps.snapshot(), request, now, {
+      defaultTimezone: deps.config.DEFAULT_TIMEZONE,
+    });
+    return {
+      ...request,
+      modelGroupId: resolved.modelGroup?.id ?? null,
+      countedInUserGlobal: resolved.countedInUserGlobal,
+      countedInKeyGlobal: resolved.countedInKeyGlobal,
+      buckets: resolved.buckets,
+      reservedAt: null,
+      countRequest: true,
+    };
+  }
+
+  async function record(entry: LedgerEntry): Promise<LedgerOutcome> {
+    try {
+      return await deps.batcher.submit(entry);
+    } catch (err) {
+      if (err instanceof LedgerUnavailableError) {
+        throw new AppError('database_unavailable', 'the usage ledger is unreachable; retry the settle');
+      }
+      throw err;
+    }
+  }
+
+  /** Applies the charge to the counter store; if it cannot, the subject is rebuilt later. */
+  async function apply(plan: ChargePlan, input: SettleInput, now: number): Promise<void> {
+    const buckets = toStoreBuckets(plan.buckets);
+    try {
+      await withWarmBuckets(deps, plan.userId, buckets, now, () =>
+        store.settle({
+          subject: plan.userId,
+          requestId: input.requestId,
+          buckets,
+          now,
+          cost: input.costMicros,
+          countRequest: plan.countRequest,
+        }),
+      );
+      deps.health.markUp();
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      deps.health.markDown();
+      await markDirty(plan.userId);
+    }
+  }
+
+  async function markDirty(subject: string): Promise<void> {
+    await deps.db
+      .insert(dirtySubjects)
+      .values({ subject })
+      .onConflictDoNothing()
+      .catch((err: unknown) => logger.error({ err, subject }, 'could not mark subject dirty'));
+  }
+
+  async function settle(input: SettleInput, now: number): Promise<SettleResult> {
+    const { reservation, down } = await lookUp(input.requestId);
+    const plan = planFor(input, reservation, now);
+    const outcome = await record({
+      requestId: input.requestId,
+      userId: plan.userId,
+      keyId: plan.keyId,
+      model: plan.model,
+      modelGroupId: plan.modelGroupId,
+      costMicros: input.costMicros,
+      countedInUserGlobal: plan.countedInUserGlobal,
+      countedInKeyGlobal: plan.countedInKeyGlobal,
+      buckets: ledgerBuckets(plan.buckets),
+      status: 'settled',
+      reservedAt: plan.reservedAt === null ? null : new Date(plan.reservedAt),
+      settledAt: new Date(now),
+      metadata: input.metadata,
+      markDirty: down || deps.health.isDown,
+    });
+    if (outcome.kind === 'invalid') throw invalid('costUsd', outcome.message);
+    const duplicate = outcome.kind === 'exists';
+    if (duplicate && outcome.row.costMicros !== input.costMicros) {
+      throw new AppError('idempotency_conflict', `request ${input.requestId} was settled with another cost`, {
+        costUsd: microsToUsd(outcome.row.costMicros),
+      });
+    }
+    // A late duplicate may be the retry of a settle that died before reaching the store;
+    // within the store's marker window re-applying is a no-op, beyond it, it is assumed done.
+    const fresh = !duplicate || now - outcome.row.settledAt.getTime() < LATE_APPLY_WINDOW_MS;
+    if (fresh && !down) await apply(plan, input, now);
+    return {
+      requestId: input.requestId,
+      status: 'settled',
+      duplicate,
+      costUsd: microsToUsd(input.costMicros),
+      countedInUserGlobal: plan.countedInUserGlobal,
+      countedInKeyGlobal: plan.countedInKeyGlobal,
+      buckets: plan.buckets.filter((b) => b.metric === 'cost').map((b) => b.key),
+    };
+  }
+
+  async function release(requestId: string, now: number): Promise<{ requestId: string; state: 'released' }> {
+    const { reservation, down } = await lookUp(requestId);
+    if (down) throw new AppError('store_unavailable', 'the counter store is unreachable; retry the release');
+    const payload = reservation ? decodePayload(reservation.payload) : null;
+    if (!reservation || !payload)
+      throw new AppError('not_found', `no reservation is known for request ${requestId}`);
+    if (reservation.state === 'settled') {
+      throw new AppError('reservation_closed', `reservation ${requestId} is already settled`, {
+        state: 'settled',
+      });
+    }
+    if (reservation.state === 'released') return { requestId, state: 'released' };
+    await recordRelease(requestId, payload, now);
+    const buckets = toStoreBuckets(payload.buckets.map((b) => bucketAt(b, now)));
+    await store.release(payload.userId, requestId, buckets, now);
+    return { requestId, state: 'released' };
+  }
+
+  /**
+   * The request stays counted after a release; its ledger row keeps that true after a loss
+   * of Redis. Best effort: a release must work while PostgreSQL is away.
+   */
+  async function recordRelease(requestId: string, payload: ReservationPayload, now: number) {
+    try {
+      const outcome = await deps.batcher.submit({
+        requestId,
+        userId: payload.userId,
+        keyId: payload.keyId,
+        model: payload.model,
+        modelGroupId: payload.modelGroupId,
+        costMicros: 0,
+        countedInUserGlobal: payload.countedInUserGlobal,
+        countedInKeyGlobal: payload.countedInKeyGlobal,
+        buckets: payload.buckets.filter((b) => b.metric === 'requests').map((b) => b.key),
+        status: 'released',
+        reservedAt: payload.reservedAt === null ? null : new Date(payload.reservedAt),
+        settledAt: new Date(now),
+        metadata: null,
+        markDirty: false,
+      });
+      if (outcome.kind === 'exists' && outcome.row.status === 'settled') {
+        throw new AppError('reservation_closed', `reservation ${requestId} is already settled`, {
+          state: 'settled',
+        });
+      }
+    } catch (err) {
+      if (!(err instanceof LedgerUnavailableError)) throw err;
+      logger.warn({ requestId }, 'release not recorded in the ledger (PostgreSQL unreachable)');
+    }
+  }
+
+  return { settle, release };
+}
+
+export type SettleService = ReturnType<typeof createSettleService>;

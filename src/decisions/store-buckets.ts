@@ -1,0 +1,9 @@
+import type { Bucket } from '../domain/buckets.js';
+import type { StoreBucket } from '../store/counter-store.js';
+
+/** What the counter store needs of a domain bucket. */
+export function toStoreBucket(bucket: Bucket): StoreBucket {
+  return { id: bucket.key, metric: bucket.metric, counting: bucket.counting, limit: bucket.effectiveLimit };
+}
+
+export const toStoreBuckets = (buckets: readonly Bucket[]) => buckets.map(toStoreBucket);

@@ -1,0 +1,31 @@
+import type { Db } from '../db/client.js';
+import { rebuildSeed } from '../ledger/rebuild.js';
+import type { CounterStore, StoreBucket } from '../store/counter-store.js';
+
+type Cold = { kind: 'cold'; buckets: string[] };
+
+/** A rebuild that keeps finding the buckets cold is a bug or a storm; stop rather than loop. */
+const MAX_REBUILDS = 3;
+
+/**
+ * Runs a store operation; when it reports cold buckets, rebuilds them from PostgreSQL,
+ * seeds them (set-if-absent) and runs it again. Warm subjects make no PostgreSQL query.
+ */
+export async function withWarmBuckets<T extends { kind: string }>(
+  deps: { store: CounterStore; db: Db; onRebuild?: () => void },
+  subject: string,
+  buckets: readonly StoreBucket[],
+  now: number,
+  operation: () => Promise<T | Cold>,
+): Promise<Exclude<T, Cold>> {
+  for (let attempt = 0; ; attempt++) {
+    const outcome = await operation();
+    if (outcome.kind !== 'cold') return outcome as Exclude<T, Cold>;
+    if (attempt >= MAX_REBUILDS)
+      throw new Error(`buckets of ${subject} stayed cold after ${MAX_REBUILDS} rebuilds`);
+    const coldIds = new Set((outcome as Cold).buckets);
+    const cold = buckets.filter((b) => coldIds.has(b.id));
+    deps.onRebuild?.();
+    await deps.store.seed(await rebuildSeed(deps.db, subject, cold, now));
+  }
+}

@@ -1,0 +1,139 @@
+import type { FastifyReply } from 'fastify';
+import type { z } from 'zod';
+import type { DecisionResponse } from '../../domain/decision.js';
+import { bucketView } from '../../domain/decision.js';
+import type { DecisionService } from '../../decisions/decision-service.js';
+import type { DemandInput } from '../../decisions/demand.js';
+import type { SettleService } from '../../decisions/settle-service.js';
+import { requireRole, type Principal } from '../auth.js';
+import { problemSchema } from '../problem.js';
+import {
+  checkBody,
+  decisionReply,
+  releaseBody,
+  releaseReply,
+  reserveBody,
+  settleBody,
+  settleReply,
+  usageQuery,
+  usageReply,
+} from '../schemas/decisions.js';
+import type { ZodApp } from '../types.js';
+
+export interface DecisionRouteDeps {
+  decisions: DecisionService;
+  settles: SettleService;
+  authenticate: (token: string) => Principal | null;
+}
+
+const ERRORS = { 400: problemSchema, 401: problemSchema, 409: problemSchema, 503: problemSchema };
+
+function demandOf(body: z.output<typeof checkBody>): DemandInput {
+  return {
+    userId: body.userId,
+    keyId: body.keyId ?? null,
+    groups: body.groups ?? [],
+    model: body.model,
+    estimateMicros: body.estimatedCostUsd ?? 0,
+    sessionId: body.sessionId ?? null,
+    sessionTtlSeconds: body.sessionTtlSeconds ?? null,
+  };
+}
+
+function send(reply: FastifyReply, response: DecisionResponse) {
+  return reply.code(response.statusCode).headers(response.headers).send(response.body);
+}
+
+/** The decision endpoints (service token; an admin token passes too). */
+export async function decisionRoutes(app: ZodApp, deps: DecisionRouteDeps): Promise<void> {
+  app.addHook('onRequest', requireRole(deps.authenticate, 'service'));
+  app.addHook('onRoute', (route) => {
+    Object.assign((route.schema ??= {}), { tags: ['decisions'], security: [{ serviceToken: [] }] });
+  });
+
+  app.post(
+    '/check',
+    {
+      schema: {
+        summary: 'Dry run: would this request be admitted now? Records nothing.',
+        body: checkBody,
+        response: { 200: decisionReply, 429: decisionReply, ...ERRORS },
+      },
+    },
+    async (request, reply) => send(reply, await deps.decisions.check(demandOf(request.body), request.now)),
+  );
+
+  app.post(
+    '/reserve',
+    {
+      schema: {
+        summary:
+          'Admit and hold: estimate, request count, session admission and concurrency slot, atomically',
+        body: reserveBody,
+        response: { 200: decisionReply, 429: decisionReply, ...ERRORS },
+      },
+    },
+    async (request, reply) => {
+      const { requestId, ttlSeconds } = request.body;
+      const input = { ...demandOf(request.body), requestId, ttlSeconds: ttlSeconds ?? null };
+      return send(reply, await deps.decisions.reserve(input, request.now));
+    },
+  );
+
+  app.post(
+    '/settle',
+    {
+      schema: {
+        summary:
+          'Record the actual cost (committed to PostgreSQL before the answer); never refused for quota',
+        body: settleBody,
+        response: { 200: settleReply, ...ERRORS },
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      return deps.settles.settle(
+        {
+          requestId: b.requestId,
+          costMicros: b.costUsd,
+          metadata: b.metadata ?? null,
+          userId: b.userId ?? null,
+          keyId: b.keyId ?? null,
+          model: b.model ?? null,
+          groups: b.groups ?? [],
+        },
+        request.now,
+      );
+    },
+  );
+
+  app.post(
+    '/release',
+    {
+      schema: {
+        summary:
+          'The upstream call did not happen: free the hold and slot (requests and sessions stay counted)',
+        body: releaseBody,
+        response: { 200: releaseReply, 404: problemSchema, ...ERRORS },
+      },
+    },
+    async (request) => deps.settles.release(request.body.requestId, request.now),
+  );
+
+  app.get(
+    '/usage',
+    {
+      schema: {
+        summary: 'Buckets of a user (and key) and their state, without side effects',
+        querystring: usageQuery,
+        response: { 200: usageReply, ...ERRORS },
+      },
+    },
+    async (request) => {
+      const { userId, keyId, model } = request.query;
+      const input = { userId, keyId: keyId ?? null, model: model ?? null };
+      const { modelGroup, decision } = await deps.decisions.usage(input, request.now);
+      return { ...input, modelGroup, buckets: decision.verdicts.map(bucketView) };
+    },
+  );
+}

@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import { parseUsd } from '../../domain/money.js';
+import { BUCKET_SUBJECT_TYPES, LIMIT_SUBJECT_TYPES, METRICS, RESETS } from '../../domain/types.js';
+import { modelId, userId } from './group-fields.js';
+
+/**
+ * Bodies and replies of /check, /reserve, /settle, /release and /usage (SPEC §4). Unknown
+ * fields are ignored (gateways send what they have); money arrives as dollars, a JSON
+ * number or decimal string with at most 6 decimals, and leaves these schemas as µ$.
+ */
+const PRINTABLE = /^[^\p{C}]+$/u;
+
+const opaque = (description: string, max = 256) =>
+  z.string().min(1).max(max).regex(PRINTABLE, 'must contain only printable characters').describe(description);
+
+const usd = (description: string) =>
+  z
+    .union([z.number(), z.string().max(40)])
+    .transform((value, ctx) => {
+      const parsed = parseUsd(value);
+      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.message });
+      else if (parsed.micros < 0) ctx.addIssue({ code: 'custom', message: 'must be ≥ 0' });
+      return parsed.ok ? parsed.micros : 0;
+    })
+    .describe(description)
+    .meta({ examples: [0.02, '0.0173'] });
+
+const decisionFields = {
+  userId,
+  keyId: opaque('API key id; belongs to the user named in the same request').nullish(),
+  groups: z
+    .array(z.string().min(1).max(100))
+    .max(50)
+    .nullish()
+    .describe('User-group names the gateway knows the user belongs to; unknown names are ignored'),
+  model: modelId,
+  estimatedCostUsd: usd('Estimated cost in USD, held on every cost bucket until settle').nullish(),
+  sessionId: opaque('Session id: sessions limits count distinct admissions').nullish(),
+  sessionTtlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(31_536_000)
+    .nullish()
+    .describe('Active period of a new session admission (default SESSION_TTL_SECONDS)'),
+};
+
+export const checkBody = z.object(decisionFields).meta({
+  id: 'CheckRequest',
+  examples: [
+    { userId: 'u-42', keyId: 'k-9', groups: ['pro'], model: 'claude-opus-4-1', estimatedCostUsd: 0.02 },
+  ],
+});
+
+const requestId = z.string().min(1).max(200).describe('Idempotency key of the request (1–200 characters)');
+
+export const reserveBody = z
+  .object({
+    ...decisionFields,
+    requestId,
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .nullish()
+      .describe('Hold lifetime (default RESERVATION_TTL_SECONDS, at most 86400)'),
+  })
+  .meta({
+    id: 'ReserveRequest',
+    examples: [
+      { userId: 'u-42', keyId: 'k-9', model: 'claude-opus-4-1', estimatedCostUsd: 0.02, requestId: 'r-1' },
+    ],
+  });
+
+export const settleBody = z
+  .object({
+    requestId,
+    costUsd: usd('Actual cost in USD, recorded in full even above the estimate'),
+    metadata: z.record(z.string(), z.unknown()).nullish().describe('Stored with the ledger row'),
+    userId: userId.nullish().describe('Required when no reservation is known for requestId'),
+    keyId: opaque('API key id (direct settles)').nullish(),
+    model: modelId.nullish().describe('Required when no reservation is known for requestId'),
+    groups: decisionFields.groups,
+  })
+  .meta({ id: 'SettleRequest', examples: [{ requestId: 'r-1', costUsd: 0.0173 }] });
+
+export const releaseBody = z.object({ requestId }).meta({ id: 'ReleaseRequest' });
+
+export const usageQuery = z.object({
+  userId,
+  keyId: opaque('API key id').optional(),
+  model: modelId.optional().describe('Without it: every bucket of the subject in every scope'),
+});
+
+const bucketView = z
+  .object({
+    key: z.string().describe('Bucket id: axis:owner|scope|metric|slot'),
+    axis: z.enum(BUCKET_SUBJECT_TYPES),
+    ownerId: z.string(),
+    modelGroupId: z.number().int().nullable(),
+    metric: z.enum(METRICS),
+    window: z.string().nullable().describe('Slot; null for concurrency'),
+    reset: z.enum(RESETS).nullable().describe('null for total and concurrency'),
+    limit: z.number().describe('Merged cap (USD for cost)'),
+    boost: z.number().describe('Active boosts added to the cap'),
+    effectiveLimit: z.number(),
+    used: z.number(),
+    held: z.number(),
+    remaining: z.number(),
+    resetAt: z.string().nullable().describe('End of the current window, if it has one'),
+    retryAfterMs: z.number().int().nullable(),
+    exceeded: z.boolean(),
+    source: z.object({
+      subjectType: z.enum(LIMIT_SUBJECT_TYPES),
+      subjectId: z.string(),
+      limitId: z.number().int(),
+    }),
+  })
+  .meta({ id: 'BucketState' });
+
+export const decisionReply = z
+  .object({
+    allowed: z.boolean(),
+    status: z.enum(['ok', 'rate_limited']),
+    requestId: z.string().nullable(),
+    reservation: z
+      .object({ state: z.enum(['held', 'settled', 'released', 'expired']), expiresAt: z.string() })
+      .nullable(),
+    retryAfterMs: z.number().int().nullable().describe('Largest over the exceeded buckets; null if unknown'),
+    reason: z.string().nullable(),
+    buckets: z.array(bucketView),
+    failOpen: z.boolean().describe('true: the counter store was unreachable and FAIL_MODE=open admitted it'),
+  })
+  .meta({ id: 'Decision' });
+
+export const settleReply = z
+  .object({
+    requestId: z.string(),
+    status: z.literal('settled'),
+    duplicate: z
+      .boolean()
+      .describe('true: this request id was already settled with this cost; nothing charged twice'),
+    costUsd: z.number(),
+    countedInUserGlobal: z.boolean(),
+    countedInKeyGlobal: z.boolean(),
+    buckets: z.array(z.string()).describe('Cost buckets charged'),
+  })
+  .meta({ id: 'SettleResult' });
+
+export const releaseReply = z
+  .object({ requestId: z.string(), state: z.literal('released') })
+  .meta({ id: 'ReleaseResult' });
+
+export const usageReply = z
+  .object({
+    userId: z.string(),
+    keyId: z.string().nullable(),
+    model: z.string().nullable(),
+    modelGroup: z.object({ id: z.number().int(), name: z.string() }).nullable(),
+    buckets: z.array(bucketView),
+  })
+  .meta({ id: 'Usage' });
