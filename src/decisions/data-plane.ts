@@ -9,6 +9,8 @@ import type { CounterStore } from '../store/counter-store.js';
 import { MemoryCounterStore } from '../store/memory/memory-store.js';
 import { RedisCounterStore } from '../store/redis/redis-store.js';
 import { createDecisionService } from './decision-service.js';
+import { DirtySweeper } from './dirty-sweeper.js';
+import { RedisWatch } from './redis-watch.js';
 import { createSettleService } from './settle-service.js';
 import { StoreHealth } from './store-health.js';
 
@@ -33,6 +35,13 @@ export function createDataPlane(deps: DataPlaneDeps) {
   const writeBehind = new WriteBehind(database.db, logger);
   const health = new StoreHealth();
   const common = { store, db: database.db, snapshot, config, logger, health };
+  const sweeper = new DirtySweeper(
+    { db: database.db, store, logger, health },
+    config.CONFIG_POLL_SECONDS * 1000,
+  );
+  sweeper.start();
+  const watch = redis ? new RedisWatch(redis, `${config.REDIS_KEY_PREFIX}:generation`, logger) : null;
+  watch?.start();
   return {
     store,
     batcher,
@@ -42,7 +51,11 @@ export function createDataPlane(deps: DataPlaneDeps) {
       decisions: createDecisionService({ ...common, writeBehind }),
       settles: createSettleService({ ...common, batcher }),
     },
+    watch,
+    sweeper,
     async close(): Promise<void> {
+      watch?.stop();
+      await sweeper.stop();
       await batcher.flush();
       await writeBehind.flush();
       await store.close();

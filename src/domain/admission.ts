@@ -14,7 +14,11 @@ export interface Demand {
  * "blocked" wins over "whatever the count". An estimate > 0 may take the bucket exactly
  * to its cap; with no estimate there must be something left.
  */
-export function admits(bucket: Bucket, state: BucketState, demand: Demand): boolean {
+export function admits(
+  bucket: Pick<Bucket, 'metric' | 'effectiveLimit'>,
+  state: BucketState,
+  demand: Demand,
+): boolean {
   const cap = bucket.effectiveLimit;
   if (bucket.metric === 'sessions' && !demand.sessionId) return true;
   if (cap <= 0) return false;
