@@ -51,6 +51,7 @@ export class OffsetClock implements Clock {
     const sent = Date.now();
     const remote = await this.remoteNow();
     const received = Date.now();
-    this.offset = remote - (sent + received) / 2;
+    // Whole milliseconds: every consumer of "now" counts in integer epoch ms.
+    this.offset = Math.round(remote - (sent + received) / 2);
   }
 }
