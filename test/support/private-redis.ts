@@ -23,20 +23,11 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${port}`;
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
-  probe.on('error', () => undefined);
   const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await probe.connect();
-      await probe.ping();
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error('private redis-server did not start');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  while (!(await answers(url))) {
+    if (Date.now() > deadline) throw new Error('private redis-server did not start');
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  probe.disconnect();
   return {
     url,
     stop: () =>
@@ -46,4 +37,17 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
         child.kill('SIGTERM');
       }),
   };
+}
+
+async function answers(url: string): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
 }
