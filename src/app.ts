@@ -80,10 +80,16 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
   app.addHook('onClose', () => sync.stop());
 
   const authenticate = createAuthenticator(deps.tokens);
-  const plane = createDataPlane({ config, database, redis, logger, snapshot: () => sync.current() });
+  const plane = createDataPlane({ metrics, config, database, redis, logger, snapshot: () => sync.current() });
+  metrics.bindSources({
+    configVersion: () => sync.current().version,
+    snapshotLoadedAt: () => sync.current().loadedAt,
+    now: () => clock.now(),
+    openHolds: (now) => plane.holds.count(now),
+  });
   app.addHook('onClose', () => plane.close());
   await app.register(opsRoutes, { database, redis, sync, metrics });
-  await app.register(decisionRoutes, { ...plane.services, authenticate });
+  await app.register(decisionRoutes, { ...plane.services, authenticate, metrics });
   await app.register(adminRoutes, { prefix: '/admin', db: database.db, sync, authenticate, config });
   return app;
 }

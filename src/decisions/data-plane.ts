@@ -8,13 +8,17 @@ import type { ConfigSnapshot } from '../snapshot/snapshot.js';
 import type { CounterStore } from '../store/counter-store.js';
 import { MemoryCounterStore } from '../store/memory/memory-store.js';
 import { RedisCounterStore } from '../store/redis/redis-store.js';
+import { memoryOpenHolds, redisOpenHolds } from '../ops/open-holds.js';
+import type { Metrics } from '../ops/metrics.js';
 import { createDecisionService } from './decision-service.js';
+import { metricsObserver } from './observer.js';
 import { DirtySweeper } from './dirty-sweeper.js';
 import { RedisWatch } from './redis-watch.js';
 import { createSettleService } from './settle-service.js';
 import { StoreHealth } from './store-health.js';
 
 export interface DataPlaneDeps {
+  metrics: Metrics;
   config: AppConfig;
   database: Database;
   redis: Redis | null;
@@ -31,10 +35,17 @@ export function createDataPlane(deps: DataPlaneDeps) {
   const store: CounterStore = redis
     ? new RedisCounterStore(redis, { prefix: config.REDIS_KEY_PREFIX })
     : new MemoryCounterStore();
-  const batcher = new SettleBatcher(database, logger);
+  const batcher = new SettleBatcher(database, logger, {
+    onBatch: (size, seconds) => {
+      deps.metrics.settleBatchSize.observe(size);
+      deps.metrics.settleCommit.observe(seconds);
+    },
+  });
+  const holds = redis ? redisOpenHolds(redis, `${config.REDIS_KEY_PREFIX}:open-holds`) : memoryOpenHolds();
+  const observer = metricsObserver(deps.metrics, holds);
   const writeBehind = new WriteBehind(database.db, logger);
   const health = new StoreHealth();
-  const common = { store, db: database.db, snapshot, config, logger, health };
+  const common = { store, db: database.db, snapshot, config, logger, health, observer };
   const sweeper = new DirtySweeper(
     { db: database.db, store, logger, health },
     config.CONFIG_POLL_SECONDS * 1000,
@@ -44,6 +55,7 @@ export function createDataPlane(deps: DataPlaneDeps) {
   watch?.start();
   return {
     store,
+    holds,
     batcher,
     writeBehind,
     health,

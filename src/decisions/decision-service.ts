@@ -13,6 +13,7 @@ import type { BucketState, CounterStore, DecideOutcome, Reservation } from '../s
 import { StoreUnavailableError } from '../store/store-errors.js';
 import { bodyHash, decodePayload, encodePayload } from './reservation-payload.js';
 import { recordAdmissions } from './admissions-log.js';
+import type { DataPlaneObserver } from './observer.js';
 import type { StoreHealth } from './store-health.js';
 import { toStoreBuckets } from './store-buckets.js';
 import { withWarmBuckets } from './warm.js';
@@ -25,7 +26,7 @@ export interface DecisionDeps {
   logger: Logger;
   writeBehind: WriteBehind;
   health: StoreHealth;
-  onRebuild?: () => void;
+  observer: DataPlaneObserver;
 }
 
 export interface ReserveInput extends DemandInput {
@@ -51,9 +52,12 @@ export function createDecisionService(deps: DecisionDeps) {
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
       deps.health.markDown();
-      if (config.FAIL_MODE === 'closed')
+      deps.observer.storeError('redis', err.reason);
+      if (config.FAIL_MODE === 'closed') {
         throw new AppError('store_unavailable', 'the counter store is unreachable');
+      }
       deps.logger.warn({ err: err.message }, 'counter store unreachable: failing open');
+      deps.observer.failOpen();
       return failOpenResponse(requestId);
     }
   }
@@ -119,6 +123,7 @@ export function createDecisionService(deps: DecisionDeps) {
       if (!outcome.admitted || !outcome.reservation)
         return buildDecisionResponse(decision, { requestId: input.requestId });
       recordAdmissions(deps.writeBehind, buckets, outcome.states, input, now, sessionTtlMs(input));
+      deps.observer.holdOpened(input.requestId, outcome.reservation.expiresAt);
       return buildDecisionResponse(decision, {
         requestId: input.requestId,
         reservation: { state: 'held', expiresAt: outcome.reservation.expiresAt },
@@ -134,17 +139,17 @@ export function createDecisionService(deps: DecisionDeps) {
         `request id ${input.requestId} was reserved with a different body`,
       );
     }
-    if (reservation.state !== 'held') {
-      throw new AppError(
-        'reservation_closed',
-        `reservation ${input.requestId} is already ${reservation.state}`,
-        {
-          state: reservation.state,
-        },
-      );
+    // A lapsed hold is closed too: answering "held" would send the gateway upstream on nothing.
+    const state =
+      reservation.state === 'held' && reservation.expiresAt <= now ? 'expired' : reservation.state;
+    if (state !== 'held') {
+      throw new AppError('reservation_closed', `reservation ${input.requestId} is already ${state}`, {
+        state,
+      });
     }
     const payload = decodePayload(reservation.payload);
-    const buckets = (payload?.buckets ?? []).map((b) => bucketAt(b, now));
+    const snapshot = deps.snapshot();
+    const buckets = (payload?.buckets ?? []).map((b) => bucketAt(b, now, snapshot));
     const states = await peekWarm(input.userId, buckets, now, input.sessionId);
     const decision = decisionOf(buckets, states, input, now, true);
     return buildDecisionResponse(decision, {

@@ -13,6 +13,7 @@ import type { ConfigSnapshot } from '../snapshot/snapshot.js';
 import type { CounterStore, Reservation } from '../store/counter-store.js';
 import { StoreUnavailableError } from '../store/store-errors.js';
 import { decodePayload, type ReservationPayload } from './reservation-payload.js';
+import type { DataPlaneObserver } from './observer.js';
 import type { StoreHealth } from './store-health.js';
 import { toStoreBuckets } from './store-buckets.js';
 import { withWarmBuckets } from './warm.js';
@@ -25,7 +26,7 @@ export interface SettleDeps {
   config: AppConfig;
   logger: Logger;
   health: StoreHealth;
-  onRebuild?: () => void;
+  observer: DataPlaneObserver;
 }
 
 export interface SettleInput {
@@ -84,6 +85,7 @@ export function createSettleService(deps: SettleDeps) {
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
       deps.health.markDown();
+      deps.observer.storeError('redis', err.reason);
       return { reservation: null, down: true };
     }
   }
@@ -91,7 +93,11 @@ export function createSettleService(deps: SettleDeps) {
   function planFor(input: SettleInput, reservation: Reservation | null, now: number): ChargePlan {
     const payload = reservation ? decodePayload(reservation.payload) : null;
     if (payload) {
-      return { ...payload, buckets: payload.buckets.map((b) => bucketAt(b, now)), countRequest: false };
+      return {
+        ...payload,
+        buckets: payload.buckets.map((b) => bucketAt(b, now, deps.snapshot())),
+        countRequest: false,
+      };
     }
     if (!input.userId) throw invalid('userId', 'required when no reservation is known for this requestId');
     if (!input.model) throw invalid('model', 'required when no reservation is known for this requestId');
@@ -115,6 +121,7 @@ export function createSettleService(deps: SettleDeps) {
       return await deps.batcher.submit(entry);
     } catch (err) {
       if (err instanceof LedgerUnavailableError) {
+        deps.observer.storeError('postgres', 'unavailable');
         throw new AppError('database_unavailable', 'the usage ledger is unreachable; retry the settle');
       }
       throw err;
@@ -139,6 +146,7 @@ export function createSettleService(deps: SettleDeps) {
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
       deps.health.markDown();
+      deps.observer.storeError('redis', err.reason);
       await markDirty(plan.userId);
     }
   }
@@ -181,6 +189,7 @@ export function createSettleService(deps: SettleDeps) {
     // within the store's marker window re-applying is a no-op, beyond it, it is assumed done.
     const fresh = !duplicate || now - outcome.row.settledAt.getTime() < LATE_APPLY_WINDOW_MS;
     if (fresh && !down) await apply(plan, input, now);
+    deps.observer.holdClosed(input.requestId);
     return {
       requestId: input.requestId,
       status: 'settled',
@@ -205,8 +214,9 @@ export function createSettleService(deps: SettleDeps) {
     }
     if (reservation.state === 'released') return { requestId, state: 'released' };
     await recordRelease(requestId, payload, now);
-    const buckets = toStoreBuckets(payload.buckets.map((b) => bucketAt(b, now)));
+    const buckets = toStoreBuckets(payload.buckets.map((b) => bucketAt(b, now, deps.snapshot())));
     await store.release(payload.userId, requestId, buckets, now);
+    deps.observer.holdClosed(requestId);
     return { requestId, state: 'released' };
   }
 

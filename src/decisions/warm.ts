@@ -12,7 +12,7 @@ const MAX_REBUILDS = 3;
  * seeds them (set-if-absent) and runs it again. Warm subjects make no PostgreSQL query.
  */
 export async function withWarmBuckets<T extends { kind: string }>(
-  deps: { store: CounterStore; db: Db; onRebuild?: () => void },
+  deps: { store: CounterStore; db: Db; observer: { rebuilt(buckets: number): void } },
   subject: string,
   buckets: readonly StoreBucket[],
   now: number,
@@ -25,7 +25,7 @@ export async function withWarmBuckets<T extends { kind: string }>(
       throw new Error(`buckets of ${subject} stayed cold after ${MAX_REBUILDS} rebuilds`);
     const coldIds = new Set((outcome as Cold).buckets);
     const cold = buckets.filter((b) => coldIds.has(b.id));
-    deps.onRebuild?.();
+    deps.observer.rebuilt(cold.length);
     await deps.store.seed(await rebuildSeed(deps.db, subject, cold, now));
   }
 }

@@ -1,23 +1,104 @@
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
- * One registry per app instance (tests build many apps in one process). Holds the
- * defaults plus HTTP request durations; the data plane adds its own families here.
+ * One registry per app instance (tests build many apps in one process): process defaults,
+ * HTTP durations, and what an operator alerts on — decision outcomes and latency, store
+ * errors and timeouts, fail-opens, config freshness, settle batching, cold rebuilds, open holds.
  */
-export interface Metrics {
-  registry: Registry;
-  httpDuration: Histogram<'method' | 'route' | 'status'>;
+export type Outcome = 'allowed' | 'refused' | 'fail_open' | 'error';
+
+/** Read at scrape time; bound once the app has built what they read. */
+export interface GaugeSources {
+  configVersion(): number;
+  snapshotLoadedAt(): number;
+  now(): number;
+  openHolds(now: number): Promise<number>;
 }
 
-export function createMetrics(): Metrics {
+export function createMetrics() {
   const registry = new Registry();
+  let sources: GaugeSources | null = null;
+  const registers = [registry];
   collectDefaultMetrics({ register: registry, prefix: 'quotagate_' });
-  const httpDuration = new Histogram({
-    name: 'quotagate_http_request_duration_seconds',
-    help: 'HTTP request duration by method, route pattern and status',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [registry],
-  });
-  return { registry, httpDuration };
+  const latency = [0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: 'quotagate_http_request_duration_seconds',
+      help: 'HTTP request duration by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: latency,
+      registers,
+    }),
+    decisions: new Counter({
+      name: 'quotagate_decisions_total',
+      help: 'Decision endpoint answers by endpoint and outcome (allowed, refused, fail_open, error)',
+      labelNames: ['endpoint', 'outcome'] as const,
+      registers,
+    }),
+    decisionDuration: new Histogram({
+      name: 'quotagate_decision_duration_seconds',
+      help: 'Time to answer a decision endpoint, by endpoint',
+      labelNames: ['endpoint'] as const,
+      buckets: latency,
+      registers,
+    }),
+    storeErrors: new Counter({
+      name: 'quotagate_store_errors_total',
+      help: 'Failed calls to Redis or PostgreSQL by store and reason (timeout, unavailable)',
+      labelNames: ['store', 'reason'] as const,
+      registers,
+    }),
+    failOpen: new Counter({
+      name: 'quotagate_fail_open_total',
+      help: 'Decisions admitted without the counter store (FAIL_MODE=open)',
+      registers,
+    }),
+    rebuilds: new Counter({
+      name: 'quotagate_cold_rebuilds_total',
+      help: 'Cold buckets rebuilt from PostgreSQL before a decision',
+      registers,
+    }),
+    settleBatchSize: new Histogram({
+      name: 'quotagate_settle_batch_size',
+      help: 'Ledger rows committed per transaction (group commit)',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+      registers,
+    }),
+    settleCommit: new Histogram({
+      name: 'quotagate_settle_commit_seconds',
+      help: 'Time to commit one ledger batch',
+      buckets: latency,
+      registers,
+    }),
+    configVersion: new Gauge({
+      name: 'quotagate_config_version',
+      help: 'Config version this instance serves',
+      registers,
+      collect() {
+        if (sources) this.set(sources.configVersion());
+      },
+    }),
+    snapshotAge: new Gauge({
+      name: 'quotagate_config_snapshot_age_seconds',
+      help: 'Seconds since this instance last loaded its config snapshot',
+      registers,
+      collect() {
+        if (sources) this.set((sources.now() - sources.snapshotLoadedAt()) / 1000);
+      },
+    }),
+    openHolds: new Gauge({
+      name: 'quotagate_open_holds',
+      help: 'Reservations currently held (not settled, released or expired), across instances',
+      registers,
+      async collect() {
+        if (sources) this.set(await sources.openHolds(sources.now()).catch(() => NaN));
+      },
+    }),
+    bindSources(bound: GaugeSources): void {
+      sources = bound;
+    },
+  };
 }
+
+export type Metrics = ReturnType<typeof createMetrics>;

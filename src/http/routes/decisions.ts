@@ -5,6 +5,7 @@ import { bucketView } from '../../domain/decision.js';
 import type { DecisionService } from '../../decisions/decision-service.js';
 import type { DemandInput } from '../../decisions/demand.js';
 import type { SettleService } from '../../decisions/settle-service.js';
+import type { Metrics, Outcome } from '../../ops/metrics.js';
 import { requireRole, type Principal } from '../auth.js';
 import { problemSchema } from '../problem.js';
 import {
@@ -24,6 +25,20 @@ export interface DecisionRouteDeps {
   decisions: DecisionService;
   settles: SettleService;
   authenticate: (token: string) => Principal | null;
+  metrics: Metrics;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The answer admitted without the counter store (FAIL_MODE=open). */
+    failedOpen: boolean;
+  }
+}
+
+function outcomeOf(status: number, failedOpen: boolean): Outcome {
+  if (status === 429) return 'refused';
+  if (status >= 400) return 'error';
+  return failedOpen ? 'fail_open' : 'allowed';
 }
 
 const ERRORS = { 400: problemSchema, 401: problemSchema, 409: problemSchema, 503: problemSchema };
@@ -41,12 +56,19 @@ function demandOf(body: z.output<typeof checkBody>): DemandInput {
 }
 
 function send(reply: FastifyReply, response: DecisionResponse) {
+  reply.request.failedOpen = response.body.failOpen;
   return reply.code(response.statusCode).headers(response.headers).send(response.body);
 }
 
 /** The decision endpoints (service token; an admin token passes too). */
 export async function decisionRoutes(app: ZodApp, deps: DecisionRouteDeps): Promise<void> {
+  app.decorateRequest('failedOpen', false);
   app.addHook('onRequest', requireRole(deps.authenticate, 'service'));
+  app.addHook('onResponse', async (request, reply) => {
+    const endpoint = request.routeOptions.url ?? 'unknown';
+    deps.metrics.decisions.inc({ endpoint, outcome: outcomeOf(reply.statusCode, request.failedOpen) });
+    deps.metrics.decisionDuration.observe({ endpoint }, reply.elapsedTime / 1000);
+  });
   app.addHook('onRoute', (route) => {
     Object.assign((route.schema ??= {}), { tags: ['decisions'], security: [{ serviceToken: [] }] });
   });

@@ -15,7 +15,9 @@ export function toStoreError(err: unknown): Error {
     return err;
   if (err instanceof Error && err.name === 'ReplyError' && !TRANSIENT_REPLY.test(err.message)) return err;
   const detail = err instanceof Error ? err.message : String(err);
-  return new StoreUnavailableError(`counter store unavailable: ${detail}`, { cause: err });
+  // ioredis reports its commandTimeout only by this message; it becomes a typed reason here.
+  const reason = /^Command timed out/.test(detail) ? 'timeout' : 'unavailable';
+  return new StoreUnavailableError(`counter store unavailable: ${detail}`, { cause: err, reason });
 }
 
 /** Runs one Redis round trip, mapping its failure. */

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ADMIN, SERVICE, startTestApp, type TestApp } from '../support/app.js';
+import { describeWithServers, services, useRedisPrefix, useTestDatabase } from '../support/services.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+
+const MODEL = 'claude-opus-4-1';
+
+/** The value of one sample line of the Prometheus text format, or null. */
+function sample(text: string, name: string, labels = ''): number | null {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  return line === undefined ? null : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describeWithServers('metrics an operator alerts on', () => {
+  const databaseUrl = useTestDatabase();
+  const prefix = useRedisPrefix();
+  let proxy: TcpProxy;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    proxy = TcpProxy.forUrl(services.redisUrl ?? '');
+    await proxy.start();
+    t = await startTestApp({
+      databaseUrl: databaseUrl(),
+      redisUrl: proxy.urlFor(services.redisUrl ?? ''),
+      redisPrefix: prefix,
+      env: { STORE_TIMEOUT_MS: '100' },
+    });
+    await t.inject({
+      method: 'POST',
+      url: '/admin/model-groups',
+      headers: ADMIN,
+      payload: { name: 'opus', models: [MODEL] },
+    });
+    const limit = { subjectType: 'user', subjectId: 'u-1', metric: 'requests', window: '1h', limit: 2 };
+    expect(
+      (await t.inject({ method: 'PUT', url: '/admin/limits', headers: ADMIN, payload: limit })).statusCode,
+    ).toBe(201);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await proxy?.stop();
+  });
+
+  const post = (url: string, payload: Record<string, unknown>) =>
+    t.inject({ method: 'POST', url, headers: SERVICE, payload });
+
+  it('counts decisions by outcome, settles, rebuilds, holds, fail-opens and config freshness', async () => {
+    expect((await post('/check', { userId: 'u-1', model: MODEL })).statusCode).toBe(200);
+    expect((await post('/reserve', { userId: 'u-1', model: MODEL, requestId: 'a' })).statusCode).toBe(200);
+    expect((await post('/reserve', { userId: 'u-1', model: MODEL, requestId: 'b' })).statusCode).toBe(200);
+    expect((await post('/reserve', { userId: 'u-1', model: MODEL, requestId: 'c' })).statusCode).toBe(429);
+    expect((await post('/settle', { requestId: 'a', costUsd: 0.01 })).statusCode).toBe(200);
+    // The open-holds gauge is written after the answer; one more round trip lets it land.
+    await t.inject({ method: 'GET', url: `/usage?userId=u-1`, headers: SERVICE });
+    proxy.cut();
+    expect((await post('/check', { userId: 'u-1', model: MODEL })).json()).toMatchObject({ failOpen: true });
+    proxy.restore();
+    // Recovered once a check is judged again (refused: the cap of 2 is used).
+    const deadline = Date.now() + 5_000;
+    while ((await post('/check', { userId: 'u-1', model: MODEL })).statusCode !== 429) {
+      if (Date.now() > deadline) throw new Error('Redis did not come back');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+
+    const text = (await t.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(sample(text, 'quotagate_decisions_total', 'endpoint="/check",outcome="allowed"')).toBe(1);
+    expect(sample(text, 'quotagate_decisions_total', 'endpoint="/check",outcome="refused"')).toBe(1);
+    expect(sample(text, 'quotagate_decisions_total', 'endpoint="/reserve",outcome="allowed"')).toBe(2);
+    expect(sample(text, 'quotagate_decisions_total', 'endpoint="/reserve",outcome="refused"')).toBe(1);
+    expect(
+      sample(text, 'quotagate_decisions_total', 'endpoint="/check",outcome="fail_open"'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'quotagate_decisions_total', 'endpoint="/settle",outcome="allowed"')).toBe(1);
+    expect(sample(text, 'quotagate_fail_open_total')).toBe(
+      sample(text, 'quotagate_decisions_total', 'endpoint="/check",outcome="fail_open"'),
+    );
+    expect(
+      sample(text, 'quotagate_store_errors_total', 'store="redis",reason="unavailable"'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'quotagate_decision_duration_seconds_count', 'endpoint="/reserve"')).toBe(3);
+    expect(sample(text, 'quotagate_settle_batch_size_count')).toBe(1);
+    expect(sample(text, 'quotagate_settle_commit_seconds_count')).toBe(1);
+    expect(sample(text, 'quotagate_cold_rebuilds_total')).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'quotagate_open_holds')).toBe(1);
+    expect(sample(text, 'quotagate_config_version')).toBe(t.app.configSync.current().version);
+    expect(sample(text, 'quotagate_config_snapshot_age_seconds')).not.toBeNull();
+  });
+});
