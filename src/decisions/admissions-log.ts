@@ -34,8 +34,21 @@ export function recordAdmissions(
         activeUntil: new Date(now + sessionTtlMs),
       });
     }
-    if (bucket.counting.mode === 'first_use' && state.windowStart != null) {
-      rememberStart(writeBehind, bucket.key, state.windowStart, bucket.counting.lengthMs);
+  }
+  recordFirstUseStarts(writeBehind, buckets, states);
+}
+
+/** First-use windows open in these states go to PostgreSQL (each start once), so losing Redis never moves them. */
+export function recordFirstUseStarts(
+  writeBehind: WriteBehind,
+  buckets: readonly Bucket[],
+  states: readonly BucketState[],
+): void {
+  const stateOf = new Map(states.map((s) => [s.id, s]));
+  for (const bucket of buckets) {
+    const start = stateOf.get(bucket.key)?.windowStart;
+    if (bucket.counting.mode === 'first_use' && start != null) {
+      rememberStart(writeBehind, bucket.key, start, bucket.counting.lengthMs);
     }
   }
 }

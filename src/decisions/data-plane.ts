@@ -61,7 +61,7 @@ export function createDataPlane(deps: DataPlaneDeps) {
     health,
     services: {
       decisions: createDecisionService({ ...common, writeBehind }),
-      settles: createSettleService({ ...common, batcher }),
+      settles: createSettleService({ ...common, batcher, writeBehind }),
     },
     watch,
     sweeper,

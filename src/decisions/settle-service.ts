@@ -7,11 +7,13 @@ import { AppError, invalid } from '../domain/errors.js';
 import { bucketAt } from '../domain/frozen.js';
 import { microsToUsd } from '../domain/money.js';
 import type { LedgerEntry } from '../ledger/ledger-rows.js';
+import type { WriteBehind } from '../ledger/write-behind.js';
 import { LATE_APPLY_WINDOW_MS } from '../ledger/rebuild.js';
 import { LedgerUnavailableError, type LedgerOutcome, type SettleBatcher } from '../ledger/settle-batcher.js';
 import type { ConfigSnapshot } from '../snapshot/snapshot.js';
 import type { CounterStore, Reservation } from '../store/counter-store.js';
 import { StoreUnavailableError } from '../store/store-errors.js';
+import { recordFirstUseStarts } from './admissions-log.js';
 import { decodePayload, type ReservationPayload } from './reservation-payload.js';
 import type { DataPlaneObserver } from './observer.js';
 import type { StoreHealth } from './store-health.js';
@@ -22,6 +24,7 @@ export interface SettleDeps {
   store: CounterStore;
   db: Db;
   batcher: SettleBatcher;
+  writeBehind: WriteBehind;
   snapshot: () => ConfigSnapshot;
   config: AppConfig;
   logger: Logger;
@@ -142,6 +145,7 @@ export function createSettleService(deps: SettleDeps) {
           countRequest: plan.countRequest,
         }),
       );
+      await recordFirstUse(plan, now);
       deps.health.markUp();
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
@@ -149,6 +153,18 @@ export function createSettleService(deps: SettleDeps) {
       deps.observer.storeError('redis', err.reason);
       await markDirty(plan.userId);
     }
+  }
+
+  /**
+   * A settle may open a first-use window (a direct settle, or spend after the window closed
+   * or was reset); its start goes to PostgreSQL like a reserve's. Only plans with first-use
+   * buckets pay the extra store read.
+   */
+  async function recordFirstUse(plan: ChargePlan, now: number): Promise<void> {
+    const firstUse = plan.buckets.filter((b) => b.counting.mode === 'first_use');
+    if (firstUse.length === 0) return;
+    const peeked = await store.peek(plan.userId, toStoreBuckets(firstUse), now, null);
+    if (peeked.kind === 'states') recordFirstUseStarts(deps.writeBehind, firstUse, peeked.states);
   }
 
   async function markDirty(subject: string): Promise<void> {

@@ -163,6 +163,47 @@ describeWithServers('windows through HTTP', () => {
     });
   });
 
+  describe('first_use after a loss of Redis', () => {
+    it('keeps a window opened by a reserve', async () => {
+      const { g, user, model } = await requestsLimit({ window: '5h', reset: 'first_use', limit: 3 });
+      const requestId = uid('r');
+      expectAllowed(await g.reserve({ userId: user, model, requestId }, T0));
+      await g.settle({ requestId, costUsd: 0.1 }, T0 + SECOND);
+      await g.settleWriteBehind();
+      await g.loseRedisData();
+      const after = await g.check({ userId: user, model }, T0 + HOUR);
+      expect(bucketOf(after.body, keyOf('user', user, null, 'requests', '5h'))).toMatchObject({
+        used: 1,
+        resetAt: iso(T0 + 5 * HOUR),
+      });
+    });
+
+    it('keeps a window opened by a direct settle, and its spend', async () => {
+      const g = gate();
+      const user = uid('u');
+      const model = uid('model');
+      await g.limit({
+        subjectType: 'user',
+        subjectId: user,
+        metric: 'cost',
+        window: '5h',
+        reset: 'first_use',
+        limit: 1,
+      });
+      expect((await g.settle({ requestId: uid('r'), userId: user, model, costUsd: 0.6 }, T0)).status).toBe(
+        200,
+      );
+      await g.settleWriteBehind();
+      await g.loseRedisData();
+      const after = await g.check({ userId: user, model, estimatedCostUsd: 0.5 }, T0 + HOUR);
+      expectRefusedWithRetry(after, 4 * HOUR);
+      expect(bucketOf(after.body, keyOf('user', user, null, 'cost', '5h'))).toMatchObject({
+        used: 0.6,
+        resetAt: iso(T0 + 5 * HOUR),
+      });
+    });
+  });
+
   describe('total', () => {
     it('never resets: a refusal has no retry time and no Retry-After', async () => {
       const { g, user, model, reserve } = await requestsLimit({ window: 'total', limit: 1 });
