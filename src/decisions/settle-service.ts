@@ -6,7 +6,7 @@ import { resolveBuckets, type Bucket } from '../domain/buckets.js';
 import { AppError, invalid } from '../domain/errors.js';
 import { bucketAt } from '../domain/frozen.js';
 import { microsToUsd } from '../domain/money.js';
-import type { LedgerEntry } from '../ledger/ledger-rows.js';
+import { findRows, type LedgerEntry, type StoredLedgerRow } from '../ledger/ledger-rows.js';
 import type { WriteBehind } from '../ledger/write-behind.js';
 import { LATE_APPLY_WINDOW_MS } from '../ledger/rebuild.js';
 import { LedgerUnavailableError, type LedgerOutcome, type SettleBatcher } from '../ledger/settle-batcher.js';
@@ -70,6 +70,9 @@ interface ChargePlan {
 /** Buckets the ledger names for a rebuild: spend and request counts (sessions have their own log). */
 const ledgerBuckets = (buckets: Bucket[]) =>
   buckets.filter((b) => b.metric === 'cost' || b.metric === 'requests').map((b) => b.key);
+
+/** Keys read `axis:owner|scope|metric|slot`; owners are percent-encoded, so `|` only separates. */
+const isCostBucket = (key: string) => key.split('|')[2] === 'cost';
 
 /**
  * /settle and /release. The ledger row commits to PostgreSQL before the answer; the charge
@@ -177,6 +180,11 @@ export function createSettleService(deps: SettleDeps) {
 
   async function settle(input: SettleInput, now: number): Promise<SettleResult> {
     const { reservation, down } = await lookUp(input.requestId);
+    if (!(reservation && decodePayload(reservation.payload)) && (!input.userId || !input.model)) {
+      // A retry whose reservation record is gone (Redis lost it, or it lapsed): the ledger knows it.
+      const row = (await findRows(deps.db, [input.requestId])).get(input.requestId);
+      if (row?.status === 'settled') return repeated(input, row);
+    }
     const plan = planFor(input, reservation, now);
     const outcome = await record({
       requestId: input.requestId,
@@ -196,16 +204,13 @@ export function createSettleService(deps: SettleDeps) {
     });
     if (outcome.kind === 'invalid') throw invalid('costUsd', outcome.message);
     const duplicate = outcome.kind === 'exists';
-    if (duplicate && outcome.row.costMicros !== input.costMicros) {
-      throw new AppError('idempotency_conflict', `request ${input.requestId} was settled with another cost`, {
-        costUsd: microsToUsd(outcome.row.costMicros),
-      });
-    }
+    const answer = duplicate ? repeated(input, outcome.row) : null;
     // A late duplicate may be the retry of a settle that died before reaching the store;
     // within the store's marker window re-applying is a no-op, beyond it, it is assumed done.
     const fresh = !duplicate || now - outcome.row.settledAt.getTime() < LATE_APPLY_WINDOW_MS;
     if (fresh && !down) await apply(plan, input, now);
     deps.observer.holdClosed(input.requestId);
+    if (answer) return answer;
     return {
       requestId: input.requestId,
       status: 'settled',
@@ -214,6 +219,24 @@ export function createSettleService(deps: SettleDeps) {
       countedInUserGlobal: plan.countedInUserGlobal,
       countedInKeyGlobal: plan.countedInKeyGlobal,
       buckets: plan.buckets.filter((b) => b.metric === 'cost').map((b) => b.key),
+    };
+  }
+
+  /** A settle the ledger already holds: the first result with `duplicate: true`, or 409 for another cost. */
+  function repeated(input: SettleInput, row: StoredLedgerRow): SettleResult {
+    if (row.costMicros !== input.costMicros) {
+      throw new AppError('idempotency_conflict', `request ${input.requestId} was settled with another cost`, {
+        costUsd: microsToUsd(row.costMicros),
+      });
+    }
+    return {
+      requestId: input.requestId,
+      status: 'settled',
+      duplicate: true,
+      costUsd: microsToUsd(row.costMicros),
+      countedInUserGlobal: row.countedInUserGlobal,
+      countedInKeyGlobal: row.countedInKeyGlobal,
+      buckets: row.buckets.filter(isCostBucket),
     };
   }
 

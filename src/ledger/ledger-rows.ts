@@ -27,6 +27,9 @@ export interface StoredLedgerRow {
   costMicros: number;
   status: 'settled' | 'released';
   settledAt: Date;
+  countedInUserGlobal: boolean;
+  countedInKeyGlobal: boolean;
+  buckets: string[];
 }
 
 /**
@@ -66,6 +69,9 @@ export async function findRows(tx: Executor, requestIds: string[]): Promise<Map<
       costMicros: usageLedger.costMicros,
       status: usageLedger.status,
       settledAt: usageLedger.settledAt,
+      countedInUserGlobal: usageLedger.countedInUserGlobal,
+      countedInKeyGlobal: usageLedger.countedInKeyGlobal,
+      buckets: usageLedger.buckets,
     })
     .from(usageLedger)
     .where(inArray(usageLedger.requestId, requestIds));

@@ -118,6 +118,9 @@ export class SettleBatcher {
         costMicros: first.costMicros,
         status: first.status,
         settledAt: first.settledAt,
+        countedInUserGlobal: first.countedInUserGlobal,
+        countedInKeyGlobal: first.countedInKeyGlobal,
+        buckets: first.buckets,
       };
       return { kind: 'exists', row };
     });

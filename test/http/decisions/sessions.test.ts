@@ -65,6 +65,17 @@ describeWithServers('sessions (SPEC §4.4)', () => {
       expect(await s.used(T0 + 2)).toBe(1);
     });
 
+    it('keeps admissions and active periods through a loss of Redis (PostgreSQL admission log)', async () => {
+      const s = await sessionsUser(1);
+      expectAllowed(await s.reserve('s-1', T0));
+      await s.g.settleWriteBehind();
+      await s.g.loseRedisData();
+      expectRefusedWithRetry(await s.reserve('s-2', T0 + MINUTE), 20 * HOUR - MINUTE);
+      const reconnect = await s.reserve('s-1', T0 + 2 * MINUTE);
+      expectAllowed(reconnect);
+      expect(bucketOf(reconnect.body, s.key)).toMatchObject({ used: 1 });
+    });
+
     it('records nothing on /check', async () => {
       const s = await sessionsUser();
       expectAllowed(await s.check('s-1', T0));

@@ -252,6 +252,48 @@ describeWithServers('/settle and /release', () => {
       expect(s.requests).toMatchObject({ used: 1 });
     });
 
+    it('answers a repeated direct settle with the first result after the config changed', async () => {
+      const g = gate();
+      const u = await user(g);
+      const body = { requestId: uid('r'), userId: u.id, model: u.model, costUsd: 0.1 };
+      const first = await g.settle(body, T0);
+      const opus = await g.modelGroup([u.model]);
+      await g.limit(
+        {
+          subjectType: 'user',
+          subjectId: u.id,
+          modelGroupId: opus.id,
+          metric: 'cost',
+          window: 'daily',
+          limit: 5,
+        },
+        T0 + 1,
+      );
+      const again = await g.settle(body, T0 + 2);
+      expect(again.body).toEqual({ ...first.body, duplicate: true });
+      const usage = await g.usage({ userId: u.id }, T0 + 3);
+      expect(bucketOf(usage.body, u.keys.cost)).toMatchObject({ used: 0.1 });
+      expect(bucketOf(usage.body, keyOf('user', u.id, opus.id, 'cost', 'daily'))).toMatchObject({ used: 0 });
+    });
+
+    it('recognises a repeated settle by its request id alone once Redis lost the reservation', async () => {
+      const g = gate();
+      const u = await user(g);
+      const requestId = uid('r');
+      await g.reserve({ userId: u.id, model: u.model, estimatedCostUsd: 0.5, requestId }, T0);
+      const first = await g.settle({ requestId, costUsd: 0.25 }, T0 + SECOND);
+      await g.loseRedisData();
+      const again = await g.settle({ requestId, costUsd: 0.25 }, T0 + 2 * SECOND);
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual({ ...first.body, duplicate: true });
+      expectProblem(
+        await g.settle({ requestId, costUsd: 0.3 }, T0 + 3 * SECOND),
+        409,
+        'idempotency_conflict',
+      );
+      expect((await u.state(T0 + 4 * SECOND)).cost).toMatchObject({ used: 0.25 });
+    });
+
     it('refuses a repeated settle with another cost: 409 idempotency_conflict', async () => {
       const g = gate();
       const u = await user(g);

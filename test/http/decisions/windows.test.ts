@@ -48,6 +48,21 @@ describeWithServers('windows through HTTP', () => {
       // The request at T0 + 1 s is next to leave.
       expectRefusedWithRetry(await reserve(T0 + HOUR + 1), 999);
     });
+    it('retries an estimate when enough of the oldest spend has left the window', async () => {
+      const g = gate();
+      const user = uid('u');
+      const model = uid('model');
+      await g.limit({ subjectType: 'user', subjectId: user, metric: 'cost', window: '1h', limit: 1 });
+      await g.settle({ requestId: uid('r'), userId: user, model, costUsd: 0.5 }, T0);
+      await g.settle({ requestId: uid('r'), userId: user, model, costUsd: 0.3 }, T0 + 10 * MINUTE);
+      // 0.2 left: an estimate of 0.5 fits once the 0.5 spent at T0 leaves, with its 1-minute slice.
+      const leaves = T0 + MINUTE - 1 + HOUR;
+      const refused = await g.check({ userId: user, model, estimatedCostUsd: 0.5 }, T0 + 20 * MINUTE);
+      expectRefusedWithRetry(refused, leaves - T0 - 20 * MINUTE);
+      expectAllowed(await g.check({ userId: user, model, estimatedCostUsd: 0.2 }, T0 + 20 * MINUTE));
+      expect((await g.check({ userId: user, model, estimatedCostUsd: 0.5 }, leaves - 1)).status).toBe(429);
+      expectAllowed(await g.check({ userId: user, model, estimatedCostUsd: 0.5 }, leaves));
+    });
   });
 
   describe('calendar', () => {
