@@ -56,6 +56,19 @@ describeWithServers('RateLimit and Retry-After headers', () => {
       expect(a.headers['ratelimit']).toBe(`"${key}";r=2;t=3600`);
     });
 
+    it('keeps header strings ASCII and unforgeable whatever the ids contain', async () => {
+      const g = gate();
+      const user = `ü "${uid('u')}";r=999|*\\`;
+      const model = uid('model');
+      await g.limit({ subjectType: 'user', subjectId: user, metric: 'requests', window: '1h', limit: 3 });
+      const a = await g.reserve({ userId: user, model, requestId: uid('r') }, T0);
+      expectAllowed(a);
+      const key = `user:${encodeURIComponent(user)}|*|requests|1h`;
+      expect(a.body.buckets[0]).toMatchObject({ key, ownerId: user });
+      expect(a.headers['ratelimit']).toBe(`"${key}";r=2;t=3600`);
+      expect(String(a.headers['ratelimit'])).toMatch(/^[\x20-\x7e]+$/);
+    });
+
     it('gives a calendar month its current length and the seconds to its end', async () => {
       const { g, user, model } = subject();
       await g.limit({

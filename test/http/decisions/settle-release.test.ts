@@ -154,6 +154,19 @@ describeWithServers('/settle and /release', () => {
       expect((await u.state(T0 + 2 * SECOND)).cost).toMatchObject({ used: 0.5, limit: 0.25, remaining: 0 });
     });
 
+    it('charges spend settled after midnight to the new day of a daily bucket', async () => {
+      const g = gate();
+      const u = await user(g);
+      const midnight = Date.parse('2027-03-02T00:00:00.000Z');
+      const requestId = uid('r');
+      await g.reserve({ userId: u.id, model: u.model, estimatedCostUsd: 0.5, requestId }, midnight - MINUTE);
+      await g.settle({ requestId, costUsd: 0.4 }, midnight + MINUTE);
+      const s = await u.state(midnight + 2 * MINUTE);
+      expect(s.cost).toMatchObject({ used: 0.4, held: 0, resetAt: '2027-03-03T00:00:00.000Z' });
+      // The request itself was counted when it was admitted, the day before.
+      expect(s.requests).toMatchObject({ used: 0 });
+    });
+
     it('records a cost above the estimate in full, and the next request is refused', async () => {
       const g = gate();
       const u = await user(g);
