@@ -22,6 +22,14 @@ export class GuardedPool extends pg.Pool {
   }
 }
 
+/**
+ * pg-pool hands the same client out again and again: it installs a fresh `release` on each
+ * checkout but never touches `query`. So `release` is wrapped per checkout and `query` once
+ * per client; wrapping `query` per checkout would nest one more layer (and one more
+ * `.catch`) into every later query of that connection, without bound.
+ */
+const queryGuarded = new WeakSet<pg.PoolClient>();
+
 function guard(client: pg.PoolClient): pg.PoolClient {
   let released = false;
   const release = client.release.bind(client) as Release;
@@ -30,11 +38,14 @@ function guard(client: pg.PoolClient): pg.PoolClient {
     released = true;
     release(err);
   }) as pg.PoolClient['release'];
+  if (queryGuarded.has(client)) return client;
+  queryGuarded.add(client);
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   client.query = ((...args: unknown[]) => {
     const result = query(...args);
     if (result instanceof Promise) {
       result.catch((err: unknown) => {
+        // The current checkout's release; a second call of it is a no-op.
         if (isDatabaseUnavailable(err)) client.release(err instanceof Error ? err : true);
       });
     }

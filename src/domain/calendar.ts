@@ -20,8 +20,18 @@ export interface ResetClock {
 
 const RESET_TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
+/**
+ * Zone names Intl accepted. Asking Intl builds a DateTimeFormat, which costs more than a
+ * whole decision; once per name is enough. Only valid names are kept, so the set is bounded
+ * by the IANA database whatever strings are asked about.
+ */
+const validZones = new Set<string>();
+
 export function isValidTimezone(zone: string): boolean {
-  return IANAZone.isValidZone(zone);
+  if (validZones.has(zone)) return true;
+  const valid = IANAZone.isValidZone(zone);
+  if (valid) validZones.add(zone);
+  return valid;
 }
 
 /** `HH:MM` → hour and minute; anything else is midnight (the admin API validates first). */
@@ -30,6 +40,15 @@ export function parseResetTime(resetTime: string | null): ResetClock {
   return match ? { hour: Number(match[1]), minute: Number(match[2]) } : { hour: 0, minute: 0 };
 }
 
+/**
+ * The last period computed per (unit, zone, reset time). Periods tile the timeline, so any
+ * `now` inside a known one gets that one: luxon's zone arithmetic (tens of µs per call, on
+ * every calendar bucket of every decision) then runs about once per period. Cleared when
+ * it grows past MAX_PERIODS keys (each key is a distinct calendar definition).
+ */
+const periods = new Map<string, { start: number; end: number }>();
+const MAX_PERIODS = 1_000;
+
 /** The calendar period containing `now`: [start, end) in epoch ms. */
 export function calendarPeriod(
   unit: CalendarUnit,
@@ -37,11 +56,18 @@ export function calendarPeriod(
   zone: string,
   at: ResetClock,
 ): { start: number; end: number } {
-  const local = DateTime.fromMillis(now, { zone: isValidTimezone(zone) ? zone : 'UTC' });
+  const effectiveZone = isValidTimezone(zone) ? zone : 'UTC';
+  const key = `${unit}|${effectiveZone}|${at.hour}:${at.minute}`;
+  const known = periods.get(key);
+  if (known && known.start <= now && now < known.end) return { start: known.start, end: known.end };
+  const local = DateTime.fromMillis(now, { zone: effectiveZone });
   let first = periodStartDate(unit, local);
   // Before today's (this week's, this month's) reset time, the period began one unit earlier.
   if (boundary(first, at) > now) first = first.minus(step(unit));
-  return { start: boundary(first, at), end: boundary(first.plus(step(unit)), at) };
+  const period = { start: boundary(first, at), end: boundary(first.plus(step(unit)), at) };
+  if (periods.size >= MAX_PERIODS) periods.clear();
+  periods.set(key, period);
+  return { start: period.start, end: period.end };
 }
 
 function periodStartDate(unit: CalendarUnit, local: DateTime): DateTime {

@@ -6,3 +6,17 @@
 export function encodeId(id: string): string {
   return Buffer.from(id, 'utf8').toString('base64url');
 }
+
+/**
+ * encodeId with a memo for one script call: a call names its subject in every key (27
+ * times for six buckets) and each bucket id in four, and Buffer round trips add up on the
+ * hot path. Short-lived, so it never grows beyond one call's ids.
+ */
+export function encodeOnce(): (id: string) => string {
+  const seen = new Map<string, string>();
+  return (id) => {
+    let encoded = seen.get(id);
+    if (encoded === undefined) seen.set(id, (encoded = encodeId(id)));
+    return encoded;
+  };
+}

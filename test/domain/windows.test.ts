@@ -171,6 +171,22 @@ describe('calendar windows', () => {
       calendarPeriod('daily', ms('2027-01-04T05:00:00Z'), 'Not/AZone', { hour: 0, minute: 0 }).start,
     ).toBe(ms('2027-01-04T00:00:00Z'));
   });
+
+  it('answers the same whatever was asked before (periods are memoized)', () => {
+    // Across New York's spring-forward night, with a reset time inside the gap.
+    const instants = Array.from({ length: 24 * 9 }, (_, i) => ms('2027-03-10T00:00:00Z') + i * HOUR);
+    const ask = (t: number) =>
+      (['daily', 'weekly', 'monthly'] as const).map((unit) =>
+        calendarPeriod(unit, t, 'America/New_York', { hour: 2, minute: 30 }),
+      );
+    const forward = instants.map(ask);
+    const backward = [...instants].reverse().map(ask).reverse();
+    expect(backward).toEqual(forward);
+    for (const [i, periods] of forward.entries()) {
+      const t = instants[i] ?? 0;
+      for (const p of periods) expect(p.start <= t && t < p.end).toBe(true);
+    }
+  });
 });
 
 describe('first-use windows', () => {

@@ -26,29 +26,30 @@ export type KeyOf =
   | { kind: 'holds' | 'expiries' | 'slots'; subject: string; bucketId: string }
   | { kind: 'pointer'; requestId: string };
 
-export function redisKey(prefix: string, key: KeyOf): string {
-  if (key.kind === 'pointer') return `${prefix}:{r.${encodeId(key.requestId)}}:ptr`;
-  return `${prefix}:{${encodeId(key.subject)}}:${suffixOf(key)}`;
+/** `encode`: encodeId, or a memo of it shared by the keys of one call (ids.ts encodeOnce). */
+export function redisKey(prefix: string, key: KeyOf, encode: (id: string) => string = encodeId): string {
+  if (key.kind === 'pointer') return `${prefix}:{r.${encode(key.requestId)}}:ptr`;
+  return `${prefix}:{${encode(key.subject)}}:${suffixOf(key, encode)}`;
 }
 
-function suffixOf(key: Exclude<KeyOf, { kind: 'pointer' }>): string {
+function suffixOf(key: Exclude<KeyOf, { kind: 'pointer' }>, encode: (id: string) => string): string {
   switch (key.kind) {
     case 'warm':
       return 'warm';
     case 'record':
-      return `res:${encodeId(key.requestId)}`;
+      return `res:${encode(key.requestId)}`;
     case 'applied':
-      return `ap:${encodeId(key.requestId)}`;
+      return `ap:${encode(key.requestId)}`;
     case 'usage':
-      return `u:${encodeId(key.bucket.id)}:${countingSignature(key.bucket.counting)}`;
+      return `u:${encode(key.bucket.id)}:${countingSignature(key.bucket.counting)}`;
     case 'active':
-      return `a:${encodeId(key.bucket.id)}:${countingSignature(key.bucket.counting)}`;
+      return `a:${encode(key.bucket.id)}:${countingSignature(key.bucket.counting)}`;
     case 'holds':
-      return `h:${encodeId(key.bucketId)}`;
+      return `h:${encode(key.bucketId)}`;
     case 'expiries':
-      return `hx:${encodeId(key.bucketId)}`;
+      return `hx:${encode(key.bucketId)}`;
     case 'slots':
-      return `c:${encodeId(key.bucketId)}`;
+      return `c:${encode(key.bucketId)}`;
   }
 }
 

@@ -1,6 +1,6 @@
 import { warmField } from '../bucket-plan.js';
 import type { DecideInput, SettleInput, StoreBucket, SubjectSeed } from '../counter-store.js';
-import { encodeId } from '../ids.js';
+import { encodeId, encodeOnce } from '../ids.js';
 import { planSeed } from '../seed-plan.js';
 import {
   APPLIED_MARKER_TTL_MS,
@@ -51,7 +51,8 @@ export class ScriptCalls {
 
   seed(seed: SubjectSeed): ScriptCall {
     const plans = planSeed(seed);
-    const key = (k: Parameters<typeof redisKey>[1]) => redisKey(this.prefix, k);
+    const encode = encodeOnce();
+    const key = (k: Parameters<typeof redisKey>[1]) => redisKey(this.prefix, k, encode);
     const keys = [key({ kind: 'warm', subject: seed.subject })];
     for (const { bucket } of plans) {
       keys.push(
@@ -89,7 +90,8 @@ export class ScriptCalls {
     now: number,
     head: string[],
   ): ScriptCall {
-    const key = (k: Parameters<typeof redisKey>[1]) => redisKey(this.prefix, k);
+    const encode = encodeOnce();
+    const key = (k: Parameters<typeof redisKey>[1]) => redisKey(this.prefix, k, encode);
     const keys = [
       key({ kind: 'warm', subject }),
       key({ kind: 'record', subject, requestId }),

@@ -1,0 +1,155 @@
+import type { RunFigures, StepFigures } from './load.js';
+
+/** The printed result: one table plus what is needed to judge and repeat it. */
+export interface Row {
+  scenario: string;
+  connections: string;
+  figures: StepFigures;
+  /** Server CPU per request (all steps); undefined on step rows. */
+  cpuMicros?: number | null;
+  /** null: no ratio makes sense (a fixed-rate run). */
+  ratio: number | null;
+  target: string;
+  met: boolean | null;
+}
+
+export type MeasuredRun = RunFigures & { cpuMicros: number | null };
+
+export interface BenchRuns {
+  baseRun: MeasuredRun;
+  checkRun: MeasuredRun;
+  flowRun: MeasuredRun;
+  settleRun: MeasuredRun;
+  probeRun: MeasuredRun;
+  pacedRun: MeasuredRun;
+  burstRun: MeasuredRun;
+}
+
+export interface Targets {
+  checkRatio: number;
+  settlePerSecond: number;
+  halfSaturationP99Ms: number;
+}
+
+export function stepOf(run: RunFigures, step: string): StepFigures {
+  const found = run.steps.find((s) => s.step === step);
+  if (!found) throw new Error(`no response was recorded for ${step}`);
+  return found;
+}
+
+/** One row per scenario; the reserve→settle flow also gets a row per step. */
+export function buildRows(runs: BenchRuns, connections: number, targets: Targets): Row[] {
+  const { baseRun, checkRun, flowRun, settleRun, probeRun, pacedRun, burstRun } = runs;
+  const ratio = (f: StepFigures) => f.perSecond / baseRun.perSecond;
+  const plain = { ratio: null, target: '', met: null };
+  const c = String(connections);
+  const check = stepOf(checkRun, '/check');
+  const settle = stepOf(settleRun, '/settle');
+  const probe = stepOf(probeRun, '/check');
+  const halfway = stepOf(pacedRun, '/check');
+  return [
+    {
+      ...plain,
+      scenario: 'baseline: Fastify + 1 EVALSHA',
+      connections: c,
+      figures: stepOf(baseRun, '/baseline'),
+      cpuMicros: baseRun.cpuMicros,
+      ratio: 1,
+    },
+    {
+      scenario: '/check',
+      connections: c,
+      figures: check,
+      cpuMicros: checkRun.cpuMicros,
+      ratio: ratio(check),
+      target: `≥ ${targets.checkRatio}× baseline`,
+      met: ratio(check) >= targets.checkRatio,
+    },
+    {
+      ...plain,
+      scenario: '/reserve→/settle (both steps)',
+      connections: c,
+      figures: flowRun.overall,
+      cpuMicros: flowRun.cpuMicros,
+      ratio: ratio(flowRun.overall),
+    },
+    { ...plain, scenario: '  step /reserve', connections: '', figures: stepOf(flowRun, '/reserve') },
+    {
+      ...plain,
+      scenario: '  step /settle (reserved)',
+      connections: '',
+      figures: stepOf(flowRun, '/settle (reserved)'),
+    },
+    {
+      scenario: '/settle alone (durable)',
+      connections: c,
+      figures: settle,
+      cpuMicros: settleRun.cpuMicros,
+      ratio: ratio(settle),
+      target: `≥ ${targets.settlePerSecond.toLocaleString('en-US')}/s`,
+      met: settle.perSecond >= targets.settlePerSecond,
+    },
+    {
+      ...plain,
+      scenario: '/check saturation probe',
+      connections: String(2 * connections),
+      figures: probe,
+      cpuMicros: probeRun.cpuMicros,
+      ratio: ratio(probe),
+    },
+    {
+      scenario: '/check at ½ saturation, paced',
+      connections: `${pacedRun.connections}×1`,
+      figures: halfway,
+      cpuMicros: pacedRun.cpuMicros,
+      ratio: null,
+      target: `p99 ≤ ${targets.halfSaturationP99Ms} ms`,
+      met: halfway.p99 <= targets.halfSaturationP99Ms,
+    },
+    {
+      ...plain,
+      scenario: '/check at ½ saturation, overallRate (bursty)',
+      connections: c,
+      figures: stepOf(burstRun, '/check'),
+      cpuMicros: burstRun.cpuMicros,
+    },
+  ];
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '—');
+const int = (v: number) => Math.round(v).toLocaleString('en-US');
+const pct = (part: number, whole: number) => (whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '—');
+
+export function renderTable(rows: Row[]): string {
+  const header = [
+    'scenario',
+    'conns',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    '429',
+    'errors',
+    'server CPU µs/req',
+    'ratio to baseline',
+    'target',
+    'met?',
+  ];
+  const cells = rows.map((r) => [
+    r.scenario,
+    r.connections,
+    int(r.figures.perSecond),
+    ms(r.figures.p50),
+    ms(r.figures.p99),
+    pct(r.figures.refused, r.figures.count),
+    int(r.figures.failed),
+    r.cpuMicros === undefined ? '' : r.cpuMicros === null ? '—' : int(r.cpuMicros),
+    r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`,
+    r.target,
+    r.met === null ? '' : r.met ? 'yes' : 'NO',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const line = (c: string[]) =>
+    `| ${c.map((v, i) => (i === 0 ? v.padEnd(widths[i] ?? 0) : v.padStart(widths[i] ?? 0))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(header), rule, ...cells.map(line)].join('\n');
+}

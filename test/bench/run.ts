@@ -1,0 +1,213 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { closedLoop, overallRate, paced, type RequestsFactory, type RunFigures } from './load.js';
+import { cpuMillis, startServer, type ServerProcess } from './processes.js';
+import { buildRows, renderTable, stepOf, type BenchRuns } from './report.js';
+import {
+  createDatabase,
+  deleteRedisPrefix,
+  dropDatabase,
+  freePort,
+  postgresVersion,
+  redisVersion,
+} from './resources.js';
+import { baseline, check, reserveThenSettle, settleAlone, type ScenarioTarget } from './scenarios.js';
+import { AdminClient, BUCKETS_PER_REQUEST, seed, warmUsers } from './seed.js';
+import { describeSettings, loadSettings, type BenchSettings } from './settings.js';
+
+/**
+ * `npm run bench`: quotagate (built JS, its own process) against real PostgreSQL and Redis,
+ * beside a bare Fastify + one-EVALSHA baseline measured in the same run. Prints a table;
+ * writes nothing. Everything it creates (processes, database, Redis keys) is removed at
+ * the end, also when a step fails or the run is interrupted.
+ */
+const TARGETS = { checkRatio: 0.9, settlePerSecond: 3_000, halfSaturationP99Ms: 3 };
+
+const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+/** LIFO cleanup, run once, whatever ended the run. */
+class Cleanup {
+  private steps: { what: string; run: () => Promise<unknown> }[] = [];
+  private done: Promise<void> | null = null;
+
+  add(what: string, run: () => Promise<unknown>): void {
+    this.steps.push({ what, run });
+  }
+
+  run(): Promise<void> {
+    this.done ??= (async () => {
+      for (const step of this.steps.reverse()) {
+        try {
+          await step.run();
+        } catch (err) {
+          log(`cleanup: ${step.what} failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    })();
+    return this.done;
+  }
+}
+
+function build(): void {
+  log('npm run build (figures come from the compiled dist/, as in production)');
+  const result = spawnSync('npm', ['run', '--silent', 'build'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (result.status !== 0) throw new Error('npm run build failed');
+}
+
+function machine(): string[] {
+  const cpus = os.cpus();
+  const load = os.loadavg().map((l) => l.toFixed(2));
+  return [
+    `cores: ${cpus.length} × ${cpus[0]?.model.trim() ?? '?'}; memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `os: ${os.type()} ${os.release()}; node ${process.version}`,
+    'load generator: autocannon in the orchestrator process, on the same host (it competes for the cores)',
+    `load average at the end (1/5/15 min): ${load.join(' ')} (other work on the host skews every figure)`,
+  ];
+}
+
+async function main(): Promise<void> {
+  const settings = loadSettings();
+  const cleanup = new Cleanup();
+  const interrupted = (signal: string) => {
+    log(`${signal}: cleaning up`);
+    void cleanup.run().then(() => process.exit(130));
+  };
+  process.once('SIGINT', () => interrupted('SIGINT'));
+  process.once('SIGTERM', () => interrupted('SIGTERM'));
+  try {
+    await bench(settings, cleanup);
+  } finally {
+    await cleanup.run();
+  }
+}
+
+async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
+  if (settings.build) build();
+  const tag = `${Date.now()}_${randomBytes(3).toString('hex')}`;
+  const [pgVersion, rVersion] = await Promise.all([
+    postgresVersion(settings.databaseUrl),
+    redisVersion(settings.redisUrl),
+  ]);
+
+  const dbName = `qg_bench_${tag}`;
+  const databaseUrl = await createDatabase(settings.databaseUrl, dbName);
+  cleanup.add(`drop database ${dbName}`, () => dropDatabase(settings.databaseUrl, dbName));
+  const prefix = `qgb_${tag}`;
+  cleanup.add(`delete Redis keys ${prefix}:*`, async () =>
+    log(`deleted ${await deleteRedisPrefix(settings.redisUrl, prefix)} Redis keys under ${prefix}:`),
+  );
+  log(`database ${dbName}, Redis prefix ${prefix}`);
+
+  const adminToken = `bench-admin-${randomBytes(12).toString('hex')}`;
+  const serviceToken = `bench-service-${randomBytes(12).toString('hex')}`;
+  const common = { NODE_ENV: 'production', REDIS_URL: settings.redisUrl, REDIS_KEY_PREFIX: prefix };
+
+  const servers: ServerProcess[] = [];
+  cleanup.add('stop servers', () => Promise.all(servers.map((s) => s.stop())));
+  const quotagate = await startServer({
+    name: 'quotagate',
+    args: [...settings.nodeArgs, 'dist/server.js'],
+    port: await freePort(),
+    readyPath: '/readyz',
+    env: {
+      ...common,
+      DATABASE_URL: databaseUrl,
+      ADMIN_TOKENS: `bench:${adminToken}`,
+      SERVICE_TOKENS: `gateway:${serviceToken}`,
+      LOG_LEVEL: 'warn',
+    },
+  });
+  servers.push(quotagate);
+  // tsx only compiles the file at start; the route then runs as plain JIT-compiled JS.
+  const base = await startServer({
+    name: 'baseline',
+    args: ['--import', 'tsx', 'test/bench/baseline-server.ts'],
+    port: await freePort(),
+    readyPath: '/readyz',
+    env: common,
+  });
+  servers.push(base);
+  log(`quotagate pid ${quotagate.pid} at ${quotagate.url}; baseline pid ${base.pid} at ${base.url}`);
+
+  const seeded = await seed(new AdminClient(quotagate.url, adminToken), settings.users);
+  log(`seeded ${settings.users} users, ${seeded.limits} limits in ${seeded.seedSeconds.toFixed(1)} s`);
+  const warmSeconds = await warmUsers(quotagate.url, serviceToken, settings.users);
+  log(`warmed ${settings.users} users (${BUCKETS_PER_REQUEST} buckets each) in ${warmSeconds.toFixed(1)} s`);
+
+  const target: ScenarioTarget = { token: serviceToken, users: settings.users };
+  const { seconds, warmupSeconds, connections: c } = settings;
+
+  /** Warm-up (discarded), then the measured run; a dead server fails the run loudly. */
+  const measure = async (
+    label: string,
+    server: ServerProcess,
+    requests: RequestsFactory,
+    run: (url: string, requests: RequestsFactory, s: number) => Promise<RunFigures>,
+  ) => {
+    log(`${label}: ${warmupSeconds} s warm-up, ${seconds} s measured`);
+    if (warmupSeconds > 0) await run(server.url, requests, warmupSeconds);
+    const cpuBefore = cpuMillis(server.pid);
+    const figures = await run(server.url, requests, seconds);
+    const cpuAfter = cpuMillis(server.pid);
+    if (!server.running()) throw new Error(`${server.name} died during ${label}:\n${server.output()}`);
+    const cpuMicros =
+      cpuBefore === null || cpuAfter === null
+        ? null
+        : ((cpuAfter - cpuBefore) * 1000) / figures.overall.count;
+    log(`${label}: ${Math.round(figures.perSecond)} req/s, p99 ${figures.overall.p99.toFixed(2)} ms`);
+    return { ...figures, cpuMicros };
+  };
+  const closed = (conns: number) => (url: string, requests: RequestsFactory, s: number) =>
+    closedLoop(url, conns, s, requests);
+
+  const baseRun = await measure('baseline', base, baseline(target), closed(c));
+  const checkRun = await measure('/check', quotagate, check(target), closed(c));
+  const flowRun = await measure('/reserve→/settle', quotagate, reserveThenSettle(target), closed(c));
+  const settleRun = await measure('/settle', quotagate, settleAlone(target), closed(c));
+  const probeRun = await measure(`/check ×${2 * c}`, quotagate, check(target), closed(2 * c));
+
+  const saturation = Math.max(checkRun.perSecond, probeRun.perSecond);
+  const half = Math.max(1, Math.round(saturation / 2));
+  const pacedRun = await measure(`/check at ${half}/s paced`, quotagate, check(target), (url, requests, s) =>
+    paced(url, half, settings.pacedInstances, s, requests),
+  );
+  const burstRun = await measure(
+    `/check at ${half}/s overallRate`,
+    quotagate,
+    check(target),
+    (url, requests, s) => overallRate(url, half, c, s, requests),
+  );
+
+  const runs: BenchRuns = { baseRun, checkRun, flowRun, settleRun, probeRun, pacedRun, burstRun };
+  const rows = buildRows(runs, c, TARGETS);
+  const checkFig = stepOf(checkRun, '/check');
+  const socketErrors = [baseRun, checkRun, flowRun, settleRun, probeRun, pacedRun, burstRun].reduce(
+    (sum, r) => sum + r.socketErrors,
+    0,
+  );
+  const out = [
+    '',
+    'quotagate benchmark: npm run bench',
+    ...machine().map((l) => `  ${l}`),
+    `  PostgreSQL ${pgVersion}, Redis ${rVersion}; quotagate: node dist/server.js, NODE_ENV=production, LOG_LEVEL=warn`,
+    `  settings: ${describeSettings(settings).join(' ')}`,
+    `  fixture: ${settings.users} users × ${BUCKETS_PER_REQUEST} buckets (user cost 5h rolling, daily, weekly on the model group; key cost daily; user requests/1m; user concurrency)`,
+    `  saturation (max of /check at ${c} and ${2 * c} connections): ${Math.round(saturation)} req/s; half: ${half} req/s`,
+    '',
+    renderTable(rows),
+    '',
+    `  reply sizes: baseline ${Math.round(stepOf(baseRun, '/baseline').bytesPerResponse)} B, /check ${Math.round(checkFig.bytesPerResponse)} B (headers + body)`,
+    `  429 is a normal answer (quota refused); "errors" are other non-2xx; socket errors/timeouts: ${socketErrors}`,
+    '  latencies: every response timed by autocannon (sub-ms), percentiles computed here; req/s = responses / measured seconds',
+    '  server CPU µs/req: user + system time of the server process over the measured seconds, per response',
+    '  paced: the rate split over staggered single-connection autocannon instances; overallRate: one instance, whose per-second bursts queue like saturation',
+    '',
+  ];
+  process.stdout.write(out.join('\n'));
+}
+
+main().catch((err: unknown) => {
+  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,128 @@
+/**
+ * The benchmark's tenant, written through the admin API as an operator would: one model
+ * group, one user group whose per-member limits give every user five buckets, and a daily
+ * cost limit per key: six buckets per request, each warmed before anything is measured.
+ */
+export const MODEL = 'bench-model-1';
+export const ESTIMATE_USD = 0.01;
+export const COST_USD = 0.012;
+
+export const userIdOf = (i: number) => `u-${i}`;
+export const keyIdOf = (i: number) => `k-${i}`;
+
+/**
+ * Caps far above what a run spends, so answers are mostly 200s; requests/1m stays at the
+ * exact-log size (≤ 1000), the costlier structure, rather than the sliced one.
+ */
+const USER_LIMITS = [
+  { metric: 'cost', window: '5h', reset: 'rolling', limit: 1_000, scoped: true },
+  { metric: 'cost', window: 'daily', reset: 'calendar', limit: 5_000, scoped: true },
+  { metric: 'cost', window: 'weekly', reset: 'calendar', limit: 20_000, scoped: true },
+  { metric: 'requests', window: '1m', reset: 'rolling', limit: 1_000, scoped: false },
+  { metric: 'concurrency', window: null, reset: null, limit: 50, scoped: false },
+] as const;
+const KEY_DAILY_COST_USD = 1_000;
+export const BUCKETS_PER_REQUEST = USER_LIMITS.length + 1;
+
+export interface Seeded {
+  modelGroupId: number;
+  userGroupId: number;
+  limits: number;
+  seedSeconds: number;
+  warmSeconds: number;
+}
+
+export class AdminClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token: string,
+  ) {}
+
+  async send<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(this.baseUrl + path, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+    return (text ? JSON.parse(text) : null) as T;
+  }
+}
+
+/** Runs `task(i)` for i in [0, n) with at most `width` in flight. */
+async function inParallel(n: number, width: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, n) }, worker));
+}
+
+export async function seed(admin: AdminClient, users: number): Promise<Omit<Seeded, 'warmSeconds'>> {
+  const started = performance.now();
+  const group = await admin.send<{ id: number }>('POST', '/admin/model-groups', {
+    name: 'bench',
+    models: [MODEL],
+  });
+  const userGroup = await admin.send<{ id: number }>('POST', '/admin/user-groups', { name: 'bench-users' });
+  for (let from = 0; from < users; from += 1000) {
+    const userIds = Array.from({ length: Math.min(1000, users - from) }, (_, j) => userIdOf(from + j));
+    await admin.send('POST', `/admin/user-groups/${userGroup.id}/members`, { userIds });
+  }
+  for (const l of USER_LIMITS) {
+    await admin.send('PUT', '/admin/limits', {
+      subjectType: 'user_group',
+      subjectId: String(userGroup.id),
+      modelGroupId: l.scoped ? group.id : null,
+      metric: l.metric,
+      ...(l.window ? { window: l.window, reset: l.reset } : {}),
+      limit: l.limit,
+    });
+  }
+  // Keys have no groups (SPEC §2: a key's own limits only), so one limit per key.
+  // Every admin write reloads the snapshot before it answers: a few in flight suffice.
+  await inParallel(users, 4, async (i) => {
+    await admin.send('PUT', '/admin/limits', {
+      subjectType: 'key',
+      subjectId: keyIdOf(i),
+      modelGroupId: group.id,
+      metric: 'cost',
+      window: 'daily',
+      limit: KEY_DAILY_COST_USD,
+    });
+  });
+  return {
+    modelGroupId: group.id,
+    userGroupId: userGroup.id,
+    limits: USER_LIMITS.length + users,
+    seedSeconds: (performance.now() - started) / 1000,
+  };
+}
+
+/**
+ * One /check per user: the first decision on a cold subject rebuilds its buckets from
+ * PostgreSQL, which is not what the steady state measures. Also checks the fixture: every
+ * answer must name at least BUCKETS_PER_REQUEST buckets.
+ */
+export async function warmUsers(baseUrl: string, token: string, users: number): Promise<number> {
+  const started = performance.now();
+  await inParallel(users, 16, async (i) => {
+    const res = await fetch(`${baseUrl}/check`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        userId: userIdOf(i),
+        keyId: keyIdOf(i),
+        model: MODEL,
+        estimatedCostUsd: ESTIMATE_USD,
+      }),
+    });
+    const body = (await res.json()) as { buckets?: unknown[] };
+    if (res.status !== 200) throw new Error(`warm-up /check for ${userIdOf(i)} answered ${res.status}`);
+    const n = body.buckets?.length ?? 0;
+    if (n < BUCKETS_PER_REQUEST)
+      throw new Error(`${userIdOf(i)} hits ${n} buckets, expected ${BUCKETS_PER_REQUEST}`);
+  });
+  return (performance.now() - started) / 1000;
+}
