@@ -1,4 +1,4 @@
-import { inArray, sql } from 'drizzle-orm';
+import { inArray, Param, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { dirtySubjects, usageLedger } from '../db/schema.js';
 
@@ -37,20 +37,26 @@ export interface StoredLedgerRow {
  * still records the cost). Returns the request ids this call wrote.
  */
 export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promise<Set<string>> {
-  const written = await tx
-    .insert(usageLedger)
-    .values(entries.map(({ markDirty: _skip, ...row }) => row))
-    .onConflictDoUpdate({
-      target: usageLedger.requestId,
-      set: {
-        costMicros: sql`excluded.cost_micros`,
-        status: sql`excluded.status`,
-        settledAt: sql`excluded.settled_at`,
-        metadata: sql`excluded.metadata`,
-      },
-      setWhere: sql`${usageLedger.status} = 'released' and excluded.status = 'settled'`,
-    })
-    .returning({ requestId: usageLedger.requestId });
+  // One constant statement over column arrays: building it costs the same for 1 row or 500
+  // (drizzle's row-by-row VALUES builder was a fifth of a settle's CPU).
+  const column = <T>(pick: (e: LedgerEntry) => T) => new Param(entries.map(pick));
+  const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+  const result = await tx.execute(sql`
+    insert into usage_ledger (request_id, user_id, key_id, model, model_group_id, cost_micros,
+      counted_in_user_global, counted_in_key_global, buckets, status, reserved_at, settled_at, metadata)
+    select * from unnest(
+      ${column((e) => e.requestId)}::text[], ${column((e) => e.userId)}::text[],
+      ${column((e) => e.keyId)}::text[], ${column((e) => e.model)}::text[],
+      ${column((e) => e.modelGroupId)}::int[], ${column((e) => e.costMicros)}::bigint[],
+      ${column((e) => e.countedInUserGlobal)}::bool[], ${column((e) => e.countedInKeyGlobal)}::bool[],
+      ${column((e) => JSON.stringify(e.buckets))}::jsonb[], ${column((e) => e.status)}::text[],
+      ${column((e) => e.reservedAt?.toISOString() ?? null)}::timestamptz[],
+      ${column((e) => e.settledAt.toISOString())}::timestamptz[], ${column((e) => json(e.metadata))}::jsonb[])
+    on conflict (request_id) do update set cost_micros = excluded.cost_micros, status = excluded.status,
+      settled_at = excluded.settled_at, metadata = excluded.metadata
+    where usage_ledger.status = 'released' and excluded.status = 'settled'
+    returning request_id`);
+  const written = new Set(rowsOf<{ request_id: string }>(result).map((r) => r.request_id));
   const dirty = [...new Set(entries.filter((e) => e.markDirty).map((e) => e.userId))];
   if (dirty.length > 0) {
     await tx
@@ -58,7 +64,7 @@ export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promi
       .values(dirty.map((subject) => ({ subject })))
       .onConflictDoUpdate({ target: dirtySubjects.subject, set: { markedAt: sql`now()` } });
   }
-  return new Set(written.map((w) => w.requestId));
+  return written;
 }
 
 export async function findRows(tx: Executor, requestIds: string[]): Promise<Map<string, StoredLedgerRow>> {
@@ -76,4 +82,9 @@ export async function findRows(tx: Executor, requestIds: string[]): Promise<Map<
     .from(usageLedger)
     .where(inArray(usageLedger.requestId, requestIds));
   return new Map(rows.map((r) => [r.requestId, { ...r, status: r.status as StoredLedgerRow['status'] }]));
+}
+
+/** node-postgres answers `{rows}`; PGlite too — one shape for both drivers. */
+function rowsOf<T>(result: unknown): T[] {
+  return (result as { rows: T[] }).rows;
 }
