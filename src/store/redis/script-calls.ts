@@ -107,7 +107,7 @@ export class ScriptCalls {
         key({ kind: 'expiries', subject, bucketId }),
       );
     }
-    return { keys, args: [...settings(now, buckets.length), ...head, ...buckets.flatMap(bucketArgs)] };
+    return { keys, args: [...settings(now, buckets.length), ...head, ...buckets.map(bucketArg)] };
   }
 }
 
@@ -118,22 +118,13 @@ function settings(now: number, bucketCount: number): string[] {
   return [now, bucketCount, TTL_MARGIN_MS, WARM_TTL_MS, LOG_KEEP_MIN, APPLIED_MARKER_TTL_MS].map(String);
 }
 
-function bucketArgs(bucket: StoreBucket): string[] {
+/** One argument per bucket (layout.lua): no field can hold a space (ids are base64url). */
+function bucketArg(bucket: StoreBucket): string {
   const c = bucket.counting;
   const lengthMs = 'lengthMs' in c ? c.lengthMs : 0;
   const floor = 'floor' in c ? c.floor : 0;
   const sliceMs = c.mode === 'slices' ? c.sliceMs : 0;
   const start = c.mode === 'window' ? c.start : 0;
-  const end = c.mode === 'window' && c.end !== null ? String(c.end) : '';
-  return [
-    bucket.metric,
-    c.mode,
-    String(bucket.limit),
-    String(lengthMs),
-    String(sliceMs),
-    String(floor),
-    String(start),
-    end,
-    warmField(bucket),
-  ];
+  const end = c.mode === 'window' && c.end !== null ? String(c.end) : '-';
+  return `${bucket.metric} ${c.mode} ${bucket.limit} ${lengthMs} ${sliceMs} ${floor} ${start} ${end} ${warmField(bucket)}`;
 }

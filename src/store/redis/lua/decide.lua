@@ -8,7 +8,7 @@
 --       (layout.lua)
 -- ARGV  1-6 shared head (lib.lua); 7 record '1'|'0'; 8 estimate µ$; 9 session id
 --       (base64url, '' = none); 10 session ttl ms; 11 request id (base64url); 12 hold ttl ms;
---       13 body hash; 14 payload; 15 record ttl ms; 16.. 9 per bucket (layout.lua)
+--       13 body hash; 14 payload; 15 record ttl ms; 16.. 1 per bucket (layout.lua)
 -- Reply {'existing', state, bodyHash, expiresAt, payload}   the request id already reserved here
 --       {'cold', i, ...}                                     1-based indexes of cold buckets
 --       {'decided', 1|0, state, ...}                         admitted?, one state per bucket:

@@ -5,8 +5,9 @@
 -- KEYS[3] the request's applied markers (hash: '*' = settled; a warm field = a seed counted it there)
 -- per bucket i, 4 KEYS from KEYS[4]: usage, active sessions (zset), holds (hash) or slots
 --   (zset), hold expiries (zset)
--- per bucket i, 9 ARGV from the script's base: metric, mode, limit, lengthMs, sliceMs,
---   floor, window start, window end ('' = none), warm field
+-- per bucket i, 1 ARGV from the script's base: 'metric mode limit lengthMs sliceMs floor
+--   windowStart windowEnd warmField', space-separated, windowEnd '-' for none (one argument
+--   per bucket rather than nine: the client writes each argument separately)
 --
 -- A bucket state in replies: { used, held, first-use start or '', reconnect 0|1,
 --   { at, amount, at, amount, ... } } (timeline oldest first).
@@ -18,11 +19,12 @@ local SUM = '~sum'
 local function read_buckets(argv_base)
   local buckets = {}
   for i = 1, BUCKET_COUNT do
-    local a, k = argv_base + (i - 1) * 9, 4 + (i - 1) * 4
+    local f, k = {}, 4 + (i - 1) * 4
+    for word in string.gmatch(ARGV[argv_base + i - 1], '%S+') do f[#f + 1] = word end
     buckets[i] = {
-      index = i, metric = ARGV[a], mode = ARGV[a + 1], limit = tonumber(ARGV[a + 2]),
-      len = tonumber(ARGV[a + 3]), slice = tonumber(ARGV[a + 4]), floor = tonumber(ARGV[a + 5]),
-      start = tonumber(ARGV[a + 6]), wend = tonumber(ARGV[a + 7]), field = ARGV[a + 8],
+      index = i, metric = f[1], mode = f[2], limit = tonumber(f[3]),
+      len = tonumber(f[4]), slice = tonumber(f[5]), floor = tonumber(f[6]),
+      start = tonumber(f[7]), wend = tonumber(f[8]), field = f[9],
       usage = KEYS[k], active = KEYS[k + 1], holds = KEYS[k + 2], expiries = KEYS[k + 3],
     }
   end

@@ -3,7 +3,7 @@
 -- Never cold: holds and slots are not rebuilt from the ledger.
 --
 -- KEYS  1 warm flags; 2 reservation record; 3 applied markers (unused); 4.. 4 per bucket
--- ARGV  1-6 shared head (lib.lua); 7 request id (base64url); 8.. 9 per bucket (layout.lua)
+-- ARGV  1-6 shared head (lib.lua); 7 request id (base64url); 8.. 1 per bucket (layout.lua)
 -- Reply {'applied'} | {'already_applied'} (the reservation was already settled or released)
 
 local REQ = ARGV[7]

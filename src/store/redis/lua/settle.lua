@@ -5,7 +5,7 @@
 --
 -- KEYS  1 warm flags; 2 reservation record; 3 applied markers; 4.. 4 per bucket (layout.lua)
 -- ARGV  1-6 shared head (lib.lua); 7 request id (base64url); 8 cost µ$; 9 count request
---       '1'|'0'; 10.. 9 per bucket (layout.lua)
+--       '1'|'0'; 10.. 1 per bucket (layout.lua)
 -- Reply {'applied'} | {'already_applied'} | {'cold', i, ...} (nothing recorded unless 'applied')
 
 local REQ = ARGV[7]

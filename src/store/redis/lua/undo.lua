@@ -7,7 +7,7 @@
 -- KEYS  1 warm flags; 2 reservation record; 3 applied markers (unused); 4.. 4 per bucket
 -- ARGV  1-6 shared head (lib.lua, now = the decision's); 7 request id (base64url);
 --       8 session id (base64url, '' = none); 9 per bucket '1' if the decision recorded a new
---       session admission there, else '0' (one character each); 10.. 9 per bucket
+--       session admission there, else '0' (one character each); 10.. 1 per bucket
 -- Reply the number of buckets visited
 
 local REQ, SESSION, ADMITTED = ARGV[7], ARGV[8], ARGV[9]
