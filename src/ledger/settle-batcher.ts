@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Database } from '../db/client.js';
+import type { Database, Executor } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { findRows, insertEntries, type LedgerEntry, type StoredLedgerRow } from './ledger-rows.js';
 
@@ -128,29 +128,47 @@ export class SettleBatcher {
 
   /** `retried`: an earlier attempt's COMMIT outcome is unknown, so a row may be our own. */
   private async writeUnique(entries: LedgerEntry[], retried: boolean): Promise<LedgerOutcome[]> {
+    try {
+      return await this.database.db.transaction(async (tx) => {
+        const written = await insertEntries(tx, entries);
+        return this.outcomes(tx, entries, written, new Map(), retried);
+      });
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) throw err;
+      return this.writeRowByRow(entries, retried);
+    }
+  }
+
+  /** A row the database refused sank its batch's transaction: retry each row in a savepoint. */
+  private writeRowByRow(entries: LedgerEntry[], retried: boolean): Promise<LedgerOutcome[]> {
     return this.database.db.transaction(async (tx) => {
-      let written: Set<string>;
+      const written = new Set<string>();
       const invalid = new Map<string, string>();
-      try {
-        written = await tx.transaction((sp) => insertEntries(sp, entries));
-      } catch (err) {
-        if (isDatabaseUnavailable(err)) throw err;
-        written = new Set();
-        for (const entry of entries) {
-          try {
-            for (const id of await tx.transaction((sp) => insertEntries(sp, [entry]))) written.add(id);
-          } catch (rowErr) {
-            if (isDatabaseUnavailable(rowErr)) throw rowErr;
-            invalid.set(entry.requestId, rowErr instanceof Error ? rowErr.message : 'invalid row');
-          }
+      for (const entry of entries) {
+        try {
+          for (const id of await tx.transaction((sp) => insertEntries(sp, [entry]))) written.add(id);
+        } catch (rowErr) {
+          if (isDatabaseUnavailable(rowErr)) throw rowErr;
+          invalid.set(entry.requestId, rowErr instanceof Error ? rowErr.message : 'invalid row');
         }
       }
-      const existing = await findRows(
-        tx,
-        entries.filter((e) => !written.has(e.requestId) && !invalid.has(e.requestId)).map((e) => e.requestId),
-      );
-      return entries.map((entry) => classify(entry, written, invalid, existing, retried));
+      return this.outcomes(tx, entries, written, invalid, retried);
     });
+  }
+
+  private async outcomes(
+    tx: Executor,
+    entries: LedgerEntry[],
+    written: Set<string>,
+    invalid: Map<string, string>,
+    retried: boolean,
+  ): Promise<LedgerOutcome[]> {
+    const others = entries.filter((e) => !written.has(e.requestId) && !invalid.has(e.requestId));
+    const existing = await findRows(
+      tx,
+      others.map((e) => e.requestId),
+    );
+    return entries.map((entry) => classify(entry, written, invalid, existing, retried));
   }
 }
 
