@@ -3,10 +3,6 @@ import type { WriteBehind } from '../ledger/write-behind.js';
 import type { BucketState } from '../store/counter-store.js';
 import type { DemandInput } from './demand.js';
 
-/** First-use starts already handed to the write-behind (bounded: a window opens rarely). */
-const knownStarts = new Map<string, number>();
-const MAX_KNOWN_STARTS = 50_000;
-
 /**
  * After an admitted /reserve: new session admissions and newly opened first-use windows go
  * to PostgreSQL (write-behind), so losing Redis never forgets them.
@@ -48,14 +44,11 @@ export function recordFirstUseStarts(
   for (const bucket of buckets) {
     const start = stateOf.get(bucket.key)?.windowStart;
     if (bucket.counting.mode === 'first_use' && start != null) {
-      rememberStart(writeBehind, bucket.key, start, bucket.counting.lengthMs);
+      writeBehind.firstUseOpened({
+        bucketKey: bucket.key,
+        startedAt: new Date(start),
+        lengthMs: bucket.counting.lengthMs,
+      });
     }
   }
-}
-
-function rememberStart(writeBehind: WriteBehind, bucketKey: string, start: number, lengthMs: number): void {
-  if (knownStarts.get(bucketKey) === start) return;
-  if (knownStarts.size >= MAX_KNOWN_STARTS) knownStarts.clear();
-  knownStarts.set(bucketKey, start);
-  writeBehind.firstUseOpened({ bucketKey, startedAt: new Date(start), lengthMs });
 }

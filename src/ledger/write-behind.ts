@@ -20,6 +20,8 @@ export interface FirstUseRow {
 
 /** Rows kept at most while PostgreSQL is away; past it the oldest go (and are logged). */
 const MAX_BUFFERED = 100_000;
+/** First-use starts remembered as written (a window opens rarely; past this, forget all). */
+const MAX_KNOWN_STARTS = 50_000;
 
 /**
  * Session admissions and first-use window starts decided on the hot path reach PostgreSQL
@@ -29,6 +31,8 @@ const MAX_BUFFERED = 100_000;
 export class WriteBehind {
   private admissions: AdmissionRow[] = [];
   private starts: FirstUseRow[] = [];
+  /** bucket → the start already queued, so each window's start is written once. */
+  private knownStarts = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | null = null;
 
@@ -44,6 +48,10 @@ export class WriteBehind {
   }
 
   firstUseOpened(row: FirstUseRow): void {
+    const start = row.startedAt.getTime();
+    if (this.knownStarts.get(row.bucketKey) === start) return;
+    if (this.knownStarts.size >= MAX_KNOWN_STARTS) this.knownStarts.clear();
+    this.knownStarts.set(row.bucketKey, start);
     this.starts.push(row);
     this.schedule();
   }
