@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
+import { toLimitRecord } from '../db/repositories/limits.js';
 import {
   boosts,
   configVersion,
@@ -10,7 +11,7 @@ import {
   userGroupMembers,
   userGroups,
 } from '../db/schema.js';
-import type { BucketSubjectType, LimitRecord, LimitSubjectType, Metric, Reset } from '../domain/types.js';
+import type { BucketSubjectType, Metric } from '../domain/types.js';
 import type { SnapshotRows } from './snapshot.js';
 
 export async function readConfigVersion(db: Executor): Promise<number> {
@@ -19,25 +20,6 @@ export async function readConfigVersion(db: Executor): Promise<number> {
     .from(configVersion)
     .where(eq(configVersion.id, 1));
   return row?.version ?? 0;
-}
-
-type LimitRow = typeof limits.$inferSelect;
-
-export function toLimitRecord(row: LimitRow): LimitRecord {
-  return {
-    id: row.id,
-    subjectType: row.subjectType as LimitSubjectType,
-    subjectId: row.subjectId,
-    modelGroupId: row.modelGroupId,
-    metric: row.metric as Metric,
-    window: row.window,
-    slot: row.slot,
-    reset: row.reset as Reset | null,
-    anchor: row.anchor?.getTime() ?? null,
-    timezone: row.timezone,
-    resetTime: row.resetTime,
-    cap: row.cap,
-  };
 }
 
 /** Reads all config in one read-only, repeatable-read transaction: one consistent version. */

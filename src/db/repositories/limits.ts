@@ -28,7 +28,8 @@ export interface LimitFilter {
 
 type Row = typeof limits.$inferSelect;
 
-function toStoredLimit(row: Row): StoredLimit {
+/** A limits row as the snapshot and the admin API see it (times in epoch ms). */
+export function toLimitRecord(row: Row): LimitRecord {
   return {
     id: row.id,
     subjectType: row.subjectType as LimitSubjectType,
@@ -42,9 +43,11 @@ function toStoredLimit(row: Row): StoredLimit {
     timezone: row.timezone,
     resetTime: row.resetTime,
     cap: row.cap,
-    createdAt: row.createdAt.getTime(),
-    updatedAt: row.updatedAt.getTime(),
   };
+}
+
+function toStoredLimit(row: Row): StoredLimit {
+  return { ...toLimitRecord(row), createdAt: row.createdAt.getTime(), updatedAt: row.updatedAt.getTime() };
 }
 
 const scopeIs = (modelGroupId: number | null): SQL =>
