@@ -209,7 +209,8 @@ export function createSettleService(deps: SettleDeps) {
     // within the store's marker window re-applying is a no-op, beyond it, it is assumed done.
     const fresh = !duplicate || now - outcome.row.settledAt.getTime() < LATE_APPLY_WINDOW_MS;
     if (fresh && !down) await apply(plan, input, now);
-    deps.observer.holdClosed(input.requestId);
+    // Only a reservation held anything; a direct settle has no hold to close.
+    if (!plan.countRequest) deps.observer.holdClosed(input.requestId);
     if (answer) return answer;
     return {
       requestId: input.requestId,
