@@ -1,7 +1,14 @@
 import { DateTime, IANAZone } from 'luxon';
 import type { FieldError } from './errors.js';
 import { parseUsd } from './money.js';
-import { RESETS, type BucketSubjectType, type LimitSubjectType, type Metric, type Reset } from './types.js';
+import {
+  RESETS,
+  type BucketSubjectType,
+  type LimitRecord,
+  type LimitSubjectType,
+  type Metric,
+  type Reset,
+} from './types.js';
 import { CONCURRENCY_SLOT, slotOf, type WindowSpec } from './window-spec.js';
 
 /**
@@ -35,19 +42,7 @@ export interface LimitInput {
 }
 
 /** A limit ready to store: `cap` in µ$ for cost, a count otherwise; `anchor` epoch ms. */
-export interface LimitDraft {
-  subjectType: LimitSubjectType;
-  subjectId: string;
-  modelGroupId: number | null;
-  metric: Metric;
-  window: string | null;
-  slot: string;
-  reset: Reset | null;
-  anchor: number | null;
-  timezone: string | null;
-  resetTime: string | null;
-  cap: number;
-}
+export type LimitDraft = Omit<LimitRecord, 'id'>;
 
 export interface BoostInput {
   subjectType: BucketSubjectType;
