@@ -97,15 +97,27 @@ export class ScriptCalls {
       key({ kind: 'record', subject, requestId }),
       key({ kind: 'applied', subject, requestId }),
     ];
+    // Only the keys each metric uses, in layout.lua's order: fewer arguments to write.
     for (const bucket of buckets) {
       const bucketId = bucket.id;
-      const third = bucket.metric === 'concurrency' ? 'slots' : 'holds';
-      keys.push(
-        key({ kind: 'usage', subject, bucket }),
-        key({ kind: 'active', subject, bucket }),
-        key({ kind: third, subject, bucketId }),
-        key({ kind: 'expiries', subject, bucketId }),
-      );
+      switch (bucket.metric) {
+        case 'cost':
+          keys.push(
+            key({ kind: 'usage', subject, bucket }),
+            key({ kind: 'holds', subject, bucketId }),
+            key({ kind: 'expiries', subject, bucketId }),
+          );
+          break;
+        case 'requests':
+          keys.push(key({ kind: 'usage', subject, bucket }));
+          break;
+        case 'sessions':
+          keys.push(key({ kind: 'usage', subject, bucket }), key({ kind: 'active', subject, bucket }));
+          break;
+        case 'concurrency':
+          keys.push(key({ kind: 'slots', subject, bucketId }));
+          break;
+      }
     }
     return { keys, args: [...settings(now, buckets.length), ...head, ...buckets.map(bucketArg)] };
   }

@@ -4,7 +4,7 @@
 -- record. ARGV[7] = '0' is the dry run of /check and /usage: it records nothing.
 -- (Expired holds, slots and stale slices met on the way are dropped either way.)
 --
--- KEYS  1 warm flags; 2 reservation record; 3 applied markers (unused); 4.. 4 per bucket
+-- KEYS  1 warm flags; 2 reservation record; 3 applied markers (unused); 4.. per bucket, its metric's keys
 --       (layout.lua)
 -- ARGV  1-6 shared head (lib.lua); 7 record '1'|'0'; 8 estimate µ$; 9 session id
 --       (base64url, '' = none); 10 session ttl ms; 11 request id (base64url); 12 hold ttl ms;

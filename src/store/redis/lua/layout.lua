@@ -3,8 +3,9 @@
 --
 -- KEYS[2] reservation record (hash: state, bodyHash, expiresAt, payload)
 -- KEYS[3] the request's applied markers (hash: '*' = settled; a warm field = a seed counted it there)
--- per bucket i, 4 KEYS from KEYS[4]: usage, active sessions (zset), holds (hash) or slots
---   (zset), hold expiries (zset)
+-- per bucket, from KEYS[4] on, only the keys its metric uses: cost — usage, holds (hash),
+--   hold expiries (zset); requests — usage; sessions — usage, active sessions (zset);
+--   concurrency — slots (zset, in the `holds` field)
 -- per bucket i, 1 ARGV from the script's base: 'metric mode limit lengthMs sliceMs floor
 --   windowStart windowEnd warmField', space-separated, windowEnd '-' for none (one argument
 --   per bucket rather than nine: the client writes each argument separately)
@@ -16,17 +17,29 @@ local KEY_RECORD, KEY_APPLIED = KEYS[2], KEYS[3]
 -- Holds hash field for the total; request fields are base64url and never start with '~'.
 local SUM = '~sum'
 
+-- The keys each metric's bucket takes, in order (script-calls.ts sends the same).
+local BUCKET_KEYS = {
+  cost = { 'usage', 'holds', 'expiries' },
+  requests = { 'usage' },
+  sessions = { 'usage', 'active' },
+  concurrency = { 'holds' },
+}
+
 local function read_buckets(argv_base)
-  local buckets = {}
+  local buckets, k = {}, 4
   for i = 1, BUCKET_COUNT do
-    local f, k = {}, 4 + (i - 1) * 4
+    local f = {}
     for word in string.gmatch(ARGV[argv_base + i - 1], '%S+') do f[#f + 1] = word end
-    buckets[i] = {
+    local b = {
       index = i, metric = f[1], mode = f[2], limit = tonumber(f[3]),
       len = tonumber(f[4]), slice = tonumber(f[5]), floor = tonumber(f[6]),
       start = tonumber(f[7]), wend = tonumber(f[8]), field = f[9],
-      usage = KEYS[k], active = KEYS[k + 1], holds = KEYS[k + 2], expiries = KEYS[k + 3],
     }
+    for _, name in ipairs(BUCKET_KEYS[b.metric]) do
+      b[name] = KEYS[k]
+      k = k + 1
+    end
+    buckets[i] = b
   end
   return buckets
 end

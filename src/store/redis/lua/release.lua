@@ -2,7 +2,7 @@
 -- bucket and marks a held reservation released. Requests and sessions stay counted.
 -- Never cold: holds and slots are not rebuilt from the ledger.
 --
--- KEYS  1 warm flags; 2 reservation record; 3 applied markers (unused); 4.. 4 per bucket
+-- KEYS  1 warm flags; 2 reservation record; 3 applied markers (unused); 4.. per bucket, its metric's keys
 -- ARGV  1-6 shared head (lib.lua); 7 request id (base64url); 8.. 1 per bucket (layout.lua)
 -- Reply {'applied'} | {'already_applied'} (the reservation was already settled or released)
 

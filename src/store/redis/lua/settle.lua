@@ -3,7 +3,7 @@
 -- marks the reservation record settled and sets the applied marker. A bucket whose rebuild
 -- (seed) already counted this request carries its field in the markers and is not charged again.
 --
--- KEYS  1 warm flags; 2 reservation record; 3 applied markers; 4.. 4 per bucket (layout.lua)
+-- KEYS  1 warm flags; 2 reservation record; 3 applied markers; 4.. per bucket, the keys of its metric (layout.lua)
 -- ARGV  1-6 shared head (lib.lua); 7 request id (base64url); 8 cost µ$; 9 count request
 --       '1'|'0'; 10.. 1 per bucket (layout.lua)
 -- Reply {'applied'} | {'already_applied'} | {'cold', i, ...} (nothing recorded unless 'applied')

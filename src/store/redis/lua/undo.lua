@@ -4,7 +4,7 @@
 -- decision's own `now`, so it finds the entries that decision wrote. A first-use window the
 -- decision opened stays open (it holds no usage of this request).
 --
--- KEYS  1 warm flags; 2 reservation record; 3 applied markers (unused); 4.. 4 per bucket
+-- KEYS  1 warm flags; 2 reservation record; 3 applied markers (unused); 4.. per bucket, its metric's keys
 -- ARGV  1-6 shared head (lib.lua, now = the decision's); 7 request id (base64url);
 --       8 session id (base64url, '' = none); 9 per bucket '1' if the decision recorded a new
 --       session admission there, else '0' (one character each); 10.. 1 per bucket
