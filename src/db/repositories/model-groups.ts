@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { AppError, notFound } from '../../domain/errors.js';
 import type { Executor } from '../client.js';
+import { lockGroupRow } from './group-lock.js';
 import { foreignKeyViolation, uniqueViolation } from '../errors.js';
 import { modelGroupMembers, modelGroups } from '../schema.js';
 
@@ -53,13 +54,8 @@ export async function findModelGroup(db: Executor, id: number): Promise<ModelGro
 }
 
 /** Locks the group row for the caller's transaction (a concurrent delete waits); false if absent. */
-export async function lockModelGroup(db: Executor, id: number): Promise<boolean> {
-  const rows = await db
-    .select({ id: modelGroups.id })
-    .from(modelGroups)
-    .where(eq(modelGroups.id, id))
-    .for('no key update');
-  return rows.length > 0;
+export function lockModelGroup(db: Executor, id: number): Promise<boolean> {
+  return lockGroupRow(db, modelGroups, id, 'no key update');
 }
 
 export async function insertModelGroup(

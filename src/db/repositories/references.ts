@@ -1,5 +1,6 @@
 import { asc, eq } from 'drizzle-orm';
 import type { Executor } from '../client.js';
+import { lockGroupRow } from './group-lock.js';
 import { modelGroups, userGroupMembers, userGroups } from '../schema.js';
 
 /**
@@ -7,22 +8,12 @@ import { modelGroups, userGroupMembers, userGroups } from '../schema.js';
  * KEY SHARE: a concurrent delete of the group waits for the caller's transaction, so a
  * limit is never written against a group that vanished under it.
  */
-export async function lockModelGroupRef(db: Executor, id: number): Promise<boolean> {
-  const rows = await db
-    .select({ id: modelGroups.id })
-    .from(modelGroups)
-    .where(eq(modelGroups.id, id))
-    .for('key share');
-  return rows.length > 0;
+export function lockModelGroupRef(db: Executor, id: number): Promise<boolean> {
+  return lockGroupRow(db, modelGroups, id, 'key share');
 }
 
-export async function lockUserGroupRef(db: Executor, id: number): Promise<boolean> {
-  const rows = await db
-    .select({ id: userGroups.id })
-    .from(userGroups)
-    .where(eq(userGroups.id, id))
-    .for('key share');
-  return rows.length > 0;
+export function lockUserGroupRef(db: Executor, id: number): Promise<boolean> {
+  return lockGroupRow(db, userGroups, id, 'key share');
 }
 
 /** Stored memberships of a user (group ids, ascending). */

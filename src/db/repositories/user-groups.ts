@@ -1,6 +1,7 @@
 import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import { AppError, notFound } from '../../domain/errors.js';
 import type { Executor } from '../client.js';
+import { lockGroupRow } from './group-lock.js';
 import { foreignKeyViolation, uniqueViolation } from '../errors.js';
 import { limits, userGroupMembers, userGroups } from '../schema.js';
 
@@ -52,13 +53,8 @@ export async function findUserGroup(db: Executor, id: number): Promise<UserGroup
 }
 
 /** Locks the group row for the caller's transaction (a concurrent delete waits); false if absent. */
-export async function lockUserGroup(db: Executor, id: number): Promise<boolean> {
-  const rows = await db
-    .select({ id: userGroups.id })
-    .from(userGroups)
-    .where(eq(userGroups.id, id))
-    .for('no key update');
-  return rows.length > 0;
+export function lockUserGroup(db: Executor, id: number): Promise<boolean> {
+  return lockGroupRow(db, userGroups, id, 'no key update');
 }
 
 export async function insertUserGroup(
