@@ -1,27 +1,19 @@
 import { z } from 'zod';
 import { BUCKET_SUBJECT_TYPES } from '../../domain/types.js';
 import {
+  bucketAddressIn,
+  bucketAddressOut,
   instantIn,
   instantOut,
-  metric,
-  modelGroupIdIn,
-  modelGroupIdOut,
   quantityIn,
-  subjectId,
   subjectIdFilter,
-  windowIn,
-  windowOut,
 } from './quota-fields.js';
 
 const subjectType = z.enum(BUCKET_SUBJECT_TYPES).describe('Boosts add to a user’s or a key’s cap');
 
 export const createBoostBody = z
   .strictObject({
-    subjectType,
-    subjectId: subjectId('User or key id, 1–256 printable characters'),
-    modelGroupId: modelGroupIdIn,
-    metric,
-    window: windowIn,
+    ...bucketAddressIn(subjectType),
     amount: quantityIn(
       'Added to the merged cap while active, > 0: US dollars with at most 6 decimals for cost, a whole number otherwise',
     ),
@@ -49,11 +41,7 @@ export const createBoostBody = z
 export const boostSchema = z
   .object({
     id: z.number().int().describe('Boost id'),
-    subjectType,
-    subjectId: z.string().describe('User or key id'),
-    modelGroupId: modelGroupIdOut,
-    metric: metric.describe('What the boost adds to'),
-    window: windowOut,
+    ...bucketAddressOut(subjectType, 'What the boost adds to'),
     amount: z.number().describe('The addition: US dollars (6 decimals) for cost, a count otherwise'),
     startsAt: instantOut('Active from this instant (inclusive)'),
     expiresAt: instantOut('Active until this instant (exclusive)'),

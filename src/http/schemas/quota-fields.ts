@@ -75,3 +75,20 @@ export const instantIn = (description: string) =>
 export const instantOut = (description: string) => z.iso.datetime().describe(description);
 
 export const noContent = z.null().describe('No content');
+
+/** The address of one bucket (whose, which scope, metric, window): what boosts and resets act on. */
+export const bucketAddressIn = <T extends z.ZodType>(subjectType: T) => ({
+  subjectType,
+  subjectId: subjectId('User or key id, 1–256 printable characters'),
+  modelGroupId: modelGroupIdIn,
+  metric,
+  window: windowIn,
+});
+
+export const bucketAddressOut = <T extends z.ZodType>(subjectType: T, metricDescription: string) => ({
+  subjectType,
+  subjectId: z.string().describe('User or key id'),
+  modelGroupId: modelGroupIdOut,
+  metric: metric.describe(metricDescription),
+  window: windowOut,
+});

@@ -1,40 +1,19 @@
 import { z } from 'zod';
 import { BUCKET_SUBJECT_TYPES } from '../../domain/types.js';
-import {
-  instantOut,
-  metric,
-  modelGroupIdIn,
-  modelGroupIdOut,
-  subjectId,
-  subjectIdFilter,
-  windowIn,
-  windowOut,
-} from './quota-fields.js';
+import { bucketAddressIn, bucketAddressOut, instantOut, subjectIdFilter } from './quota-fields.js';
 
 const subjectType = z.enum(BUCKET_SUBJECT_TYPES).describe('The bucket’s owner: a user or a key');
 
-export const createResetBody = z
-  .strictObject({
-    subjectType,
-    subjectId: subjectId('User or key id, 1–256 printable characters'),
-    modelGroupId: modelGroupIdIn,
-    metric,
-    window: windowIn,
-  })
-  .meta({
-    id: 'CreateResetRequest',
-    description: 'Resets one bucket now: it counts only usage after the marker; the ledger keeps everything',
-    examples: [{ subjectType: 'user', subjectId: 'u-42', modelGroupId: 3, metric: 'cost', window: '5h' }],
-  });
+export const createResetBody = z.strictObject(bucketAddressIn(subjectType)).meta({
+  id: 'CreateResetRequest',
+  description: 'Resets one bucket now: it counts only usage after the marker; the ledger keeps everything',
+  examples: [{ subjectType: 'user', subjectId: 'u-42', modelGroupId: 3, metric: 'cost', window: '5h' }],
+});
 
 export const resetMarkerSchema = z
   .object({
     id: z.number().int().describe('Reset marker id'),
-    subjectType,
-    subjectId: z.string().describe('User or key id'),
-    modelGroupId: modelGroupIdOut,
-    metric: metric.describe('The bucket’s metric'),
-    window: windowOut,
+    ...bucketAddressOut(subjectType, 'The bucket’s metric'),
     resetAt: instantOut('Usage before this instant no longer counts in the bucket'),
     createdAt: instantOut('When the marker was written'),
   })
