@@ -9,7 +9,13 @@ import { AppError } from '../domain/errors.js';
 import { bucketAt } from '../domain/frozen.js';
 import type { WriteBehind } from '../ledger/write-behind.js';
 import type { ConfigSnapshot } from '../snapshot/snapshot.js';
-import type { BucketState, CounterStore, DecideOutcome, Reservation } from '../store/counter-store.js';
+import type {
+  BucketState,
+  CounterStore,
+  DecideInput,
+  DecideOutcome,
+  Reservation,
+} from '../store/counter-store.js';
 import { StoreUnavailableError } from '../store/store-errors.js';
 import { bodyHash, decodePayload, encodePayload } from './reservation-payload.js';
 import { recordAdmissions } from './admissions-log.js';
@@ -62,29 +68,31 @@ export function createDecisionService(deps: DecisionDeps) {
     }
   }
 
+  /** One store decision (a dry run when `reserve` is null), rebuilding cold buckets first. */
   async function decideWarm(
-    subject: string,
+    input: DemandInput,
     buckets: Bucket[],
     now: number,
-    run: () => Promise<DecideOutcome>,
-  ) {
-    return withWarmBuckets(deps, subject, toStoreBuckets(buckets), now, run);
+    reserve: DecideInput['reserve'],
+  ): Promise<Exclude<DecideOutcome, { kind: 'cold' }>> {
+    const storeBuckets = toStoreBuckets(buckets);
+    return withWarmBuckets(deps, input.userId, storeBuckets, now, () =>
+      deps.store.decide({
+        subject: input.userId,
+        buckets: storeBuckets,
+        now,
+        estimate: input.estimateMicros,
+        sessionId: input.sessionId,
+        sessionTtlMs: sessionTtlMs(input),
+        reserve,
+      }),
+    );
   }
 
   async function check(input: DemandInput, now: number): Promise<DecisionResponse> {
     return guarded(null, async () => {
       const { buckets } = resolve(input, now);
-      const outcome = await decideWarm(input.userId, buckets, now, () =>
-        deps.store.decide({
-          subject: input.userId,
-          buckets: toStoreBuckets(buckets),
-          now,
-          estimate: input.estimateMicros,
-          sessionId: input.sessionId,
-          sessionTtlMs: sessionTtlMs(input),
-          reserve: null,
-        }),
-      );
+      const outcome = await decideWarm(input, buckets, now, null);
       if (outcome.kind !== 'decided') throw new Error('a dry run cannot find a reservation');
       return buildDecisionResponse(decisionOf(buckets, outcome.states, input, now, outcome.admitted));
     });
@@ -107,17 +115,8 @@ export function createDecisionService(deps: DecisionDeps) {
         reservedAt: now,
         buckets,
       });
-      const outcome = await decideWarm(input.userId, buckets, now, () =>
-        deps.store.decide({
-          subject: input.userId,
-          buckets: toStoreBuckets(buckets),
-          now,
-          estimate: input.estimateMicros,
-          sessionId: input.sessionId,
-          sessionTtlMs: sessionTtlMs(input),
-          reserve: { requestId: input.requestId, bodyHash: hash, holdTtlMs, payload },
-        }),
-      );
+      const reservation = { requestId: input.requestId, bodyHash: hash, holdTtlMs, payload };
+      const outcome = await decideWarm(input, buckets, now, reservation);
       if (outcome.kind === 'existing') return replay(outcome.reservation, hash, input, now);
       const decision = decisionOf(buckets, outcome.states, input, now, outcome.admitted);
       if (!outcome.admitted || !outcome.reservation)
