@@ -3,6 +3,7 @@ import type { FieldError } from './errors.js';
 import { parseUsd } from './money.js';
 import {
   RESETS,
+  type BoostRecord,
   type BucketSubjectType,
   type LimitRecord,
   type LimitSubjectType,
@@ -56,18 +57,7 @@ export interface BoostInput {
   reason?: string | null;
 }
 
-export interface BoostDraft {
-  subjectType: BucketSubjectType;
-  subjectId: string;
-  modelGroupId: number | null;
-  metric: Metric;
-  window: string | null;
-  slot: string;
-  amount: number;
-  startsAt: number;
-  expiresAt: number;
-  reason: string | null;
-}
+export type BoostDraft = Omit<BoostRecord, 'id'> & { reason: string | null };
 
 export interface ResetMarkerInput {
   subjectType: BucketSubjectType;

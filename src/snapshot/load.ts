@@ -1,6 +1,8 @@
 import { eq } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
+import { toBoostRecord } from '../db/repositories/boosts.js';
 import { toLimitRecord } from '../db/repositories/limits.js';
+import { toResetMarkerRecord } from '../db/repositories/resets.js';
 import {
   boosts,
   configVersion,
@@ -11,7 +13,6 @@ import {
   userGroupMembers,
   userGroups,
 } from '../db/schema.js';
-import type { BucketSubjectType, Metric } from '../domain/types.js';
 import type { SnapshotRows } from './snapshot.js';
 
 export async function readConfigVersion(db: Executor): Promise<number> {
@@ -46,26 +47,8 @@ export async function loadSnapshotRows(db: Executor): Promise<SnapshotRows> {
         userGroups: ugroups,
         userMembers: umembers,
         limits: limitRows.map(toLimitRecord),
-        boosts: boostRows.map((b) => ({
-          id: b.id,
-          subjectType: b.subjectType as BucketSubjectType,
-          subjectId: b.subjectId,
-          modelGroupId: b.modelGroupId,
-          metric: b.metric as Metric,
-          window: b.window,
-          slot: b.slot,
-          amount: b.amount,
-          startsAt: b.startsAt.getTime(),
-          expiresAt: b.expiresAt.getTime(),
-        })),
-        resetMarkers: markerRows.map((r) => ({
-          subjectType: r.subjectType as BucketSubjectType,
-          subjectId: r.subjectId,
-          modelGroupId: r.modelGroupId,
-          metric: r.metric as Metric,
-          slot: r.slot,
-          resetAt: r.resetAt.getTime(),
-        })),
+        boosts: boostRows.map(toBoostRecord),
+        resetMarkers: markerRows.map(toResetMarkerRecord),
       };
     },
     { isolationLevel: 'repeatable read', accessMode: 'read only' },

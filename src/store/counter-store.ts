@@ -1,3 +1,4 @@
+import type { Counting } from '../domain/counting.js';
 import type { Metric } from '../domain/types.js';
 
 /**
@@ -9,18 +10,8 @@ import type { Metric } from '../domain/types.js';
  * Money is integer micro-dollars; times are epoch milliseconds.
  */
 
-/** How a bucket counts; chosen by the decision core from the winning limit's window. */
-export type Counting =
-  /** One counter per window (fixed, calendar, total): it restarts when `start` changes. */
-  | { mode: 'window'; start: number; end: number | null }
-  /** A window that opens with the first admitted usage after the previous one closed. */
-  | { mode: 'first_use'; lengthMs: number; floor: number }
-  /** Rolling, approximated by slices of `sliceMs`; a partial slice counts whole (never over-admits). */
-  | { mode: 'slices'; lengthMs: number; sliceMs: number; floor: number }
-  /** Rolling, exact: one entry per admission (requests and sessions with caps ≤ 1000). */
-  | { mode: 'log'; lengthMs: number; floor: number }
-  /** Held reservations now; no window. */
-  | { mode: 'concurrency' };
+/** How a bucket counts: the decision core chooses it (src/domain/counting.ts). */
+export type { Counting } from '../domain/counting.js';
 
 /** `floor` is the bucket's latest reset marker (0 if none): usage before it does not count. */
 export interface StoreBucket {

@@ -19,7 +19,8 @@ export interface BoostFilter {
 
 type Row = typeof boosts.$inferSelect;
 
-function toStoredBoost(row: Row): StoredBoost {
+/** A boosts row as the snapshot holds it (times in epoch ms). */
+export function toBoostRecord(row: Row): BoostRecord {
   return {
     id: row.id,
     subjectType: row.subjectType as BucketSubjectType,
@@ -31,9 +32,11 @@ function toStoredBoost(row: Row): StoredBoost {
     amount: row.amount,
     startsAt: row.startsAt.getTime(),
     expiresAt: row.expiresAt.getTime(),
-    reason: row.reason,
-    createdAt: row.createdAt.getTime(),
   };
+}
+
+function toStoredBoost(row: Row): StoredBoost {
+  return { ...toBoostRecord(row), reason: row.reason, createdAt: row.createdAt.getTime() };
 }
 
 /** Active means startsAt ≤ at < expiresAt (SPEC §1). */

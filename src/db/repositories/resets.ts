@@ -18,18 +18,20 @@ export interface ResetMarkerFilter {
 
 type Row = typeof resetMarkers.$inferSelect;
 
-function toStoredMarker(row: Row): StoredResetMarker {
+/** A reset_markers row as the snapshot holds it (times in epoch ms). */
+export function toResetMarkerRecord(row: Row): ResetMarkerRecord {
   return {
-    id: row.id,
     subjectType: row.subjectType as BucketSubjectType,
     subjectId: row.subjectId,
     modelGroupId: row.modelGroupId,
     metric: row.metric as Metric,
-    window: row.window,
     slot: row.slot,
     resetAt: row.resetAt.getTime(),
-    createdAt: row.createdAt.getTime(),
   };
+}
+
+function toStoredMarker(row: Row): StoredResetMarker {
+  return { ...toResetMarkerRecord(row), id: row.id, window: row.window, createdAt: row.createdAt.getTime() };
 }
 
 export async function insertResetMarker(
