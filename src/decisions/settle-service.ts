@@ -54,18 +54,12 @@ export interface SettleResult {
 }
 
 /** What a settle charges: the reservation's frozen buckets, or buckets resolved now. */
-interface ChargePlan {
-  userId: string;
-  keyId: string | null;
-  model: string;
-  modelGroupId: number | null;
-  countedInUserGlobal: boolean;
-  countedInKeyGlobal: boolean;
-  buckets: Bucket[];
+type ChargePlan = Omit<ReservationPayload, 'v' | 'estimateMicros' | 'reservedAt'> & {
+  /** Null for a direct settle: the request is counted when it settles. */
   reservedAt: number | null;
   /** A settle without a reservation counts the request itself. */
   countRequest: boolean;
-}
+};
 
 /** Buckets the ledger names for a rebuild: spend and request counts (sessions have their own log). */
 const ledgerBuckets = (buckets: Bucket[]) =>
