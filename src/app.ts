@@ -88,7 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
     openHolds: (now) => plane.holds.count(now),
   });
   app.addHook('onClose', () => plane.close());
-  await app.register(opsRoutes, { database, redis, sync, metrics });
+  await app.register(opsRoutes, { database, redis, sync, metrics, health: plane.health });
   await app.register(decisionRoutes, { ...plane.services, authenticate, metrics });
   await app.register(adminRoutes, { prefix: '/admin', db: database.db, sync, authenticate, config });
   return app;

@@ -21,7 +21,8 @@ export class ManualClock implements Clock {
 
 /**
  * Follows a remote clock (Redis TIME) so every instance agrees on "now" even when host
- * clocks drift: the offset is measured every `intervalMs`, not once per decision.
+ * clocks drift: the offset is measured every `intervalMs`, not once per decision. Until the
+ * remote first answers (Redis down at start) it follows the local clock.
  */
 export class OffsetClock implements Clock {
   private offset = 0;
@@ -36,22 +37,32 @@ export class OffsetClock implements Clock {
     return Date.now() + this.offset;
   }
 
-  /** Measures once (halving the round trip), then keeps measuring in the background. */
-  async start(): Promise<void> {
-    await this.measure();
-    this.timer = setInterval(() => void this.measure().catch(() => undefined), this.intervalMs);
+  /** Measures once, then keeps measuring in the background; false when the remote did not answer. */
+  async start(): Promise<boolean> {
+    this.timer = setInterval(() => void this.remeasure(), this.intervalMs);
     this.timer.unref();
+    return this.remeasure();
   }
 
   stop(): void {
     clearInterval(this.timer);
   }
 
+  /** Measures now (e.g. on a reconnect, which may reach another server); a failure keeps the last offset. */
+  async remeasure(): Promise<boolean> {
+    try {
+      await this.measure();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private async measure(): Promise<void> {
     const sent = Date.now();
     const remote = await this.remoteNow();
     const received = Date.now();
-    // Whole milliseconds: every consumer of "now" counts in integer epoch ms.
+    // Halving the round trip; whole milliseconds: every consumer of "now" counts in integer epoch ms.
     this.offset = Math.round(remote - (sent + received) / 2);
   }
 }

@@ -25,10 +25,7 @@ export async function openInfrastructure(config: AppConfig, logger: Logger): Pro
     let clock: Clock = systemClock;
     if (config.REDIS_URL) {
       redis = connectRedis(config.REDIS_URL, config.STORE_TIMEOUT_MS);
-      await redis.connect();
-      const offsetClock = new OffsetClock(() => redisTime(redis as Redis));
-      await offsetClock.start();
-      clock = offsetClock;
+      clock = await followRedis(redis, logger);
     } else {
       logger.warn('REDIS_URL unset: in-process counter store, single instance only');
     }
@@ -46,4 +43,24 @@ export async function openInfrastructure(config: AppConfig, logger: Logger): Pro
     await database.close();
     throw err;
   }
+}
+
+/**
+ * Connects and starts the Redis clock without waiting for Redis: the service starts and
+ * serves by FAIL_MODE while it is unreachable (SPEC §4.6). The client keeps reconnecting
+ * (connectRedis' retryStrategy), and every connection re-measures the clock.
+ */
+async function followRedis(redis: Redis, logger: Logger): Promise<OffsetClock> {
+  const clock = new OffsetClock(() => redisTime(redis));
+  redis.on('ready', () => void clock.remeasure());
+  try {
+    await redis.connect();
+  } catch (err) {
+    logger.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      'Redis unreachable at start: decisions follow FAIL_MODE until it answers; reconnecting',
+    );
+  }
+  await clock.start();
+  return clock;
 }

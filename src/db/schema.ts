@@ -238,3 +238,44 @@ export const sessionAdmissions = pgTable(
     unique('session_admissions_once').on(t.bucketKey, t.sessionId, t.admittedAt),
   ],
 );
+
+/**
+ * Admitted reservations, written behind /reserve (SPEC §4.5). They let a rebuild keep the
+ * request counts of reservations still open or lapsed without a settle (the ledger knows a
+ * request only once it is settled or released), and a settle find its frozen buckets after
+ * Redis lost the record. A row goes once the ledger holds its request; a lapsed one stays
+ * as the durable count of a request that was admitted and never closed.
+ */
+export const reservations = pgTable(
+  'reservations',
+  {
+    requestId: text('request_id').primaryKey(),
+    userId: text('user_id').notNull(),
+    reservedAt: ts('reserved_at').notNull(),
+    expiresAt: ts('expires_at').notNull(),
+    /** Display keys of the `requests` buckets the reservation counted 1 in. */
+    buckets: jsonb('buckets').$type<string[]>().notNull(),
+    /** The reservation payload (frozen buckets), as the counter store keeps it. */
+    payload: text('payload').notNull(),
+  },
+  (t) => [
+    index('reservations_buckets_idx').using('gin', sql`${t.buckets} jsonb_path_ops`),
+    index('reservations_user_idx').on(t.userId, t.reservedAt),
+  ],
+);
+
+/**
+ * A ledger batch's promise to apply its settles to the counter store, written in the
+ * batch's transaction and deleted once every apply finished. One still here after `due_at`
+ * belongs to an instance that died (or a Redis that failed) between commit and apply: any
+ * instance turns it into dirty marks of its subjects, so their counters are rebuilt.
+ */
+export const applyIntents = pgTable(
+  'apply_intents',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    subjects: jsonb('subjects').$type<string[]>().notNull(),
+    dueAt: ts('due_at').notNull(),
+  },
+  (t) => [index('apply_intents_due_idx').on(t.dueAt)],
+);

@@ -2,8 +2,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config.js';
 import type { Database } from '../db/client.js';
+import { ApplyIntents } from '../ledger/apply-intents.js';
 import { SettleBatcher } from '../ledger/settle-batcher.js';
-import { WriteBehind } from '../ledger/write-behind.js';
+import { WRITE_BEHIND_SETTLE_MS, WriteBehind } from '../ledger/write-behind.js';
 import type { ConfigSnapshot } from '../snapshot/snapshot.js';
 import type { CounterStore } from '../store/counter-store.js';
 import { MemoryCounterStore } from '../store/memory/memory-store.js';
@@ -14,6 +15,7 @@ import { createDecisionService } from './decision-service.js';
 import { metricsObserver } from './observer.js';
 import { DirtySweeper } from './dirty-sweeper.js';
 import { RedisWatch } from './redis-watch.js';
+import { createExtendService } from './extend-service.js';
 import { createSettleService } from './settle-service.js';
 import { StoreHealth } from './store-health.js';
 
@@ -35,7 +37,9 @@ export function createDataPlane(deps: DataPlaneDeps) {
   const store: CounterStore = redis
     ? new RedisCounterStore(redis, { prefix: config.REDIS_KEY_PREFIX })
     : new MemoryCounterStore();
+  const intents = new ApplyIntents(database.db, logger);
   const batcher = new SettleBatcher(database, logger, {
+    intents,
     onBatch: (size, seconds) => {
       deps.metrics.settleBatchSize.observe(size);
       deps.metrics.settleCommit.observe(seconds);
@@ -45,10 +49,17 @@ export function createDataPlane(deps: DataPlaneDeps) {
   const observer = metricsObserver(deps.metrics, holds);
   const writeBehind = new WriteBehind(database.db, logger);
   const health = new StoreHealth();
-  const common = { store, db: database.db, snapshot, config, logger, health, observer };
+  const writeBehindSettled = async () => {
+    const started = Date.now();
+    await writeBehind.flush().catch(() => undefined);
+    // Other instances flush on their own timers; the in-process store has no others.
+    const left = redis ? WRITE_BEHIND_SETTLE_MS - (Date.now() - started) : 0;
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+  };
+  const common = { store, db: database.db, snapshot, config, logger, health, observer, writeBehindSettled };
   const sweeper = new DirtySweeper(
     { db: database.db, store, logger, health },
-    config.CONFIG_POLL_SECONDS * 1000,
+    Math.min(1000, config.CONFIG_POLL_SECONDS * 1000),
   );
   sweeper.start();
   const watch = redis ? new RedisWatch(redis, `${config.REDIS_KEY_PREFIX}:generation`, logger) : null;
@@ -61,7 +72,8 @@ export function createDataPlane(deps: DataPlaneDeps) {
     health,
     services: {
       decisions: createDecisionService({ ...common, writeBehind }),
-      settles: createSettleService({ ...common, batcher, writeBehind }),
+      settles: createSettleService({ ...common, batcher, intents, writeBehind }),
+      extensions: createExtendService(common),
     },
     watch,
     sweeper,
@@ -70,6 +82,7 @@ export function createDataPlane(deps: DataPlaneDeps) {
       await sweeper.stop();
       await batcher.flush();
       await writeBehind.flush();
+      await intents.flush();
       await store.close();
     },
   };

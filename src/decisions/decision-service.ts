@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config.js';
 import type { Db } from '../db/client.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import type { DemandInput } from './demand.js';
 import { resolveBuckets, type Bucket, type BucketRequest } from '../domain/buckets.js';
 import { decide, type Decision } from '../domain/decide.js';
 import { buildDecisionResponse, failOpenResponse, type DecisionResponse } from '../domain/decision.js';
-import { AppError } from '../domain/errors.js';
+import { AppError, storeMisconfigured } from '../domain/errors.js';
 import { bucketAt } from '../domain/frozen.js';
 import type { WriteBehind } from '../ledger/write-behind.js';
 import type { ConfigSnapshot } from '../snapshot/snapshot.js';
@@ -16,15 +17,15 @@ import type {
   DecideOutcome,
   Reservation,
 } from '../store/counter-store.js';
-import { StoreUnavailableError } from '../store/store-errors.js';
+import { StoreMisconfiguredError, StoreUnavailableError } from '../store/store-errors.js';
 import { bodyHash, decodePayload, encodePayload } from './reservation-payload.js';
 import { recordAdmissions } from './admissions-log.js';
 import type { DataPlaneObserver } from './observer.js';
 import type { StoreHealth } from './store-health.js';
 import { toStoreBuckets } from './store-buckets.js';
-import { withWarmBuckets } from './warm.js';
+import { withWarmBuckets, type WarmDeps } from './warm.js';
 
-export interface DecisionDeps {
+export interface DecisionDeps extends WarmDeps {
   store: CounterStore;
   db: Db;
   snapshot: () => ConfigSnapshot;
@@ -56,16 +57,31 @@ export function createDecisionService(deps: DecisionDeps) {
       deps.health.markUp();
       return response;
     } catch (err) {
-      if (!(err instanceof StoreUnavailableError)) throw err;
-      deps.health.markDown();
-      deps.observer.storeError('redis', err.reason);
-      if (config.FAIL_MODE === 'closed') {
-        throw new AppError('store_unavailable', 'the counter store is unreachable');
+      if (err instanceof StoreMisconfiguredError) {
+        deps.health.recordMisconfigured(err, deps.logger);
+        deps.observer.storeError('redis', err.reason);
+        throw storeMisconfigured();
       }
-      deps.logger.warn({ err: err.message }, 'counter store unreachable: failing open');
-      deps.observer.failOpen();
-      return failOpenResponse(requestId);
+      if (err instanceof StoreUnavailableError) {
+        deps.health.markDown();
+        deps.observer.storeError('redis', err.reason);
+        return byFailMode(requestId, 'the counter store is unreachable', err.message);
+      }
+      // Only a rebuild of cold buckets reads PostgreSQL here; without it they are as unknown
+      // as with Redis down (SPEC §4.6).
+      if (isDatabaseUnavailable(err)) {
+        deps.observer.storeError('postgres', 'unavailable');
+        return byFailMode(requestId, 'cold counters cannot be rebuilt: PostgreSQL is unreachable', err);
+      }
+      throw err;
     }
+  }
+
+  function byFailMode(requestId: string | null, why: string, cause: unknown): DecisionResponse {
+    if (config.FAIL_MODE === 'closed') throw new AppError('store_unavailable', why);
+    deps.logger.warn({ err: cause }, `${why}: failing open`);
+    deps.observer.failOpen();
+    return failOpenResponse(requestId);
   }
 
   /** One store decision (a dry run when `reserve` is null), rebuilding cold buckets first. */
@@ -122,6 +138,14 @@ export function createDecisionService(deps: DecisionDeps) {
       if (!outcome.admitted || !outcome.reservation)
         return buildDecisionResponse(decision, { requestId: input.requestId });
       recordAdmissions(deps.writeBehind, buckets, outcome.states, input, now, sessionTtlMs(input));
+      deps.writeBehind.reservation({
+        requestId: input.requestId,
+        userId: input.userId,
+        reservedAt: new Date(now),
+        expiresAt: new Date(outcome.reservation.expiresAt),
+        buckets: buckets.filter((b) => b.metric === 'requests').map((b) => b.key),
+        payload,
+      });
       deps.observer.holdOpened(input.requestId, outcome.reservation.expiresAt);
       return buildDecisionResponse(decision, {
         requestId: input.requestId,
@@ -165,8 +189,14 @@ export function createDecisionService(deps: DecisionDeps) {
     return peeked.states;
   }
 
-  /** /usage: every bucket of the subject (in every scope without a model), no side effects. */
-  async function usage(input: { userId: string; keyId: string | null; model: string | null }, now: number) {
+  /**
+   * /usage: every bucket of the subject (in every scope without a model), no side effects.
+   * `groups` are the user-group names the gateway vouches for, as in /check.
+   */
+  async function usage(
+    input: { userId: string; keyId: string | null; model: string | null; groups: readonly string[] },
+    now: number,
+  ) {
     const resolved = resolve(input, now);
     const states = await peekWarm(input.userId, resolved.buckets, now, null);
     const demand = { estimateMicros: 0, sessionId: null };

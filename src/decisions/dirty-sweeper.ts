@@ -1,17 +1,26 @@
-import { and, eq, lte } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
-import { dirtySubjects } from '../db/schema.js';
 import type { CounterStore } from '../store/counter-store.js';
 import type { StoreHealth } from './store-health.js';
 
 const BATCH = 500;
+/** Batches one sweep takes at most, so a flood of marks cannot hold a sweep forever. */
+const MAX_BATCHES = 20;
+
+interface Mark {
+  subject: string;
+  /** marked_at exactly as PostgreSQL stores it (µs): a JS Date would drop the microseconds. */
+  markedAt: string;
+}
 
 /**
- * Subjects whose settles committed while Redis was unreachable are marked dirty in
- * PostgreSQL. Every instance sweeps them: it forgets their warm buckets in the store, so
- * the next decision on them (on any instance) rebuilds from the ledger, then clears the
- * mark — unless it was set again meanwhile.
+ * Subjects whose counters may have missed a settle are marked dirty in PostgreSQL: settles
+ * committed while Redis was unreachable (in their own transaction), and apply intents past
+ * due (an instance died, or its store failed, between the ledger commit and the apply).
+ * Every instance sweeps them: it forgets their warm buckets in the store, so the next
+ * decision on them (on any instance) rebuilds from the ledger, then clears the mark unless
+ * it was set again meanwhile. Marks are taken oldest first, so none waits behind others.
  */
 export class DirtySweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -42,15 +51,40 @@ export class DirtySweeper {
   }
 
   private async sweepOnce(): Promise<void> {
-    const { db, store } = this.deps;
-    const rows = await db.select().from(dirtySubjects).limit(BATCH);
-    for (const row of rows) {
-      await store.markCold(row.subject);
-      await db
-        .delete(dirtySubjects)
-        .where(and(eq(dirtySubjects.subject, row.subject), lte(dirtySubjects.markedAt, row.markedAt)));
+    await this.takeOverdueIntents();
+    let swept = 0;
+    for (let batch = 0; batch < MAX_BATCHES; batch++) {
+      const marks = await this.oldestMarks();
+      for (const mark of marks) await this.clear(mark);
+      swept += marks.length;
+      if (marks.length < BATCH) break;
     }
-    if (rows.length > 0)
-      this.deps.logger.info({ subjects: rows.length }, 'dirty subjects will rebuild from the ledger');
+    if (swept > 0) this.deps.logger.info({ subjects: swept }, 'dirty subjects will rebuild from the ledger');
+  }
+
+  /** Overdue apply intents become dirty marks of their subjects, in one statement. */
+  private async takeOverdueIntents(): Promise<void> {
+    await this.deps.db.execute(sql`
+      with overdue as (
+        delete from apply_intents where id in (
+          select id from apply_intents where due_at <= now() order by due_at limit ${BATCH}
+          for update skip locked)
+        returning subjects)
+      insert into dirty_subjects (subject)
+      select distinct jsonb_array_elements_text(subjects) from overdue
+      on conflict (subject) do update set marked_at = now()`);
+  }
+
+  private async oldestMarks(): Promise<Mark[]> {
+    const result = await this.deps.db.execute(sql`
+      select subject, marked_at::text as "markedAt" from dirty_subjects order by marked_at limit ${BATCH}`);
+    return (result as unknown as { rows: Mark[] }).rows;
+  }
+
+  /** The warm flags go first: a mark is only cleared once the store has forgotten them. */
+  private async clear(mark: Mark): Promise<void> {
+    await this.deps.store.markCold(mark.subject);
+    await this.deps.db.execute(sql`
+      delete from dirty_subjects where subject = ${mark.subject} and marked_at <= ${mark.markedAt}::timestamptz`);
   }
 }

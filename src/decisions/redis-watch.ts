@@ -21,15 +21,20 @@ export class RedisWatch {
     private readonly intervalMs = 5_000,
   ) {}
 
+  /** Checks now, on every tick, and on every (re)connection: a restart is seen as Redis returns. */
   start(): void {
     void this.check();
     this.timer = setInterval(() => void this.check(), this.intervalMs);
     this.timer.unref();
+    this.redis.on('ready', this.onReady);
   }
 
   stop(): void {
     clearInterval(this.timer);
+    this.redis.off('ready', this.onReady);
   }
+
+  private readonly onReady = () => void this.check();
 
   async check(): Promise<void> {
     try {

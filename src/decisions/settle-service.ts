@@ -1,9 +1,12 @@
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config.js';
 import type { Db } from '../db/client.js';
-import { dirtySubjects } from '../db/schema.js';
+import { eq } from 'drizzle-orm';
+import { isDatabaseUnavailable } from '../db/errors.js';
+import { dirtySubjects, reservations } from '../db/schema.js';
+import type { ApplyIntents } from '../ledger/apply-intents.js';
 import { resolveBuckets, type Bucket } from '../domain/buckets.js';
-import { AppError, invalid } from '../domain/errors.js';
+import { AppError, invalid, storeMisconfigured } from '../domain/errors.js';
 import { bucketAt } from '../domain/frozen.js';
 import { microsToUsd } from '../domain/money.js';
 import { findRows, type LedgerEntry, type StoredLedgerRow } from '../ledger/ledger-rows.js';
@@ -12,18 +15,19 @@ import { LATE_APPLY_WINDOW_MS } from '../ledger/rebuild.js';
 import { LedgerUnavailableError, type LedgerOutcome, type SettleBatcher } from '../ledger/settle-batcher.js';
 import type { ConfigSnapshot } from '../snapshot/snapshot.js';
 import type { CounterStore, Reservation } from '../store/counter-store.js';
-import { StoreUnavailableError } from '../store/store-errors.js';
+import { StoreMisconfiguredError, StoreUnavailableError } from '../store/store-errors.js';
 import { recordFirstUseStarts } from './admissions-log.js';
 import { decodePayload, type ReservationPayload } from './reservation-payload.js';
 import type { DataPlaneObserver } from './observer.js';
 import type { StoreHealth } from './store-health.js';
 import { toStoreBuckets } from './store-buckets.js';
-import { withWarmBuckets } from './warm.js';
+import { withWarmBuckets, type WarmDeps } from './warm.js';
 
-export interface SettleDeps {
+export interface SettleDeps extends WarmDeps {
   store: CounterStore;
   db: Db;
   batcher: SettleBatcher;
+  intents: ApplyIntents;
   writeBehind: WriteBehind;
   snapshot: () => ConfigSnapshot;
   config: AppConfig;
@@ -83,6 +87,7 @@ export function createSettleService(deps: SettleDeps) {
       deps.health.markUp();
       return { reservation, down: false };
     } catch (err) {
+      if (err instanceof StoreMisconfiguredError) throw misconfigured(err);
       if (!(err instanceof StoreUnavailableError)) throw err;
       deps.health.markDown();
       deps.observer.storeError('redis', err.reason);
@@ -90,8 +95,32 @@ export function createSettleService(deps: SettleDeps) {
     }
   }
 
-  function planFor(input: SettleInput, reservation: Reservation | null, now: number): ChargePlan {
-    const payload = reservation ? decodePayload(reservation.payload) : null;
+  /** Logged loudly and kept for /readyz: the store's answer cannot be guessed. */
+  function misconfigured(err: StoreMisconfiguredError): AppError {
+    deps.health.recordMisconfigured(err, logger);
+    deps.observer.storeError('redis', err.reason);
+    return storeMisconfigured();
+  }
+
+  /**
+   * The reservation's payload when Redis lost or dropped its record (a loss of data, or a
+   * settle long after the hold lapsed): the row written behind /reserve (SPEC §4.5).
+   */
+  async function durablePayload(requestId: string): Promise<ReservationPayload | null> {
+    try {
+      const [row] = await deps.db
+        .select({ payload: reservations.payload })
+        .from(reservations)
+        .where(eq(reservations.requestId, requestId));
+      return row ? decodePayload(row.payload) : null;
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err;
+      deps.observer.storeError('postgres', 'unavailable');
+      throw new AppError('database_unavailable', 'the usage ledger is unreachable; retry the settle');
+    }
+  }
+
+  function planFor(input: SettleInput, payload: ReservationPayload | null, now: number): ChargePlan {
     if (payload) {
       return {
         ...payload,
@@ -128,8 +157,11 @@ export function createSettleService(deps: SettleDeps) {
     }
   }
 
-  /** Applies the charge to the counter store; if it cannot, the subject is rebuilt later. */
-  async function apply(plan: ChargePlan, input: SettleInput, now: number): Promise<void> {
+  /**
+   * Applies the charge to the counter store; if it cannot, the subject is rebuilt later.
+   * True once the charge reached the store or a dirty mark stands in for it.
+   */
+  async function apply(plan: ChargePlan, input: SettleInput, now: number): Promise<boolean> {
     const buckets = toStoreBuckets(plan.buckets);
     try {
       await withWarmBuckets(deps, plan.userId, buckets, now, () =>
@@ -144,11 +176,17 @@ export function createSettleService(deps: SettleDeps) {
       );
       await recordFirstUse(plan, now);
       deps.health.markUp();
+      return true;
     } catch (err) {
+      if (err instanceof StoreMisconfiguredError) {
+        // The spend is committed: the subject rebuilds from the ledger once the store is fixed.
+        misconfigured(err);
+        return markDirty(plan.userId);
+      }
       if (!(err instanceof StoreUnavailableError)) throw err;
       deps.health.markDown();
       deps.observer.storeError('redis', err.reason);
-      await markDirty(plan.userId);
+      return markDirty(plan.userId);
     }
   }
 
@@ -164,23 +202,64 @@ export function createSettleService(deps: SettleDeps) {
     if (peeked.kind === 'states') recordFirstUseStarts(deps.writeBehind, firstUse, peeked.states);
   }
 
-  async function markDirty(subject: string): Promise<void> {
-    await deps.db
-      .insert(dirtySubjects)
-      .values({ subject })
-      .onConflictDoNothing()
-      .catch((err: unknown) => logger.error({ err, subject }, 'could not mark subject dirty'));
+  /** False when PostgreSQL refused too: the batch's apply intent then stays for a sweep. */
+  async function markDirty(subject: string): Promise<boolean> {
+    try {
+      await deps.db.insert(dirtySubjects).values({ subject }).onConflictDoNothing();
+      return true;
+    } catch (err) {
+      logger.error({ err, subject }, 'could not mark subject dirty; its apply intent will');
+      return false;
+    }
   }
 
   async function settle(input: SettleInput, now: number): Promise<SettleResult> {
     const { reservation, down } = await lookUp(input.requestId);
-    if (!(reservation && decodePayload(reservation.payload)) && (!input.userId || !input.model)) {
+    const payload =
+      (reservation && decodePayload(reservation.payload)) ?? (await durablePayload(input.requestId));
+    if (!payload && (!input.userId || !input.model)) {
       // A retry whose reservation record is gone (Redis lost it, or it lapsed): the ledger knows it.
       const row = (await findRows(deps.db, [input.requestId])).get(input.requestId);
       if (row?.status === 'settled') return repeated(input, row);
+      // Redis may hold its reservation: a 400 would make the gateway drop the spend (SPEC §4.2).
+      if (down) throw new AppError('store_unavailable', 'the counter store is unreachable; retry the settle');
     }
-    const plan = planFor(input, reservation, now);
-    const outcome = await record({
+    const plan = planFor(input, payload, now);
+    const outcome = await recordSettle(input, plan, now, down);
+    if (outcome.kind === 'invalid') throw invalid('costUsd', outcome.message);
+    const duplicate = outcome.kind === 'exists';
+    const answer = duplicate ? repeated(input, outcome.row) : null;
+    // A late duplicate may be the retry of a settle that died before reaching the store;
+    // within the store's marker window re-applying is a no-op, beyond it, it is assumed done.
+    const fresh = !duplicate || now - outcome.row.settledAt.getTime() < LATE_APPLY_WINDOW_MS;
+    const applied = fresh && !down ? await apply(plan, input, now) : true;
+    if (applied && outcome.intent !== undefined) deps.intents.finished(outcome.intent);
+    // Only a reservation held anything; a direct settle has no hold to close.
+    if (!plan.countRequest) deps.observer.holdClosed(input.requestId);
+    if (answer) return answer;
+    return {
+      requestId: input.requestId,
+      status: 'settled',
+      duplicate,
+      costUsd: microsToUsd(input.costMicros),
+      countedInUserGlobal: plan.countedInUserGlobal,
+      countedInKeyGlobal: plan.countedInKeyGlobal,
+      buckets: plan.buckets.filter((b) => b.metric === 'cost').map((b) => b.key),
+    };
+  }
+
+  /**
+   * The ledger row of a settle. A request id the ledger holds from an earlier reservation
+   * (reused after its record expired) is a new request, not a retry: its spend is recorded
+   * under the id suffixed with its reservation time, so it is never dropped as a duplicate.
+   */
+  async function recordSettle(
+    input: SettleInput,
+    plan: ChargePlan,
+    now: number,
+    down: boolean,
+  ): Promise<LedgerOutcome> {
+    const entry: LedgerEntry = {
       requestId: input.requestId,
       userId: plan.userId,
       keyId: plan.keyId,
@@ -195,26 +274,15 @@ export function createSettleService(deps: SettleDeps) {
       settledAt: new Date(now),
       metadata: input.metadata,
       markDirty: down || deps.health.isDown,
-    });
-    if (outcome.kind === 'invalid') throw invalid('costUsd', outcome.message);
-    const duplicate = outcome.kind === 'exists';
-    const answer = duplicate ? repeated(input, outcome.row) : null;
-    // A late duplicate may be the retry of a settle that died before reaching the store;
-    // within the store's marker window re-applying is a no-op, beyond it, it is assumed done.
-    const fresh = !duplicate || now - outcome.row.settledAt.getTime() < LATE_APPLY_WINDOW_MS;
-    if (fresh && !down) await apply(plan, input, now);
-    // Only a reservation held anything; a direct settle has no hold to close.
-    if (!plan.countRequest) deps.observer.holdClosed(input.requestId);
-    if (answer) return answer;
-    return {
-      requestId: input.requestId,
-      status: 'settled',
-      duplicate,
-      costUsd: microsToUsd(input.costMicros),
-      countedInUserGlobal: plan.countedInUserGlobal,
-      countedInKeyGlobal: plan.countedInKeyGlobal,
-      buckets: plan.buckets.filter((b) => b.metric === 'cost').map((b) => b.key),
     };
+    const outcome = await record(entry);
+    const reused =
+      outcome.kind === 'exists' &&
+      plan.reservedAt !== null &&
+      outcome.row.reservedAt !== null &&
+      outcome.row.reservedAt.getTime() !== plan.reservedAt;
+    if (!reused) return outcome;
+    return record({ ...entry, requestId: `${input.requestId}~${plan.reservedAt}` });
   }
 
   /** A settle the ledger already holds: the first result with `duplicate: true`, or 409 for another cost. */

@@ -7,17 +7,35 @@ type Cold = { kind: 'cold'; buckets: string[] };
 /** A rebuild that keeps finding the buckets cold is a bug or a storm; stop rather than loop. */
 const MAX_REBUILDS = 3;
 
+export interface WarmDeps {
+  store: CounterStore;
+  db: Db;
+  observer: { rebuilt(buckets: number): void };
+  /**
+   * Resolves once every admission any instance answered before it was called is in
+   * PostgreSQL (this instance's buffer flushed, the others' given time to flush).
+   */
+  writeBehindSettled(): Promise<void>;
+}
+
+/** Buckets whose rebuild reads rows written behind the answer: reservations, sessions, first-use starts. */
+const fedByWriteBehind = (b: StoreBucket) =>
+  b.metric === 'requests' || b.metric === 'sessions' || b.counting.mode === 'first_use';
+
 /**
  * Runs a store operation; when it reports cold buckets, rebuilds them from PostgreSQL,
  * seeds them (set-if-absent) and runs it again. Warm subjects make no PostgreSQL query.
+ * A cold bucket records nothing, so what the rebuild reads after the write-behind settled
+ * is everything answered before: no acknowledged admission is forgotten (SPEC §4.4).
  */
 export async function withWarmBuckets<T extends { kind: string }>(
-  deps: { store: CounterStore; db: Db; observer: { rebuilt(buckets: number): void } },
+  deps: WarmDeps,
   subject: string,
   buckets: readonly StoreBucket[],
   now: number,
   operation: () => Promise<T | Cold>,
 ): Promise<Exclude<T, Cold>> {
+  let settled = false;
   for (let attempt = 0; ; attempt++) {
     const outcome = await operation();
     if (outcome.kind !== 'cold') return outcome as Exclude<T, Cold>;
@@ -25,6 +43,10 @@ export async function withWarmBuckets<T extends { kind: string }>(
       throw new Error(`buckets of ${subject} stayed cold after ${MAX_REBUILDS} rebuilds`);
     const coldIds = new Set((outcome as Cold).buckets);
     const cold = buckets.filter((b) => coldIds.has(b.id));
+    if (!settled && cold.some(fedByWriteBehind)) {
+      await deps.writeBehindSettled();
+      settled = true;
+    }
     deps.observer.rebuilt(cold.length);
     await deps.store.seed(await rebuildSeed(deps.db, subject, cold, now));
   }

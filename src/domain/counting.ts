@@ -15,7 +15,11 @@ import type { WindowDef, WindowRange } from './windows.js';
  * - `concurrency`: the reservations held now.
  */
 export type Counting =
-  | { mode: 'window'; start: number; end: number | null }
+  /**
+   * `def` names the window definition (kind, anchor, zone, reset time, marker): a changed
+   * definition counts in fresh storage rebuilt from the ledger, never in the old counter.
+   */
+  | { mode: 'window'; start: number; end: number | null; def?: string }
   | { mode: 'first_use'; lengthMs: number; floor: number }
   | { mode: 'slices'; lengthMs: number; sliceMs: number; floor: number }
   | { mode: 'log'; lengthMs: number; floor: number }
@@ -38,12 +42,34 @@ export function countingOf(
   if (window.kind === 'first_use') return { mode: 'first_use', lengthMs, floor };
   if (window.kind !== 'rolling') {
     // A total window without a marker starts at the epoch: no usage is older.
-    return { mode: 'window', start: Number.isFinite(range.start) ? range.start : floor, end: range.end };
+    const start = Number.isFinite(range.start) ? range.start : floor;
+    return { mode: 'window', start, end: range.end, def: windowDefId(window, floor) };
   }
   const exact = (metric === 'requests' || metric === 'sessions') && effectiveLimit <= EXACT_LOG_MAX_CAP;
   return exact
     ? { mode: 'log', lengthMs, floor }
     : { mode: 'slices', lengthMs, sliceMs: sliceLengthMs(lengthMs), floor };
+}
+
+/**
+ * A short stable name of what places a window in time: two definitions that can put a
+ * boundary in different places never share one (SPEC §4.6: editing a limit's anchor, time
+ * zone, reset time or window kind never forgets usage). FNV-1a, base36: storage keys only.
+ */
+export function windowDefId(window: WindowDef, floor: number): string {
+  const placement =
+    window.kind === 'fixed'
+      ? [window.anchor]
+      : window.kind === 'calendar'
+        ? [window.timezone, window.resetTime]
+        : [];
+  const text = [window.kind, window.slot, window.lengthMs, ...placement, floor].join('|');
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(36);
 }
 
 /** length/60 rounded down to whole seconds (windows ≥ 60 s), else to whole ms: ≤ length/60. */

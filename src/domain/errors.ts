@@ -19,6 +19,7 @@ export const ERROR_STATUS = {
   internal_error: 500,
   store_unavailable: 503,
   database_unavailable: 503,
+  store_misconfigured: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -50,3 +51,10 @@ export const notFound = (what: string, id: string | number) =>
 
 export const invalid = (field: string, message: string) =>
   new AppError('validation_failed', `${field}: ${message}`, {}, [{ field, message }]);
+
+/** The server's reply goes to the log only: it names hosts, slots and keys. */
+export const storeMisconfigured = () =>
+  new AppError(
+    'store_misconfigured',
+    'the counter store answered with a configuration error; see the service log',
+  );

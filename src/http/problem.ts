@@ -2,8 +2,14 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isDatabaseUnavailable } from '../db/errors.js';
-import { AppError, ERROR_STATUS, type ErrorCode, type FieldError } from '../domain/errors.js';
-import { StoreUnavailableError } from '../store/store-errors.js';
+import {
+  AppError,
+  ERROR_STATUS,
+  storeMisconfigured,
+  type ErrorCode,
+  type FieldError,
+} from '../domain/errors.js';
+import { StoreMisconfiguredError, StoreUnavailableError } from '../store/store-errors.js';
 
 /** RFC 9457 problem documents: the only error body quotagate sends. */
 export const problemSchema = z
@@ -40,6 +46,7 @@ const TITLES: Record<ErrorCode, string> = {
   internal_error: 'Internal error',
   store_unavailable: 'Counter store unavailable',
   database_unavailable: 'Database unavailable',
+  store_misconfigured: 'Counter store misconfigured',
 };
 
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
@@ -76,6 +83,7 @@ export function toAppError(err: unknown): AppError {
     return new AppError('validation_failed', detail, {}, errors);
   }
   if (err instanceof StoreUnavailableError) return new AppError('store_unavailable', err.message);
+  if (err instanceof StoreMisconfiguredError) return storeMisconfigured();
   if (isDatabaseUnavailable(err))
     return new AppError('database_unavailable', 'PostgreSQL is unreachable; retry');
   switch ((err as Partial<FastifyError>).code) {

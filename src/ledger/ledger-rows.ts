@@ -26,6 +26,7 @@ export interface StoredLedgerRow {
   requestId: string;
   costMicros: number;
   status: 'settled' | 'released';
+  reservedAt: Date | null;
   settledAt: Date;
   countedInUserGlobal: boolean;
   countedInKeyGlobal: boolean;
@@ -33,8 +34,9 @@ export interface StoredLedgerRow {
 }
 
 /**
- * Inserts entries; a settle on a released row turns it settled (a settle after a release
- * still records the cost). Returns the request ids this call wrote.
+ * Inserts entries; a settle on a released row turns it settled with the settle's buckets
+ * and cost split (a settle after a release charges exactly what a settle before it would,
+ * SPEC §4.5). Returns the request ids this call wrote.
  */
 export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promise<Set<string>> {
   // One constant statement over column arrays: building it costs the same for 1 row or 500
@@ -53,10 +55,16 @@ export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promi
       ${column((e) => e.reservedAt?.toISOString() ?? null)}::timestamptz[],
       ${column((e) => e.settledAt.toISOString())}::timestamptz[], ${column((e) => json(e.metadata))}::jsonb[])
     on conflict (request_id) do update set cost_micros = excluded.cost_micros, status = excluded.status,
-      settled_at = excluded.settled_at, metadata = excluded.metadata
+      settled_at = excluded.settled_at, metadata = excluded.metadata, buckets = excluded.buckets,
+      counted_in_user_global = excluded.counted_in_user_global,
+      counted_in_key_global = excluded.counted_in_key_global
     where usage_ledger.status = 'released' and excluded.status = 'settled'
     returning request_id`);
   const written = new Set(rowsOf<{ request_id: string }>(result).map((r) => r.request_id));
+  // The ledger now counts these requests: their reservation rows have done their job.
+  await tx.execute(
+    sql`delete from reservations where request_id = any(${new Param(entries.map((e) => e.requestId))}::text[])`,
+  );
   const dirty = [...new Set(entries.filter((e) => e.markDirty).map((e) => e.userId))];
   if (dirty.length > 0) {
     await tx
@@ -74,6 +82,7 @@ export async function findRows(tx: Executor, requestIds: string[]): Promise<Map<
       requestId: usageLedger.requestId,
       costMicros: usageLedger.costMicros,
       status: usageLedger.status,
+      reservedAt: usageLedger.reservedAt,
       settledAt: usageLedger.settledAt,
       countedInUserGlobal: usageLedger.countedInUserGlobal,
       countedInKeyGlobal: usageLedger.countedInKeyGlobal,
@@ -82,6 +91,20 @@ export async function findRows(tx: Executor, requestIds: string[]): Promise<Map<
     .from(usageLedger)
     .where(inArray(usageLedger.requestId, requestIds));
   return new Map(rows.map((r) => [r.requestId, { ...r, status: r.status as StoredLedgerRow['status'] }]));
+}
+
+/**
+ * The batch's promise to apply its settles to the counter store (apply_intents); due
+ * `dueMs` after the commit, when a sweep takes it for an apply that never finished.
+ */
+export async function insertApplyIntent(tx: Executor, subjects: string[], dueMs: number): Promise<number> {
+  const result = await tx.execute(sql`
+    insert into apply_intents (subjects, due_at)
+    values (${JSON.stringify([...new Set(subjects)])}::jsonb, now() + ${dueMs} * interval '1 millisecond')
+    returning id`);
+  const [row] = rowsOf<{ id: string | number }>(result);
+  if (!row) throw new Error('apply intent not recorded');
+  return Number(row.id);
 }
 
 /** node-postgres answers `{rows}`; PGlite too — one shape for both drivers. */

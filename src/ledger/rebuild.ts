@@ -1,7 +1,8 @@
-import { and, desc, eq, gt, gte, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, gte, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
-import { firstUseWindows, sessionAdmissions, usageLedger } from '../db/schema.js';
+import { firstUseWindows, reservations, sessionAdmissions, usageLedger } from '../db/schema.js';
 import type { StoreBucket, SubjectSeed } from '../store/counter-store.js';
+import { activeSessionsKept } from '../store/store-constants.js';
 
 /** How long a late Redis apply of a settle may trail its commit; the store's marker TTL matches. */
 export const LATE_APPLY_WINDOW_MS = 15 * 60_000;
@@ -19,17 +20,23 @@ export async function rebuildSeed(
   buckets: StoreBucket[],
   now: number,
 ): Promise<SubjectSeed> {
-  const seeded = await Promise.all(buckets.map((bucket) => rebuildBucket(db, bucket, now)));
+  const rebuilt = await Promise.all(buckets.map((bucket) => rebuildBucket(db, bucket, now)));
   const recent = now - LATE_APPLY_WINDOW_MS;
   const included = new Set<string>();
-  for (const b of seeded) for (const u of b.usage) if (u.at > recent) included.add(u.requestId);
+  // Only settled requests: the settle of an open or released one must still charge its cost.
+  for (const b of rebuilt) for (const u of b.usage) if (u.at > recent && u.settled) included.add(u.requestId);
+  const seeded = rebuilt.map((b) => ({ ...b, usage: b.usage.map(({ settled: _, ...u }) => u) }));
   return { subject, now, buckets: seeded, includedRequestIds: [...included] };
 }
 
-async function rebuildBucket(db: Executor, bucket: StoreBucket, now: number): Promise<SeedBucket> {
+/** `settled`: the ledger holds the request's settle (not only a reservation or a release). */
+type Usage = SeedBucket['usage'][number] & { settled: boolean };
+type RebuiltBucket = Omit<SeedBucket, 'usage'> & { usage: Usage[] };
+
+async function rebuildBucket(db: Executor, bucket: StoreBucket, now: number): Promise<RebuiltBucket> {
   const firstUseStart = await openFirstUseStart(db, bucket, now);
   const from = rangeStart(bucket, now, firstUseStart);
-  const empty: SeedBucket = { bucket, usage: [], sessions: [], firstUseStart };
+  const empty: RebuiltBucket = { bucket, usage: [], sessions: [], firstUseStart };
   if (from === null) return empty;
   switch (bucket.metric) {
     case 'cost':
@@ -37,7 +44,7 @@ async function rebuildBucket(db: Executor, bucket: StoreBucket, now: number): Pr
     case 'requests':
       return { ...empty, usage: await requestUsage(db, bucket.id, from) };
     case 'sessions':
-      return { ...empty, sessions: await admissions(db, bucket.id, from, now) };
+      return { ...empty, sessions: await admissions(db, bucket, from, now) };
     case 'concurrency':
       return empty;
   }
@@ -79,50 +86,91 @@ async function openFirstUseStart(db: Executor, bucket: StoreBucket, now: number)
 
 const containsBucket = (id: string) => sql`${usageLedger.buckets} @> ${JSON.stringify([id])}::jsonb`;
 
-async function costUsage(db: Executor, id: string, from: number): Promise<SeedBucket['usage']> {
+async function costUsage(db: Executor, id: string, from: number): Promise<Usage[]> {
   const rows = await db
     .select({ requestId: usageLedger.requestId, at: usageLedger.settledAt, amount: usageLedger.costMicros })
     .from(usageLedger)
     .where(
       and(containsBucket(id), eq(usageLedger.status, 'settled'), gte(usageLedger.settledAt, new Date(from))),
     );
-  return rows.map((r) => ({ requestId: r.requestId, at: r.at.getTime(), amount: r.amount }));
+  return rows.map((r) => ({ requestId: r.requestId, at: r.at.getTime(), amount: r.amount, settled: true }));
 }
 
-/** A request counts when it was admitted (reserve), or settled for a direct settle. */
-async function requestUsage(db: Executor, id: string, from: number): Promise<SeedBucket['usage']> {
+/**
+ * A request counts when it was admitted (reserve), or settled for a direct settle: the
+ * ledger's rows, plus reservations the ledger does not know yet (open, or lapsed without a
+ * settle or release), so no rebuild forgets an admitted request (SPEC §4.5).
+ */
+async function requestUsage(db: Executor, id: string, from: number): Promise<Usage[]> {
   const countedAt = sql<Date>`coalesce(${usageLedger.reservedAt}, ${usageLedger.settledAt})`;
-  const rows = await db
-    .select({ requestId: usageLedger.requestId, at: countedAt.mapWith(usageLedger.settledAt) })
-    .from(usageLedger)
-    .where(and(containsBucket(id), sql`${countedAt} >= ${new Date(from).toISOString()}`));
-  return rows.map((r) => ({ requestId: r.requestId, at: r.at.getTime(), amount: 1 }));
+  const [ledgered, reserved] = await Promise.all([
+    db
+      .select({
+        requestId: usageLedger.requestId,
+        at: countedAt.mapWith(usageLedger.settledAt),
+        status: usageLedger.status,
+      })
+      .from(usageLedger)
+      .where(and(containsBucket(id), sql`${countedAt} >= ${new Date(from).toISOString()}`)),
+    db
+      .select({ requestId: reservations.requestId, at: reservations.reservedAt })
+      .from(reservations)
+      .where(
+        and(
+          sql`${reservations.buckets} @> ${JSON.stringify([id])}::jsonb`,
+          gte(reservations.reservedAt, new Date(from)),
+        ),
+      ),
+  ]);
+  const usage = new Map<string, Usage>();
+  for (const r of reserved)
+    usage.set(r.requestId, { requestId: r.requestId, at: r.at.getTime(), amount: 1, settled: false });
+  // A request in both (its settle committed between the two reads) is the ledger's.
+  for (const r of ledgered)
+    usage.set(r.requestId, {
+      requestId: r.requestId,
+      at: r.at.getTime(),
+      amount: 1,
+      settled: r.status === 'settled',
+    });
+  return [...usage.values()];
 }
 
-/** Admissions in the window, plus older ones still active (a reconnect passes whatever the count). */
+/**
+ * Admissions in the window, plus older ones still active (a reconnect passes whatever the
+ * count), the latter bounded like the live structure: memory per bucket never depends on
+ * the `sessionTtlSeconds` callers send (SPEC §4.1).
+ */
 async function admissions(
   db: Executor,
-  id: string,
+  bucket: StoreBucket,
   from: number,
   now: number,
 ): Promise<SeedBucket['sessions']> {
-  const rows = await db
-    .select({
-      sessionId: sessionAdmissions.sessionId,
-      admittedAt: sessionAdmissions.admittedAt,
-      activeUntil: sessionAdmissions.activeUntil,
-    })
-    .from(sessionAdmissions)
-    .where(
-      and(
-        eq(sessionAdmissions.bucketKey, id),
-        or(
-          gte(sessionAdmissions.admittedAt, new Date(from)),
-          gt(sessionAdmissions.activeUntil, new Date(now)),
-        ),
+  const columns = {
+    sessionId: sessionAdmissions.sessionId,
+    admittedAt: sessionAdmissions.admittedAt,
+    activeUntil: sessionAdmissions.activeUntil,
+  };
+  const [inWindow, active] = await Promise.all([
+    db
+      .select(columns)
+      .from(sessionAdmissions)
+      .where(
+        and(eq(sessionAdmissions.bucketKey, bucket.id), gte(sessionAdmissions.admittedAt, new Date(from))),
       ),
-    );
-  return rows.map((r) => ({
+    db
+      .select(columns)
+      .from(sessionAdmissions)
+      .where(
+        and(eq(sessionAdmissions.bucketKey, bucket.id), gt(sessionAdmissions.activeUntil, new Date(now))),
+      )
+      .orderBy(desc(sessionAdmissions.activeUntil))
+      .limit(activeSessionsKept(bucket.limit)),
+  ]);
+  const rows = new Map<string, (typeof inWindow)[number]>();
+  for (const r of [...active, ...inWindow]) rows.set(`${r.sessionId}@${r.admittedAt.getTime()}`, r);
+  return [...rows.values()].map((r) => ({
     sessionId: r.sessionId,
     admittedAt: r.admittedAt.getTime(),
     activeUntil: r.activeUntil.getTime(),

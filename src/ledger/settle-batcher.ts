@@ -1,13 +1,23 @@
 import type { Logger } from 'pino';
 import type { Database, Executor } from '../db/client.js';
+import type { ApplyIntents } from './apply-intents.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
-import { findRows, insertEntries, type LedgerEntry, type StoredLedgerRow } from './ledger-rows.js';
+import {
+  findRows,
+  insertApplyIntent,
+  insertEntries,
+  type LedgerEntry,
+  type StoredLedgerRow,
+} from './ledger-rows.js';
+
+/** How long a committed settle may take to reach the counter store before a sweep rebuilds its subject. */
+export const APPLY_DUE_MS = 10_000;
 
 export type LedgerOutcome =
   /** This call wrote the row (or turned a released row settled). */
-  | { kind: 'written' }
+  | { kind: 'written'; intent?: number }
   /** The request id was already recorded by an earlier call. */
-  | { kind: 'exists'; row: StoredLedgerRow }
+  | { kind: 'exists'; row: StoredLedgerRow; intent?: number }
   /** This row cannot be stored; the rest of its batch was. */
   | { kind: 'invalid'; message: string };
 
@@ -26,6 +36,8 @@ export interface BatcherOptions {
   /** Retries of a batch whose COMMIT outcome is unknown (connection lost). */
   retries?: number;
   onBatch?: (size: number, seconds: number) => void;
+  /** Told how many answered settles each committed apply intent covers. */
+  intents?: ApplyIntents;
 }
 
 /**
@@ -81,6 +93,9 @@ export class SettleBatcher {
           attempt,
         ),
       );
+      for (const outcome of outcomes)
+        if (outcome.kind !== 'invalid' && outcome.intent !== undefined)
+          this.options.intents?.opened(outcome.intent, 1);
       batch.forEach((p, i) => p.resolve(outcomes[i] ?? { kind: 'invalid', message: 'no outcome' }));
       this.options.onBatch?.(batch.length, (performance.now() - started) / 1000);
     } catch (err) {
@@ -117,6 +132,7 @@ export class SettleBatcher {
         requestId: first.requestId,
         costMicros: first.costMicros,
         status: first.status,
+        reservedAt: first.reservedAt,
         settledAt: first.settledAt,
         countedInUserGlobal: first.countedInUserGlobal,
         countedInKeyGlobal: first.countedInKeyGlobal,
@@ -168,7 +184,16 @@ export class SettleBatcher {
       tx,
       others.map((e) => e.requestId),
     );
-    return entries.map((entry) => classify(entry, written, invalid, existing, retried));
+    const outcomes = entries.map((entry) => classify(entry, written, invalid, existing, retried));
+    // Settles this batch answers must still reach the counter store: promised durably here,
+    // so a crash between this commit and the apply leaves a trace any instance completes.
+    const promised = entries.map(
+      (e, i) => e.status === 'settled' && !e.markDirty && outcomes[i]?.kind !== 'invalid',
+    );
+    const subjects = entries.filter((_, i) => promised[i]).map((e) => e.userId);
+    if (subjects.length === 0) return outcomes;
+    const intent = await insertApplyIntent(tx, subjects, APPLY_DUE_MS);
+    return outcomes.map((o, i) => (promised[i] ? { ...o, intent } : o));
   }
 }
 

@@ -5,7 +5,18 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
  * HTTP durations, and what an operator alerts on — decision outcomes and latency, store
  * errors and timeouts, fail-opens, config freshness, settle batching, cold rebuilds, open holds.
  */
-export type Outcome = 'allowed' | 'refused' | 'fail_open' | 'error';
+export type Outcome = 'allowed' | 'refused' | 'fail_open' | 'rejected' | 'error';
+
+/**
+ * A 4xx other than a refusal is the caller's mistake (`rejected`); `error` is only what an
+ * operator must act on: a 5xx (a store down or misconfigured, a bug).
+ */
+export function decisionOutcome(status: number, failedOpen: boolean): Outcome {
+  if (status === 429) return 'refused';
+  if (status >= 500) return 'error';
+  if (status >= 400) return 'rejected';
+  return failedOpen ? 'fail_open' : 'allowed';
+}
 
 /** Read at scrape time; bound once the app has built what they read. */
 export interface GaugeSources {
@@ -32,7 +43,7 @@ export function createMetrics() {
     }),
     decisions: new Counter({
       name: 'quotagate_decisions_total',
-      help: 'Decision endpoint answers by endpoint and outcome (allowed, refused, fail_open, error)',
+      help: 'Decision endpoint answers by endpoint and outcome (allowed, refused, fail_open, rejected: 4xx, error: 5xx)',
       labelNames: ['endpoint', 'outcome'] as const,
       registers,
     }),
@@ -45,7 +56,7 @@ export function createMetrics() {
     }),
     storeErrors: new Counter({
       name: 'quotagate_store_errors_total',
-      help: 'Failed calls to Redis or PostgreSQL by store and reason (timeout, unavailable)',
+      help: 'Failed calls to Redis or PostgreSQL by store and reason (timeout, unavailable, misconfigured)',
       labelNames: ['store', 'reason'] as const,
       registers,
     }),

@@ -41,19 +41,38 @@ export class ConfigSync {
   async start(): Promise<void> {
     await this.reload();
     const { redis, channel, pollSeconds } = this.options;
-    if (redis) {
-      this.subscriber = redis.duplicate({
-        lazyConnect: true,
-        enableOfflineQueue: true,
-        maxRetriesPerRequest: null,
-      });
-      this.subscriber.on('message', (_channel: string, message: string) => this.onAnnounced(Number(message)));
-      this.subscriber.on('error', () => undefined);
-      await this.subscriber.connect();
-      await this.subscriber.subscribe(channel);
-    }
+    if (redis) await this.subscribe(redis, channel);
     this.timer = setInterval(() => void this.poll(), pollSeconds * 1000);
     this.timer.unref();
+  }
+
+  /**
+   * With Redis up, returns once subscribed. With Redis down it returns at once: the
+   * SUBSCRIBE waits in the offline queue for the connection the client keeps retrying
+   * (ioredis resubscribes after every reconnect), and polling serves meanwhile.
+   */
+  private async subscribe(redis: Redis, channel: string): Promise<void> {
+    const subscriber = redis.duplicate({
+      lazyConnect: true,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+    });
+    this.subscriber = subscriber;
+    subscriber.on('message', (_channel: string, message: string) => this.onAnnounced(Number(message)));
+    subscriber.on('error', () => undefined);
+    const connected = await subscriber.connect().then(
+      () => true,
+      () => false,
+    );
+    const subscribed = subscriber.subscribe(channel);
+    if (connected) {
+      await subscribed;
+      return;
+    }
+    this.options.logger.warn({ channel }, 'config channel unreachable; polling until Redis answers');
+    subscribed.catch((err: unknown) => {
+      if (!this.stopped) this.options.logger.warn({ err }, 'config channel subscribe failed');
+    });
   }
 
   async stop(): Promise<void> {

@@ -5,7 +5,8 @@ import { encodeId } from './ids.js';
  * How a bucket's counting is named in storage. A changed window definition or reset marker
  * (floor) changes the signature, so it starts fresh storage and a cold flag (rebuilt from the
  * ledger) instead of reading usage counted under other rules. `window` counters are keyed
- * without their start: they restart in place when `start` moves forward (see README).
+ * by their definition, not their start: a new window of the same definition restarts the
+ * counter in place (no rebuild at every midnight), an edited definition starts afresh.
  */
 export function countingSignature(counting: Counting): string {
   switch (counting.mode) {
@@ -16,7 +17,7 @@ export function countingSignature(counting: Counting): string {
     case 'first_use':
       return `f.${counting.lengthMs}.${counting.floor}`;
     case 'window':
-      return 'w';
+      return counting.def === undefined ? 'w' : `w.${counting.def}`;
     case 'concurrency':
       return 'c';
   }

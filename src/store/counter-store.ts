@@ -82,6 +82,22 @@ export interface SettleInput {
   countRequest: boolean;
 }
 
+export interface ExtendInput {
+  subject: string;
+  requestId: string;
+  /** The reservation's frozen buckets: their cost holds and concurrency slot move too. */
+  buckets: StoreBucket[];
+  now: number;
+  /** The new expiry of the hold, the slot and the record. */
+  expiresAt: number;
+}
+
+export type ExtendOutcome =
+  | { kind: 'extended' }
+  /** Settled, released, or lapsed (its hold expired before this call). */
+  | { kind: 'closed'; state: 'settled' | 'released' | 'expired' }
+  | { kind: 'unknown' };
+
 export type ApplyOutcome =
   { kind: 'applied' } | { kind: 'already_applied' } | { kind: 'cold'; buckets: string[] };
 
@@ -118,6 +134,8 @@ export interface CounterStore {
   reservation(requestId: string): Promise<Reservation | null>;
   /** Releases holds and slots of a reservation and marks it settled; idempotent per request. */
   settle(input: SettleInput): Promise<ApplyOutcome>;
+  /** Moves a held reservation's expiry (hold, slot and record): a long stream keeps its place. */
+  extend(input: ExtendInput): Promise<ExtendOutcome>;
   /** Frees the hold and slot; requests and sessions stay counted. */
   release(subject: string, requestId: string, buckets: StoreBucket[], now: number): Promise<ApplyOutcome>;
   /** Bucket states without side effects (cold subjects answer 'cold'). */

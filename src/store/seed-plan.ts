@@ -1,7 +1,7 @@
 import { sliceStart } from '../domain/counting.js';
 import { firstUseOpen, rollingStart, warmField } from './bucket-plan.js';
 import type { StoreBucket, SubjectSeed } from './counter-store.js';
-import { LOG_KEEP_MIN } from './store-constants.js';
+import { activeSessionsKept, LOG_KEEP_MIN } from './store-constants.js';
 
 /**
  * What a seed writes for one bucket, already filtered to the bucket's current window and
@@ -39,7 +39,11 @@ function planBucket(entry: SeedEntry, now: number): SeedBucketPlan {
     events: [],
     slices: [],
     counter: null,
-    active: entry.sessions.filter((s) => s.activeUntil > now).map((s) => [s.sessionId, s.activeUntil]),
+    active: entry.sessions
+      .filter((s) => s.activeUntil > now)
+      .sort((a, b) => b.activeUntil - a.activeUntil)
+      .slice(0, activeSessionsKept(bucket.limit))
+      .map((s) => [s.sessionId, s.activeUntil]),
   };
   const events = eventsOf(entry);
   const c = bucket.counting;

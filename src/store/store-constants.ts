@@ -23,3 +23,10 @@ export const TTL_MARGIN_MS = 60_000;
  * boost raises the limit, up to the cap at which buckets stop being logs.
  */
 export const LOG_KEEP_MIN = EXACT_LOG_MAX_CAP;
+
+/**
+ * Live sessions a sessions bucket remembers (SPEC §4.1: memory per bucket is bounded
+ * whatever `sessionTtlSeconds` callers send): the ones active longest are kept. A session
+ * pushed out asks again as a new admission, which can only refuse sooner, never admit more.
+ */
+export const activeSessionsKept = (limit: number) => Math.max(Math.ceil(limit), LOG_KEEP_MIN);

@@ -1,4 +1,11 @@
-import type { Counting, DecideInput, SettleInput, StoreBucket, SubjectSeed } from './counter-store.js';
+import type {
+  Counting,
+  DecideInput,
+  ExtendInput,
+  SettleInput,
+  StoreBucket,
+  SubjectSeed,
+} from './counter-store.js';
 
 /**
  * Guards the port's inputs: a malformed bucket is a caller bug, and counting it anyway
@@ -108,6 +115,12 @@ export function assertRelease(
   assertId('requestId', requestId);
   assertTime('now', now);
   assertBuckets(buckets);
+}
+
+export function assertExtend(input: ExtendInput): void {
+  assertRelease(input.subject, input.requestId, input.buckets, input.now);
+  assertTime('expiresAt', input.expiresAt);
+  if (input.expiresAt <= input.now) throw new TypeError('counter store: an extension must end after now');
 }
 
 export function assertPeek(subject: string, buckets: readonly StoreBucket[], now: number): void {

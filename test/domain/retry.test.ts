@@ -180,9 +180,10 @@ describe('counting modes', () => {
       mode: 'window',
       start: ms('2027-01-04T00:00:00Z'),
       end: ms('2027-01-05T00:00:00Z'),
+      def: expect.any(String),
     });
     const total = bucket({ metric: 'cost', slot: 'total', kind: 'total' });
-    expect(total.counting).toEqual({ mode: 'window', start: 0, end: null });
+    expect(total.counting).toEqual({ mode: 'window', start: 0, end: null, def: expect.any(String) });
   });
 
   it('leaves first-use windows and concurrency to the store', () => {

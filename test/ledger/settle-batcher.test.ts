@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPostgres, type Database } from '../../src/db/client.js';
 import { applyMigrations } from '../../src/db/migrate.js';
-import { dirtySubjects, usageLedger } from '../../src/db/schema.js';
+import { applyIntents, dirtySubjects, usageLedger } from '../../src/db/schema.js';
 import type { LedgerEntry } from '../../src/ledger/ledger-rows.js';
 import { LedgerUnavailableError, SettleBatcher } from '../../src/ledger/settle-batcher.js';
 import { describeWithPostgres, useTestDatabase } from '../support/services.js';
@@ -57,7 +57,7 @@ describeWithPostgres('settle batcher (group commit) on PostgreSQL', () => {
   it('answers a repeated request id as existing, with the first cost', async () => {
     const batcher = new SettleBatcher(database, logger);
     const first = entry({ costMicros: 100 });
-    expect(await batcher.submit(first)).toEqual({ kind: 'written' });
+    expect(await batcher.submit(first)).toMatchObject({ kind: 'written' });
     const again = await batcher.submit({
       ...first,
       costMicros: 250,
@@ -70,21 +70,56 @@ describeWithPostgres('settle batcher (group commit) on PostgreSQL', () => {
     const batcher = new SettleBatcher(database, logger);
     const first = entry();
     const [a, b] = await Promise.all([batcher.submit(first), batcher.submit({ ...first })]);
-    expect(a).toEqual({ kind: 'written' });
+    expect(a).toMatchObject({ kind: 'written' });
     expect(b).toMatchObject({ kind: 'exists' });
   });
 
-  it('turns a released row settled (a settle after a release still records the cost)', async () => {
+  it("turns a released row settled with the settle's buckets and cost split (SPEC §4.5)", async () => {
     const batcher = new SettleBatcher(database, logger);
-    const released = entry({ status: 'released', costMicros: 0 });
+    const released = entry({
+      status: 'released',
+      costMicros: 0,
+      buckets: ['user:u-1|*|requests|1h'],
+      countedInUserGlobal: false,
+    });
     expect(await batcher.submit(released)).toEqual({ kind: 'written' });
-    const settled = { ...released, status: 'settled' as const, costMicros: 5_000 };
-    expect(await batcher.submit(settled)).toEqual({ kind: 'written' });
+    const settled = {
+      ...released,
+      status: 'settled' as const,
+      costMicros: 5_000,
+      buckets: ['user:u-1|*|cost|daily', 'user:u-1|*|requests|1h'],
+      countedInUserGlobal: true,
+    };
+    expect(await batcher.submit(settled)).toMatchObject({ kind: 'written' });
     const [row] = await database.db
       .select()
       .from(usageLedger)
       .where(eq(usageLedger.requestId, released.requestId));
-    expect(row).toMatchObject({ status: 'settled', costMicros: 5_000 });
+    expect(row).toMatchObject({
+      status: 'settled',
+      costMicros: 5_000,
+      buckets: settled.buckets,
+      countedInUserGlobal: true,
+    });
+  });
+
+  it('promises the apply of its settles in an apply intent of the same transaction, not of releases', async () => {
+    const batcher = new SettleBatcher(database, logger);
+    const settles = [entry({ userId: 'u-a' }), entry({ userId: 'u-b' }), entry({ userId: 'u-a' })];
+    const outcomes = await Promise.all(settles.map((e) => batcher.submit(e)));
+    const intents = new Set(outcomes.map((o) => (o.kind === 'written' ? o.intent : undefined)));
+    expect(intents.size).toBe(1);
+    const [intent] = [...intents];
+    expect(intent).toBeTypeOf('number');
+    const [row] = await database.db
+      .select()
+      .from(applyIntents)
+      .where(eq(applyIntents.id, intent as number));
+    expect(row?.subjects.sort()).toEqual(['u-a', 'u-b']);
+    const release = await batcher.submit(entry({ status: 'released', costMicros: 0 }));
+    expect(release).toEqual({ kind: 'written' });
+    const dirty = await batcher.submit(entry({ markDirty: true }));
+    expect(dirty).toEqual({ kind: 'written' });
   });
 
   it('keeps a release from overwriting a settle', async () => {
@@ -141,7 +176,7 @@ describeWithPostgres('settle batcher when PostgreSQL is unreachable', () => {
     proxy.cut();
     await expect(batcher.submit(e)).rejects.toBeInstanceOf(LedgerUnavailableError);
     proxy.restore();
-    expect(await batcher.submit(e)).toEqual({ kind: 'written' });
+    expect(await batcher.submit(e)).toMatchObject({ kind: 'written' });
     expect(await batcher.submit(e)).toMatchObject({ kind: 'exists', row: { costMicros: e.costMicros } });
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import type { CounterStore } from '../../src/store/counter-store.js';
 import { admissionSuite } from './suites/admission.js';
+import { extendSuite } from './suites/extend.js';
 import { holdsSuite } from './suites/holds.js';
 import { idsSuite } from './suites/ids.js';
 import { lifecycleSuite } from './suites/lifecycle.js';
@@ -28,6 +29,7 @@ export function counterStoreConformance(name: string, open: () => Promise<Counte
     };
     admissionSuite(current);
     holdsSuite(current);
+    extendSuite(current);
     sessionsSuite(current);
     windowsSuite(current);
     lifecycleSuite(current);

@@ -1,5 +1,5 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { ManualClock, type Clock } from '../../src/clock.js';
 import { loadConfig, type Env } from '../../src/config.js';
@@ -24,6 +24,8 @@ export interface TestAppOptions {
   configPubSub?: boolean;
   /** Skip migrations (the caller already applied them). */
   migrate?: boolean;
+  /** A logger to read what the app logged; silent by default. */
+  logger?: Logger;
 }
 
 export interface TestApp {
@@ -56,7 +58,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     database,
     redis,
     clock,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     tokens: resolveTokens(config),
     configPubSub: options.configPubSub,
   });

@@ -21,8 +21,18 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** The real server (`src/server.ts` through tsx) as its own OS process, ready when this resolves. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+export interface ServerProcessOptions {
+  /** What "started" means: `/readyz` 200 (default), or only `/healthz` 200 (a store may be down). */
+  waitFor?: 'readyz' | 'healthz';
+  /** false: leave ADMIN_TOKENS/SERVICE_TOKENS unset (the server generates or reads kept ones). */
+  withTokens?: boolean;
+}
+
+/** The real server (`src/server.ts` through tsx) as its own OS process, started when this resolves. */
+export async function startServerProcess(
+  env: Record<string, string>,
+  options: ServerProcessOptions = {},
+): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
@@ -32,8 +42,9 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
       PORT: String(port),
-      ADMIN_TOKENS: `ops:${ADMIN_TOKEN}`,
-      SERVICE_TOKENS: `gateway:${SERVICE_TOKEN}`,
+      ...(options.withTokens === false
+        ? {}
+        : { ADMIN_TOKENS: `ops:${ADMIN_TOKEN}`, SERVICE_TOKENS: `gateway:${SERVICE_TOKEN}` }),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -42,7 +53,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, child, () => output);
+  await waitReady(`${url}/${options.waitFor ?? 'readyz'}`, child, () => output);
   return {
     url,
     process: child,
@@ -51,11 +62,11 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   };
 }
 
-async function waitReady(url: string, child: ChildProcess, output: () => string): Promise<void> {
+async function waitReady(probeUrl: string, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}):\n${output()}`);
-    const ready = await fetch(`${url}/readyz`).then(
+    const ready = await fetch(probeUrl).then(
       (r) => r.ok,
       () => false,
     );

@@ -11,4 +11,33 @@ describe('clock following a remote server', () => {
     expect(Number.isInteger(now)).toBe(true);
     expect(Math.abs(now - (Date.now() + skew))).toBeLessThan(50);
   });
+
+  it('follows the local clock while the remote does not answer, then adopts it', async () => {
+    const skew = 3_600_000;
+    let up = false;
+    const clock = new OffsetClock(async () => {
+      if (!up) throw new Error('Connection is closed.');
+      return Date.now() + skew;
+    }, 60_000);
+    expect(await clock.start()).toBe(false);
+    expect(Math.abs(clock.now() - Date.now())).toBeLessThan(50);
+    up = true;
+    expect(await clock.remeasure()).toBe(true);
+    clock.stop();
+    expect(Math.abs(clock.now() - (Date.now() + skew))).toBeLessThan(50);
+  });
+
+  it('keeps the last offset when a later measurement fails', async () => {
+    const skew = 60_000;
+    let up = true;
+    const clock = new OffsetClock(async () => {
+      if (!up) throw new Error('Connection is closed.');
+      return Date.now() + skew;
+    }, 60_000);
+    expect(await clock.start()).toBe(true);
+    up = false;
+    expect(await clock.remeasure()).toBe(false);
+    clock.stop();
+    expect(Math.abs(clock.now() - (Date.now() + skew))).toBeLessThan(50);
+  });
 });

@@ -4,8 +4,9 @@ import type { DecisionResponse } from '../../domain/decision.js';
 import { bucketView } from '../../domain/decision.js';
 import type { DecisionService } from '../../decisions/decision-service.js';
 import type { DemandInput } from '../../decisions/demand.js';
+import type { ExtendService } from '../../decisions/extend-service.js';
 import type { SettleService } from '../../decisions/settle-service.js';
-import type { Metrics, Outcome } from '../../ops/metrics.js';
+import { decisionOutcome, type Metrics } from '../../ops/metrics.js';
 import { requireRole, type Principal } from '../auth.js';
 import { problemSchema } from '../problem.js';
 import {
@@ -19,11 +20,13 @@ import {
   usageQuery,
   usageReply,
 } from '../schemas/decisions.js';
+import { extendBody, extendReply } from '../schemas/extend.js';
 import type { ZodApp } from '../types.js';
 
 export interface DecisionRouteDeps {
   decisions: DecisionService;
   settles: SettleService;
+  extensions: ExtendService;
   authenticate: (token: string) => Principal | null;
   metrics: Metrics;
 }
@@ -33,12 +36,6 @@ declare module 'fastify' {
     /** The answer admitted without the counter store (FAIL_MODE=open). */
     failedOpen: boolean;
   }
-}
-
-function outcomeOf(status: number, failedOpen: boolean): Outcome {
-  if (status === 429) return 'refused';
-  if (status >= 400) return 'error';
-  return failedOpen ? 'fail_open' : 'allowed';
 }
 
 const ERRORS = { 400: problemSchema, 401: problemSchema, 409: problemSchema, 503: problemSchema };
@@ -70,7 +67,7 @@ export async function decisionRoutes(app: ZodApp, deps: DecisionRouteDeps): Prom
   app.addHook('onRequest', requireRole(deps.authenticate, 'service'));
   app.addHook('onResponse', async (request, reply) => {
     const endpoint = request.routeOptions.url ?? 'unknown';
-    deps.metrics.decisions.inc({ endpoint, outcome: outcomeOf(reply.statusCode, request.failedOpen) });
+    deps.metrics.decisions.inc({ endpoint, outcome: decisionOutcome(reply.statusCode, request.failedOpen) });
     deps.metrics.decisionDuration.observe({ endpoint }, reply.elapsedTime / 1000);
   });
   app.addHook('onRoute', (route) => {
@@ -146,6 +143,18 @@ export async function decisionRoutes(app: ZodApp, deps: DecisionRouteDeps): Prom
     async (request) => deps.settles.release(request.body.requestId, request.now),
   );
 
+  app.post(
+    '/extend',
+    {
+      schema: {
+        summary: 'Keep a held reservation (its hold and concurrency slot) alive: expiry = now + ttlSeconds',
+        body: extendBody,
+        response: { 200: extendReply, 404: problemSchema, ...ERRORS },
+      },
+    },
+    async (request) => deps.extensions.extend(request.body.requestId, request.body.ttlSeconds, request.now),
+  );
+
   app.get(
     '/usage',
     {
@@ -156,9 +165,12 @@ export async function decisionRoutes(app: ZodApp, deps: DecisionRouteDeps): Prom
       },
     },
     async (request) => {
-      const { userId, keyId, model } = request.query;
+      const { userId, keyId, model, groups } = request.query;
       const input = { userId, keyId: keyId ?? null, model: model ?? null };
-      const { modelGroup, decision } = await deps.decisions.usage(input, request.now);
+      const { modelGroup, decision } = await deps.decisions.usage(
+        { ...input, groups: groups ?? [] },
+        request.now,
+      );
       return { ...input, modelGroup, buckets: decision.verdicts.map(bucketView) };
     },
   );

@@ -1,22 +1,30 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
+import type { StoreHealth } from '../../decisions/store-health.js';
 import type { Metrics } from '../../ops/metrics.js';
 import type { ConfigSync } from '../../snapshot/config-sync.js';
+import { serverMisconfiguration } from '../../store/redis/connect.js';
+import { StoreMisconfiguredError } from '../../store/store-errors.js';
 import type { ZodApp } from '../types.js';
-import type { Redis } from 'ioredis';
 
 export interface OpsDeps {
   database: Database;
   redis: Redis | null;
   sync: ConfigSync;
   metrics: Metrics;
+  health: StoreHealth;
 }
 
 const check = z.enum(['ok', 'fail', 'absent']);
+const redisCheck = z
+  .enum(['ok', 'fail', 'absent', 'misconfigured'])
+  .describe('misconfigured: Redis answers, but not as configured (see the service log)');
 const readySchema = z
   .object({
     ready: z.boolean(),
-    checks: z.object({ postgres: check, redis: check, snapshot: check }),
+    checks: z.object({ postgres: check, redis: redisCheck, snapshot: check }),
     configVersion: z.number().int(),
   })
   .meta({ id: 'Readiness' });
@@ -28,6 +36,22 @@ async function probe(run: () => Promise<unknown>): Promise<'ok' | 'fail'> {
   } catch {
     return 'fail';
   }
+}
+
+/** Reachable and of the kind configured, and no decision met a misconfiguration lately. */
+async function probeRedis(
+  redis: Redis,
+  health: StoreHealth,
+  logger: Pick<Logger, 'error'>,
+): Promise<z.infer<typeof redisCheck>> {
+  try {
+    const problem = await serverMisconfiguration(redis);
+    if (problem) health.recordMisconfigured(problem, logger);
+  } catch (err) {
+    if (!(err instanceof StoreMisconfiguredError)) return 'fail';
+    health.recordMisconfigured(err, logger);
+  }
+  return health.misconfiguration ? 'misconfigured' : 'ok';
 }
 
 /** Unauthenticated: liveness, readiness (stores reachable, snapshot loaded), Prometheus. */
@@ -53,14 +77,15 @@ export async function opsRoutes(app: ZodApp, deps: OpsDeps): Promise<void> {
         response: { 200: readySchema, 503: readySchema },
       },
     },
-    async (_request, reply) => {
-      const { database, redis, sync } = deps;
+    async (request, reply) => {
+      const { database, redis, sync, health } = deps;
       const [postgres, redisState] = await Promise.all([
         probe(() => database.ping()),
-        redis ? probe(() => redis.ping()) : Promise.resolve('absent' as const),
+        redis ? probeRedis(redis, health, request.log) : Promise.resolve('absent' as const),
       ]);
       const snapshot = sync.loaded ? ('ok' as const) : ('fail' as const);
-      const ready = postgres === 'ok' && redisState !== 'fail' && snapshot === 'ok';
+      const ready =
+        postgres === 'ok' && (redisState === 'ok' || redisState === 'absent') && snapshot === 'ok';
       return reply.code(ready ? 200 : 503).send({
         ready,
         checks: { postgres, redis: redisState, snapshot },

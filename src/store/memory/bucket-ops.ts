@@ -1,5 +1,6 @@
 import { needsWarmth, warmField, windowOf } from '../bucket-plan.js';
 import type { BucketState, StoreBucket } from '../counter-store.js';
+import { activeSessionsKept } from '../store-constants.js';
 import { mapIn, type Hold, type SubjectData } from './subject-data.js';
 import { addUsage, needed, readUsage } from './usage.js';
 
@@ -69,6 +70,7 @@ export function recordAdmission(
         const active = mapIn(data.active, warmField(bucket));
         for (const [session, until] of active) if (until <= now) active.delete(session);
         active.set(r.sessionId, now + r.sessionTtlMs);
+        keepLongestActive(active, activeSessionsKept(bucket.limit));
       }
       break;
     case 'concurrency':
@@ -81,6 +83,28 @@ export function charge(data: SubjectData, bucket: StoreBucket, amount: number, n
   const field = warmField(bucket);
   const next = addUsage(data.usage.get(field), bucket, amount, now);
   if (next) data.usage.set(field, next);
+}
+
+/** holds.lua's bound: the sessions active longest stay, the one ending first goes. */
+function keepLongestActive(active: Map<string, number>, keep: number): void {
+  while (active.size > keep) {
+    let first: [string, number] | null = null;
+    for (const entry of active) if (first === null || entry[1] < first[1]) first = entry;
+    if (first) active.delete(first[0]);
+  }
+}
+
+/** Moves the request's live hold or slot to a new expiry (extend.lua). */
+export function extendRequest(
+  data: SubjectData,
+  bucket: StoreBucket,
+  requestId: string,
+  expiresAt: number,
+): void {
+  const hold = data.holds.get(bucket.id)?.get(requestId);
+  if (hold) hold.expiresAt = expiresAt;
+  const slots = data.slots.get(bucket.id);
+  if (slots?.has(requestId)) slots.set(requestId, expiresAt);
 }
 
 /** Frees the request's hold or slot. */

@@ -5,14 +5,17 @@ import type {
   CounterStore,
   DecideInput,
   DecideOutcome,
+  ExtendInput,
+  ExtendOutcome,
   Reservation,
   SettleInput,
   StoreBucket,
   SubjectSeed,
 } from '../counter-store.js';
-import { APPLIED_MARKER_TTL_MS, WARM_TTL_MS } from '../store-constants.js';
+import { APPLIED_MARKER_TTL_MS, RESERVATION_GRACE_MS, WARM_TTL_MS } from '../store-constants.js';
 import {
   assertDecideInput,
+  assertExtend,
   assertId,
   assertPeek,
   assertRelease,
@@ -20,7 +23,7 @@ import {
   assertSettleInput,
 } from '../validate.js';
 import { bucketAdmits } from './admission.js';
-import { bucketState, charge, coldIds, releaseRequest } from './bucket-ops.js';
+import { bucketState, charge, coldIds, extendRequest, releaseRequest } from './bucket-ops.js';
 import { recordReservation } from './reserve.js';
 import { pruneSubject } from './prune.js';
 import { applySeed } from './seed.js';
@@ -104,6 +107,23 @@ export class MemoryCounterStore implements CounterStore {
     });
     data.warmUntil = now + WARM_TTL_MS;
     return { kind: 'applied' };
+  }
+
+  async extend(input: ExtendInput): Promise<ExtendOutcome> {
+    assertExtend(input);
+    const { requestId, now, expiresAt } = input;
+    const data = this.subjectAt(input.subject, now);
+    const stored = data.records.get(requestId);
+    if (!stored) return { kind: 'unknown' };
+    const { state } = stored.record;
+    if (state !== 'held') return { kind: 'closed', state };
+    if (stored.record.expiresAt <= now) return { kind: 'closed', state: 'expired' };
+    for (const bucket of input.buckets) extendRequest(data, bucket, requestId, expiresAt);
+    stored.record.expiresAt = expiresAt;
+    stored.dropAt = Math.max(stored.dropAt, expiresAt + RESERVATION_GRACE_MS);
+    const pointer = this.pointers.get(requestId);
+    if (pointer) pointer.dropAt = Math.max(pointer.dropAt, stored.dropAt);
+    return { kind: 'extended' };
   }
 
   async release(

@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { StoreMisconfiguredError } from '../store-errors.js';
+import { roundTrip } from './unavailable.js';
 
 /**
  * A Redis client for decisions: no offline queue and no automatic resend, so a command is
@@ -23,4 +25,23 @@ export function connectRedis(url: string, timeoutMs: number): Redis {
 export async function redisTime(redis: Redis): Promise<number> {
   const [seconds, micros] = await redis.time();
   return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+/**
+ * Asks the server whether it is one quotagate can use as configured: reachable (else
+ * StoreUnavailableError), and not a Redis Cluster node, which answers PING like a plain
+ * server but redirects (MOVED) every key of a slot it does not own. An ACL that refuses
+ * INFO only skips the question.
+ */
+export async function serverMisconfiguration(redis: Redis): Promise<StoreMisconfiguredError | null> {
+  const info = await roundTrip(() => redis.info('cluster')).catch((err: unknown) => {
+    if (err instanceof StoreMisconfiguredError && err.reply === 'NOPERM') return null;
+    throw err;
+  });
+  if (info === null) await roundTrip(() => redis.ping());
+  if (info === null || !/^cluster_enabled:1\b/m.test(info)) return null;
+  return new StoreMisconfiguredError(
+    'counter store misconfigured: REDIS_URL names a Redis Cluster node, which this client treats as one plain server',
+    { reply: 'cluster_enabled' },
+  );
 }

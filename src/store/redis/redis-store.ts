@@ -5,16 +5,25 @@ import type {
   CounterStore,
   DecideInput,
   DecideOutcome,
+  ExtendInput,
+  ExtendOutcome,
   Reservation,
   SettleInput,
   StoreBucket,
   SubjectSeed,
 } from '../counter-store.js';
-import { assertDecideInput, assertId, assertRelease, assertSeed, assertSettleInput } from '../validate.js';
+import {
+  assertDecideInput,
+  assertExtend,
+  assertId,
+  assertRelease,
+  assertSeed,
+  assertSettleInput,
+} from '../validate.js';
 import { assertPrefix } from './keys.js';
 import { readReservation, reserveWithPointer } from './redis-reserve.js';
-import { parseApply, parseDecide, ScriptReplyError } from './replies.js';
-import { ScriptCalls } from './script-calls.js';
+import { parseApply, parseDecide, parseExtend, ScriptReplyError } from './replies.js';
+import { recordTtlMs, ScriptCalls } from './script-calls.js';
 import { registerScripts, scriptArgs } from './scripts.js';
 import { roundTrip } from './unavailable.js';
 
@@ -57,6 +66,19 @@ export class RedisCounterStore implements CounterStore {
     assertSettleInput(input);
     const reply = await roundTrip(() => this.redis.qgSettle(...scriptArgs(this.calls.settle(input))));
     return parseApply(reply, input.buckets);
+  }
+
+  /** The script, then the request id's pointer (its own slot) kept as long as the record. */
+  async extend(input: ExtendInput): Promise<ExtendOutcome> {
+    assertExtend(input);
+    const call = this.calls.extend(input);
+    const reply = await roundTrip(() => this.redis.qgExtend(...scriptArgs(call)));
+    const outcome = parseExtend(reply);
+    if (outcome.kind === 'extended') {
+      const ttl = recordTtlMs(input.expiresAt - input.now);
+      await roundTrip(() => this.redis.pexpire(this.calls.pointer(input.requestId), ttl, 'GT'));
+    }
+    return outcome;
   }
 
   async release(

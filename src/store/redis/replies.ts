@@ -1,5 +1,12 @@
 import { windowOf } from '../bucket-plan.js';
-import type { ApplyOutcome, BucketState, DecideOutcome, Reservation, StoreBucket } from '../counter-store.js';
+import type {
+  ApplyOutcome,
+  BucketState,
+  DecideOutcome,
+  ExtendOutcome,
+  Reservation,
+  StoreBucket,
+} from '../counter-store.js';
 
 /**
  * Script replies, checked before use: a reply of another shape (another script version, a
@@ -45,6 +52,14 @@ export function parseApply(reply: unknown, buckets: readonly StoreBucket[]): App
   if (tag === 'applied' || tag === 'already_applied') return { kind: tag };
   if (tag === 'cold') return parseCold(rest, buckets);
   return fail(`unknown apply reply ${String(tag)}`);
+}
+
+export function parseExtend(reply: unknown): ExtendOutcome {
+  const [tag, state] = array(reply, 'extend reply');
+  if (tag === 'extended' || tag === 'unknown') return { kind: tag };
+  if (tag === 'closed' && (state === 'settled' || state === 'released' || state === 'expired'))
+    return { kind: 'closed', state };
+  return fail(`unknown extend reply ${String(tag)} ${String(state)}`);
 }
 
 /** A reservation record (HGETALL or the 'existing' reply) → its fields; null when absent. */

@@ -1,5 +1,5 @@
 import { warmField } from '../bucket-plan.js';
-import type { DecideInput, SettleInput, StoreBucket, SubjectSeed } from '../counter-store.js';
+import type { DecideInput, ExtendInput, SettleInput, StoreBucket, SubjectSeed } from '../counter-store.js';
 import { encodeId, encodeOnce } from '../ids.js';
 import { planSeed } from '../seed-plan.js';
 import {
@@ -35,6 +35,15 @@ export class ScriptCalls {
 
   settle(input: SettleInput): ScriptCall {
     const head = [encodeId(input.requestId), String(input.cost), input.countRequest ? '1' : '0'];
+    return this.bucketCall(input.subject, input.requestId, input.buckets, input.now, head);
+  }
+
+  extend(input: ExtendInput): ScriptCall {
+    const head = [
+      encodeId(input.requestId),
+      String(input.expiresAt),
+      String(recordTtlMs(input.expiresAt - input.now)),
+    ];
     return this.bucketCall(input.subject, input.requestId, input.buckets, input.now, head);
   }
 

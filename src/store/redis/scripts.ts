@@ -13,6 +13,7 @@ const PARTS = {
   qgDecide: [...BUCKET_PARTS, 'decide'],
   qgSettle: [...BUCKET_PARTS, 'settle'],
   qgRelease: [...BUCKET_PARTS, 'release'],
+  qgExtend: [...BUCKET_PARTS, 'extend'],
   qgUndo: [...BUCKET_PARTS, 'undo'],
   qgSeed: ['lib', 'seed'],
   qgClaim: ['claim'],
@@ -30,6 +31,7 @@ declare module 'ioredis' {
     qgDecide: ScriptCommand<Context>;
     qgSettle: ScriptCommand<Context>;
     qgRelease: ScriptCommand<Context>;
+    qgExtend: ScriptCommand<Context>;
     qgUndo: ScriptCommand<Context>;
     qgSeed: ScriptCommand<Context>;
     qgClaim: ScriptCommand<Context>;

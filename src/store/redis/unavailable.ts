@@ -1,19 +1,48 @@
-import { StoreUnavailableError } from '../store-errors.js';
+import { StoreMisconfiguredError, StoreUnavailableError } from '../store-errors.js';
 import { ScriptReplyError } from './replies.js';
 
-/** Server replies that mean "not now" rather than "your script is wrong". */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|MOVED|ASK)\b/;
+/**
+ * Server replies that mean "not now": loading, a busy script, a failover under way. A
+ * cluster redirection (MOVED, ASK) is not one of them: it means this client speaks to a
+ * Cluster as if it were one server, and keeps meaning it.
+ */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY)\b/;
+
+const isReplyError = (err: unknown): err is Error => err instanceof Error && err.name === 'ReplyError';
+
+/**
+ * What kind of reply it was, for one log line per kind: the server's error code, with the
+ * generic `ERR` told apart by what operators fix differently.
+ */
+export function replyKind(message: string): string {
+  const code = /^[A-Z]+/.exec(message)?.[0] ?? 'ERR';
+  if (code !== 'ERR') return code;
+  if (/user_script|Error running script/i.test(message)) return 'ERR script';
+  if (/unknown (sub)?command/i.test(message)) return 'ERR unknown command';
+  return code;
+}
 
 /**
  * Connection loss, the client's commandTimeout, no connection yet (no offline queue) and
  * transient server states become StoreUnavailableError, for FAIL_MODE to decide. Nothing is
  * resent: a timed-out script may still have run, and a second run would record twice.
- * Other server errors are bugs and surface as they are.
+ * Every other server reply (WRONGTYPE, MOVED, NOSCRIPT that survived the EVAL fallback,
+ * NOPERM, script errors, unknown commands) becomes StoreMisconfiguredError.
  */
 export function toStoreError(err: unknown): Error {
-  if (err instanceof StoreUnavailableError || err instanceof ScriptReplyError || err instanceof TypeError)
+  if (
+    err instanceof StoreUnavailableError ||
+    err instanceof StoreMisconfiguredError ||
+    err instanceof ScriptReplyError ||
+    err instanceof TypeError
+  )
     return err;
-  if (err instanceof Error && err.name === 'ReplyError' && !TRANSIENT_REPLY.test(err.message)) return err;
+  if (isReplyError(err) && !TRANSIENT_REPLY.test(err.message)) {
+    return new StoreMisconfiguredError(`counter store misconfigured: ${err.message}`, {
+      cause: err,
+      reply: replyKind(err.message),
+    });
+  }
   const detail = err instanceof Error ? err.message : String(err);
   // ioredis reports its commandTimeout only by this message; it becomes a typed reason here.
   const reason = /^Command timed out/.test(detail) ? 'timeout' : 'unavailable';

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { CounterStore } from '../../../src/store/counter-store.js';
-import { bucket, decided, driver, freshSubject, HOUR, MINUTE, stateOf, T0 } from '../fixtures.js';
+import {
+  bucket,
+  DAY,
+  decided,
+  driver,
+  freshSubject,
+  HOUR,
+  MINUTE,
+  SECOND,
+  stateOf,
+  T0,
+} from '../fixtures.js';
 
 export function sessionsSuite(store: () => CounterStore): void {
   const d = driver(store);
@@ -47,6 +58,25 @@ export function sessionsSuite(store: () => CounterStore): void {
       expect(decided(refused).admitted).toBe(false);
       expect(stateOf(refused, 'sessions').timeline).toEqual([{ at: T0, amount: 1 }]);
       expect(decided(await d.check(u, [sessions], T0 + HOUR, { sessionId: 's3' })).admitted).toBe(true);
+    });
+
+    it('remembers at most max(limit, 1000) live sessions, whatever their TTL (SPEC §4.1)', async () => {
+      const u = freshSubject();
+      const sessions = bucket.sessionsLog('sessions', 2, SECOND);
+      const yearLong = { sessionTtlMs: 365 * DAY };
+      await d.warm(u, [sessions]);
+      const at = (i: number) => T0 + i * 600;
+      for (let i = 0; i <= 1000; i++) {
+        const admitted = await d.reserve(u, [sessions], at(i), `r${i}`, { sessionId: `s${i}`, ...yearLong });
+        expect(decided(admitted).admitted).toBe(true);
+      }
+      const later = at(1001);
+      const states = async (session: string) =>
+        (await d.states(u, [sessions], later, session)).get('sessions');
+      // The session active shortest was pushed out: it asks again as a new admission.
+      expect((await states('s0'))?.reconnect).toBe(false);
+      expect((await states('s1'))?.reconnect).toBe(true);
+      expect((await states('s1000'))?.reconnect).toBe(true);
     });
 
     it('a request without a session id neither checks nor records sessions', async () => {

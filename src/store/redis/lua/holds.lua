@@ -76,9 +76,12 @@ local function session_live(b, session)
   return active_until ~= nil and active_until > NOW
 end
 
+-- At most max(limit, LOG_KEEP_MIN) live sessions are kept (store-constants.ts
+-- activeSessionsKept): the ones active longest; one pushed out asks again as new.
 local function session_admit(b, session, ttl)
   usage_add(b, 1, session .. ':' .. fmt(NOW))
   redis.call('ZREMRANGEBYSCORE', b.active, '-inf', fmt(NOW))
   redis.call('ZADD', b.active, fmt(NOW + ttl), session)
+  redis.call('ZREMRANGEBYRANK', b.active, 0, fmt(-math.max(math.ceil(b.limit), LOG_KEEP_MIN) - 1))
   extend(b.active, ttl + MARGIN_MS)
 end

@@ -1,0 +1,177 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+
+/**
+ * A Redis Cluster of this test's own (redis-server processes on loopback), for tests that
+ * need real slot ownership, redirections or failovers. Every node is stopped by its PID.
+ */
+export interface ClusterNode {
+  port: number;
+  url: string;
+  role: 'master' | 'replica';
+  process: ChildProcess;
+}
+
+export interface PrivateCluster {
+  nodes: ClusterNode[];
+  masters: ClusterNode[];
+  /** `redis://127.0.0.1:<port>` of every node, comma-separated: seed nodes for a cluster client. */
+  seeds: string;
+  /** Stops one node (SIGTERM, or SIGKILL to simulate a crash) and waits for its exit. */
+  stopNode(port: number, signal?: NodeJS.Signals): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  masters?: number;
+  replicasPerMaster?: number;
+  /** Milliseconds before a silent master is failed over. */
+  nodeTimeoutMs?: number;
+}
+
+export function clusterToolsAvailable(): boolean {
+  return (
+    spawnSync('redis-server', ['--version']).status === 0 &&
+    spawnSync('redis-cli', ['--version']).status === 0
+  );
+}
+
+/** The cluster bus listens on port + 10000, so both must be free and the port ≤ 55535. */
+async function freeClusterPort(taken: Set<number>): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    if (taken.has(port)) continue;
+    if ((await canListen(port)) && (await canListen(port + 10_000))) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port pair for a cluster node');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function spawnNode(port: number, dir: string, nodeTimeoutMs: number): ChildProcess {
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    `nodes-${port}.conf`,
+    '--cluster-node-timeout',
+    String(nodeTimeoutMs),
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+  ];
+  return spawn('redis-server', args, { stdio: 'ignore' });
+}
+
+async function until(what: string, condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`private cluster: ${what} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function ask(port: number, ...command: [string, ...string[]]): Promise<string | null> {
+  const probe = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return String(await probe.call(...command));
+  } catch {
+    return null;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+function exited(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
+/** Starts `masters` masters with `replicasPerMaster` replicas each and waits for `cluster_state:ok`. */
+export async function startPrivateCluster(options: ClusterOptions = {}): Promise<PrivateCluster> {
+  const { masters = 3, replicasPerMaster = 0, nodeTimeoutMs = 2_000 } = options;
+  if (masters < 3) throw new Error('redis-cli --cluster create needs at least 3 masters');
+  const dir = mkdtempSync(path.join(tmpdir(), 'qg-cluster-'));
+  const taken = new Set<number>();
+  const started: { port: number; process: ChildProcess }[] = [];
+  const stopAll = async () => {
+    await Promise.all(started.map((n) => exited(n.process, 'SIGTERM')));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < masters * (1 + replicasPerMaster); i++) {
+      const port = await freeClusterPort(taken);
+      started.push({ port, process: spawnNode(port, dir, nodeTimeoutMs) });
+    }
+    for (const node of started)
+      await until('a node answering PING', async () => (await ask(node.port, 'PING')) === 'PONG');
+    const create = spawnSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...started.map((n) => `127.0.0.1:${n.port}`),
+        '--cluster-replicas',
+        String(replicasPerMaster),
+        '--cluster-yes',
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    if (create.status !== 0)
+      throw new Error(`redis-cli --cluster create failed:\n${create.stdout}\n${create.stderr}`);
+    for (const node of started) {
+      await until('cluster_state:ok on every node', async () =>
+        Boolean((await ask(node.port, 'CLUSTER', 'INFO'))?.includes('cluster_state:ok')),
+      );
+    }
+    const nodes: ClusterNode[] = [];
+    for (const node of started) {
+      const role = (await ask(node.port, 'ROLE'))?.startsWith('master') ? 'master' : 'replica';
+      nodes.push({ ...node, url: `redis://127.0.0.1:${node.port}`, role });
+    }
+    return {
+      nodes,
+      masters: nodes.filter((n) => n.role === 'master'),
+      seeds: nodes.map((n) => n.url).join(','),
+      stopNode: async (port, signal = 'SIGTERM') => {
+        const node = nodes.find((n) => n.port === port);
+        if (node) await exited(node.process, signal);
+      },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
