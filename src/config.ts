@@ -53,7 +53,7 @@ export const envSchema = z.object({
     .string()
     .min(1)
     .default('./.quotagate')
-    .describe('Where the embedded PostgreSQL keeps its data'),
+    .describe('Where the embedded PostgreSQL keeps its data, and generated tokens (tokens.json, mode 0600)'),
   ADMIN_TOKENS: tokenListSchema.describe('Comma-separated admin tokens, each `token` or `name:token`'),
   SERVICE_TOKENS: tokenListSchema.describe('Comma-separated service tokens, each `token` or `name:token`'),
   FAIL_MODE: z

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { openInfrastructure } from './compose.js';
 import { ConfigError, loadConfig } from './config.js';
-import { resolveTokens } from './http/auth.js';
+import { loadOrCreateTokens } from './http/token-file.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
@@ -10,12 +10,16 @@ const SHUTDOWN_DEADLINE_MS = 10_000;
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = pino({ level: config.LOG_LEVEL, redact: ['req.headers.authorization'] });
-  const tokens = resolveTokens(config);
+  const { tokens, file } = loadOrCreateTokens(config);
   for (const { role, token } of tokens.generated) {
-    // Printed once to the terminal, never through the logger.
+    // Printed once to the terminal, never through the logger; later starts read it from the file.
     process.stderr.write(
-      `quotagate: no ${role.toUpperCase()}_TOKENS set; generated for this run: ${token}\n`,
+      `quotagate: no ${role.toUpperCase()}_TOKENS set; generated one, kept in ${file} and shown only now: ${token}\n`,
     );
+  }
+  if (tokens.kept.length > 0) {
+    const unset = tokens.kept.map((role) => `${role.toUpperCase()}_TOKENS`).join(', ');
+    logger.info({ file, roles: tokens.kept }, `${unset} unset: using the tokens kept in the token file`);
   }
   if (config.QUOTA_TEST_CLOCK) logger.warn('QUOTA_TEST_CLOCK=true: X-Quota-Test-Now overrides the clock');
   const infra = await openInfrastructure(config, logger);

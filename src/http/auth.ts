@@ -10,32 +10,44 @@ export interface Principal {
   role: Role;
 }
 
+/** Lists kept from an earlier start (src/http/token-file.ts); a configured list wins. */
+export type KeptTokens = Partial<Record<Role, Token[]>>;
+
 export interface ResolvedTokens {
   admin: Token[];
   service: Token[];
-  /** Tokens made up at start because the setting was empty (never in production). */
+  /** Tokens made up at start because the setting was empty and none was kept (never in production). */
   generated: { role: Role; token: string }[];
+  /** Roles served from the kept lists because the setting was empty. */
+  kept: Role[];
 }
 
 /**
- * Production refuses to start without both lists; elsewhere a missing list gets one random
- * token, which the caller prints once.
+ * Production refuses to start without both lists; elsewhere a missing list is the kept one,
+ * or else one random token, which the caller keeps and prints once.
  */
-export function resolveTokens(config: AppConfig): ResolvedTokens {
+export function resolveTokens(config: AppConfig, kept: KeptTokens = {}): ResolvedTokens {
   if (config.NODE_ENV === 'production' && (!config.ADMIN_TOKENS || !config.SERVICE_TOKENS)) {
     throw new Error('NODE_ENV=production requires both ADMIN_TOKENS and SERVICE_TOKENS');
   }
   const generated: ResolvedTokens['generated'] = [];
-  const orGenerate = (list: Token[] | undefined, role: Role): Token[] => {
+  const fromKept: Role[] = [];
+  const resolve = (list: Token[] | undefined, role: Role): Token[] => {
     if (list) return list;
+    const keptList = kept[role];
+    if (keptList && keptList.length > 0) {
+      fromKept.push(role);
+      return keptList;
+    }
     const token = `qg_${role}_${randomBytes(18).toString('base64url')}`;
     generated.push({ role, token });
     return [{ name: `generated-${role}`, token }];
   };
   return {
-    admin: orGenerate(config.ADMIN_TOKENS, 'admin'),
-    service: orGenerate(config.SERVICE_TOKENS, 'service'),
+    admin: resolve(config.ADMIN_TOKENS, 'admin'),
+    service: resolve(config.SERVICE_TOKENS, 'service'),
     generated,
+    kept: fromKept,
   };
 }
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, SERVICE, startTestApp, type TestApp } from '../support/app.js';
 import { describeWithServers, services, useRedisPrefix, useTestDatabase } from '../support/services.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -85,5 +85,74 @@ describeWithServers('metrics an operator alerts on', () => {
     expect(sample(text, 'quotagate_open_holds')).toBe(1);
     expect(sample(text, 'quotagate_config_version')).toBe(t.app.configSync.current().version);
     expect(sample(text, 'quotagate_config_snapshot_age_seconds')).not.toBeNull();
+  });
+
+  it('counts a settle that cannot reach Redis as error: an operator must act', async () => {
+    proxy.cut();
+    try {
+      const response = await post('/settle', { requestId: 'unknown-while-down', costUsd: 0.01 });
+      expect(response.statusCode).toBe(503);
+      expect(response.json()).toMatchObject({ code: 'store_unavailable' });
+    } finally {
+      proxy.restore();
+    }
+    const text = (await t.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(sample(text, 'quotagate_decisions_total', 'endpoint="/settle",outcome="error"')).toBe(1);
+    expect(sample(text, 'quotagate_decisions_total', 'endpoint="/settle",outcome="rejected"')).toBeNull();
+  });
+});
+
+describe("decision metrics: a caller's mistake is rejected, never an error", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { BODY_LIMIT_BYTES: '1024' } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const settle = (payload: string | Record<string, unknown>, headers: Record<string, string> = SERVICE) =>
+    t.inject({
+      method: 'POST',
+      url: '/settle',
+      headers: { 'content-type': 'application/json', ...headers },
+      payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+    });
+
+  it('counts ten bad settles (400, 401, 409, 413, 415) as rejected and none as error', async () => {
+    const direct = { requestId: 'r-1', costUsd: 0.01, userId: 'u-1', model: MODEL };
+    expect((await settle(direct)).statusCode).toBe(200);
+    const statuses = [
+      (await settle({})).statusCode,
+      (await settle({ requestId: 'r-2' })).statusCode,
+      (await settle({ requestId: 'r-2', costUsd: -1 })).statusCode,
+      (await settle({ requestId: 'never-reserved', costUsd: 0.01 })).statusCode,
+      (await settle('{"requestId":')).statusCode,
+      (await settle(direct, {})).statusCode,
+      (await settle(direct, { authorization: 'Bearer not-a-configured-token' })).statusCode,
+      (await settle({ ...direct, costUsd: 0.02 })).statusCode,
+      (await settle({ ...direct, metadata: { pad: 'x'.repeat(2048) } })).statusCode,
+      (await settle('requestId=r-3', { ...SERVICE, 'content-type': 'application/x-www-form-urlencoded' }))
+        .statusCode,
+    ];
+    expect(statuses).toEqual([400, 400, 400, 400, 400, 401, 401, 409, 413, 415]);
+
+    const text = (await t.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(sample(text, 'quotagate_decisions_total', 'endpoint="/settle",outcome="rejected"')).toBe(10);
+    expect(sample(text, 'quotagate_decisions_total', 'endpoint="/settle",outcome="allowed"')).toBe(1);
+    expect(sample(text, 'quotagate_decisions_total', 'endpoint="/settle",outcome="error"') ?? 0).toBe(0);
+  });
+
+  it('counts a release of an unknown request (404) as rejected', async () => {
+    const response = await t.inject({
+      method: 'POST',
+      url: '/release',
+      headers: SERVICE,
+      payload: { requestId: 'no-such-request' },
+    });
+    expect(response.statusCode).toBe(404);
+    const text = (await t.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(sample(text, 'quotagate_decisions_total', 'endpoint="/release",outcome="rejected"')).toBe(1);
+    expect(sample(text, 'quotagate_decisions_total', 'endpoint="/release",outcome="error"') ?? 0).toBe(0);
   });
 });
