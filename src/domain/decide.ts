@@ -1,7 +1,7 @@
 import { admits, evaluated, remainingOf, type Demand } from './admission.js';
 import type { Bucket } from './buckets.js';
 import { EMPTY_STATE, type BucketState, type IdentifiedState } from './bucket-state.js';
-import { bucketRetryAfterMs, decisionRetryAfterMs } from './retry.js';
+import { bucketRetryAfterMs, nextFreeAt } from './retry.js';
 import { currentWindow, type WindowRange } from './windows.js';
 
 /** One bucket's part of a decision, with its evidence. */
@@ -16,6 +16,8 @@ export interface BucketVerdict {
   remaining: number;
   /** 0 when admitted; null when no time is known. */
   retryAfterMs: number | null;
+  /** Epoch ms at which `used` next goes down with nothing else changing (SPEC §4.2); null if never/unknown. */
+  nextFreeAt: number | null;
 }
 
 /** A decision is a value, refusal included (never an exception). */
@@ -24,7 +26,10 @@ export interface Decision {
   now: number;
   verdicts: BucketVerdict[];
   retryAfterMs: number | null;
-  /** The refusing bucket that sets the wait (the latest, or one with no known time). */
+  /**
+   * The refusing bucket that sets the wait (the latest, or one with no known time): the
+   * `reason`, `retryAfterMs` and RateLimit headers of a refusal all describe it (SPEC §4.3).
+   */
   binding: BucketVerdict | null;
 }
 
@@ -44,15 +49,14 @@ export function decide(
     verdictOf(bucket, byKey.get(bucket.key) ?? EMPTY_STATE, demand, now),
   );
   const refused = verdicts.filter((v) => !v.admitted);
+  const binding = bindingOf(refused);
   return {
     allowed: refused.length === 0,
     now,
     verdicts,
-    retryAfterMs: decisionRetryAfterMs(refused.map((v) => v.retryAfterMs)),
-    binding: refused.reduce<BucketVerdict | null>(
-      (worst, v) => (worst && waitsLonger(worst, v) ? worst : v),
-      null,
-    ),
+    // Read off the binding bucket, so the body's wait and its reason cannot disagree.
+    retryAfterMs: binding ? binding.retryAfterMs : null,
+    binding,
   };
 }
 
@@ -69,7 +73,19 @@ export function verdictOf(bucket: Bucket, state: BucketState, demand: Demand, no
     admitted: admits(bucket, state, demand),
     remaining: remainingOf(bucket, state),
     retryAfterMs: bucketRetryAfterMs(bucket, state, demand, range, now),
+    nextFreeAt: nextFreeAt(bucket, state, range),
   };
+}
+
+/**
+ * The refused bucket with the latest retry time (null counts as latest; on a tie the earlier
+ * bucket stays). Its wait is `decisionRetryAfterMs` over all refused buckets.
+ */
+function bindingOf(refused: readonly BucketVerdict[]): BucketVerdict | null {
+  return refused.reduce<BucketVerdict | null>(
+    (worst, v) => (worst && waitsLonger(worst, v) ? worst : v),
+    null,
+  );
 }
 
 /** Unknown (null) counts as the longest wait; on a tie the earlier bucket stays. */

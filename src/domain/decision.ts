@@ -27,6 +27,8 @@ export interface BucketView {
   held: number;
   remaining: number;
   resetAt: string | null;
+  /** When `used` next goes down with nothing else changing (SPEC §4.2); null: never, or nothing used. */
+  nextFreeAt: string | null;
   retryAfterMs: number | null;
   exceeded: boolean;
   source: BucketSource;
@@ -106,6 +108,7 @@ export function bucketView(v: BucketVerdict): BucketView {
     held: money(state.held),
     remaining: money(v.remaining),
     resetAt: v.range.end === null ? null : iso(v.range.end),
+    nextFreeAt: v.nextFreeAt === null ? null : iso(v.nextFreeAt),
     retryAfterMs: v.retryAfterMs,
     exceeded: !v.admitted,
     source: { ...bucket.source },

@@ -3,20 +3,25 @@ import { nextQuotaMs, toSeconds } from './retry.js';
 import { currentWindow } from './windows.js';
 
 /**
- * Headers of the IETF httpapi RateLimit draft for the tightest bucket, plus `Retry-After`
- * on refusals. Integers only: cost in micro-dollars (`qu="usd-micro"`). The policy name is
- * the bucket key, which is plain ASCII with no quote or backslash (see bucket-key.ts).
+ * Headers of the IETF httpapi RateLimit draft, plus `Retry-After` on refusals. Integers
+ * only: cost in micro-dollars (`qu="usd-micro"`). The policy name is the bucket key, which
+ * is plain ASCII with no quote or backslash (see bucket-key.ts).
  */
 export type HeaderRecord = Record<string, string>;
 
+/**
+ * SPEC §4.3: a refusal describes its binding bucket (the one its `reason` and `retryAfterMs`
+ * name), so `t` is that bucket's wait and `Retry-After` equals it; an admitted answer
+ * describes the tightest bucket.
+ */
 export function decisionHeaders(decision: Decision): HeaderRecord {
   const headers: HeaderRecord = {};
-  const tightest = tightestVerdict(decision.verdicts);
-  const t = tightest ? secondsUntilMoreQuota(tightest, decision.now) : null;
-  if (tightest) {
-    headers['RateLimit-Policy'] = policyOf(tightest, decision.now);
+  const described = (!decision.allowed && decision.binding) || tightestVerdict(decision.verdicts);
+  const t = described ? secondsUntilMoreQuota(described, decision.now) : null;
+  if (described) {
+    headers['RateLimit-Policy'] = policyOf(described, decision.now);
     headers['RateLimit'] =
-      `"${tightest.bucket.key}";r=${Math.floor(tightest.remaining)}${t === null ? '' : `;t=${t}`}`;
+      `"${described.bucket.key}";r=${Math.floor(described.remaining)}${t === null ? '' : `;t=${t}`}`;
   }
   if (!decision.allowed && decision.retryAfterMs !== null) {
     headers['Retry-After'] = String(Math.max(toSeconds(decision.retryAfterMs), t ?? 0));
@@ -26,8 +31,9 @@ export function decisionHeaders(decision: Decision): HeaderRecord {
 
 /**
  * The bucket with the least remaining share. A refusing bucket ranks before any admitting
- * one, so on a 429 the headers describe what refused; unevaluated buckets (sessions without
- * a session id) only count when nothing else exists. Ties keep bucket order.
+ * one (a refusal without a binding bucket still describes what refused); unevaluated
+ * buckets (sessions without a session id) only count when nothing else exists. Ties keep
+ * bucket order.
  */
 export function tightestVerdict(verdicts: readonly BucketVerdict[]): BucketVerdict | null {
   const evaluatedOnes = verdicts.filter((v) => v.evaluated);

@@ -20,8 +20,19 @@ export function bucketRetryAfterMs(
   if (bucket.effectiveLimit <= 0) return null;
   // An estimate above the cap fits in no window, however long one waits.
   if (bucket.metric === 'cost' && demand.estimateMicros > bucket.effectiveLimit) return null;
+  if (refusedByHoldsOnly(bucket, state, demand)) return null;
   const at = retryAt(bucket, state, demand, range);
   return at === null ? null : Math.max(0, at - now);
+}
+
+/**
+ * SPEC §4.3: refused only because of open holds (used alone, with the estimate, fits). Holds
+ * leave by settle, release or expiry, not by time passing, so no window kind knows a time.
+ * Concurrency slots are not holds in this sense: they expire at known times.
+ */
+export function refusedByHoldsOnly(bucket: Bucket, state: BucketState, demand: Demand): boolean {
+  if (bucket.metric === 'concurrency' || state.held <= 0) return false;
+  return !admits(bucket, state, demand) && admits(bucket, { ...state, held: 0 }, demand);
 }
 
 function retryAt(bucket: Bucket, state: BucketState, demand: Demand, range: WindowRange): number | null {
@@ -30,7 +41,8 @@ function retryAt(bucket: Bucket, state: BucketState, demand: Demand, range: Wind
     case 'fixed':
     case 'calendar':
     case 'first_use':
-      return range.end;
+      // A new window empties `used`; if the holds still leave no room, no time is known.
+      return admits(bucket, { ...state, used: 0 }, demand) ? range.end : null;
     case 'rolling':
       return sweep(bucket, state, demand, releasesOf(bucket, state, range));
     case 'total':
@@ -76,6 +88,28 @@ function sweep(
     if (admits(bucket, { ...state, used: Math.max(0, used) }, demand)) return release.at;
   }
   return null;
+}
+
+/**
+ * SPEC §4.2 `nextFreeAt`: the instant at which `used` next goes down with nothing else
+ * changing. Rolling: the oldest counted entry leaves (a log event at `at + length`, a slice
+ * at `sliceStart + sliceMs − 1 + length`); fixed, calendar, first_use: the window's end.
+ * Null when nothing is used, for `total` and concurrency, and for a rolling bucket whose
+ * store reported no timeline (unknown). Holds are not `used`: they never make it non-null.
+ */
+export function nextFreeAt(bucket: Bucket, state: BucketState, range: WindowRange): number | null {
+  if (state.used <= 0 || bucket.metric === 'concurrency') return null;
+  switch (bucket.window.kind) {
+    case 'fixed':
+    case 'calendar':
+    case 'first_use':
+      return range.end;
+    case 'rolling':
+      return releasesOf(bucket, state, range)[0]?.at ?? null;
+    case 'total':
+    case 'none':
+      return null;
+  }
 }
 
 /** The decision waits for its slowest refusing bucket; one unknown time makes it unknown. */

@@ -91,6 +91,23 @@ export const usageQuery = z.object({
   userId,
   keyId: opaque('API key id').optional(),
   model: modelId.optional().describe('Without it: every bucket of the subject in every scope'),
+  groups: z
+    .string()
+    .max(5_100)
+    .transform((value, ctx) => {
+      const names = value
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name.length > 0);
+      if (names.length > 50) ctx.addIssue({ code: 'custom', message: 'at most 50 names' });
+      if (names.some((name) => name.length > 100))
+        ctx.addIssue({ code: 'custom', message: 'each name is at most 100 characters' });
+      return names;
+    })
+    .optional()
+    .describe(
+      'Comma-separated user-group names the gateway knows the user belongs to, as `groups` in /check; unknown names are ignored',
+    ),
 });
 
 const bucketView = z
@@ -109,6 +126,12 @@ const bucketView = z
     held: z.number(),
     remaining: z.number(),
     resetAt: z.string().nullable().describe('End of the current window, if it has one'),
+    nextFreeAt: z
+      .string()
+      .nullable()
+      .describe(
+        'When `used` next goes down with nothing else changing: rolling, when the oldest counted usage leaves the window; fixed, calendar and first_use, `resetAt`; null for total, concurrency, or nothing used',
+      ),
     retryAfterMs: z.number().int().nullable(),
     exceeded: z.boolean(),
     source: z.object({

@@ -85,6 +85,7 @@ describeWithServers('/check and /reserve', () => {
             held: 0,
             remaining: 1,
             resetAt: null,
+            nextFreeAt: null,
             retryAfterMs: 0,
             exceeded: false,
             source: { subjectType: 'user', subjectId: user, limitId: costLimitId },

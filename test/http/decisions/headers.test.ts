@@ -105,15 +105,19 @@ describeWithServers('RateLimit and Retry-After headers', () => {
       expect(a.headers['ratelimit']).toBe(`"${keyOf('user', user, null, 'requests', '1m')}";r=0;t=2`);
     });
 
-    it('waits for the slowest refusing bucket, never earlier than RateLimit t', async () => {
+    it('waits for the slowest refusing bucket and describes that bucket, t equal to Retry-After', async () => {
       const { g, user, model } = subject();
       await g.limit({ subjectType: 'user', subjectId: user, metric: 'requests', window: '1m', limit: 1 });
       await g.limit({ subjectType: 'user', subjectId: user, metric: 'requests', window: 'daily', limit: 1 });
       await g.reserve({ userId: user, model, requestId: uid('r') }, T0);
       const a = await g.check({ userId: user, model }, T0 + 10 * SECOND);
       expectRefusedWithRetry(a, DAY_END - T0 - 10 * SECOND);
-      expect(a.headers['ratelimit']).toBe(`"${keyOf('user', user, null, 'requests', '1m')}";r=0;t=50`);
-      expect(Number(a.headers['retry-after'])).toBe((DAY_END - T0) / 1000 - 10);
+      const daily = keyOf('user', user, null, 'requests', 'daily');
+      const seconds = (DAY_END - T0) / 1000 - 10;
+      expect(a.body.reason).toBe(`user ${user}: requests daily limit reached on all models`);
+      expect(a.headers['ratelimit-policy']).toBe(`"${daily}";q=1;w=86400`);
+      expect(a.headers['ratelimit']).toBe(`"${daily}";r=0;t=${seconds}`);
+      expect(a.headers['retry-after']).toBe(String(seconds));
     });
 
     it('sends no Retry-After and no t when no time is known (limit 0)', async () => {
