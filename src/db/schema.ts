@@ -95,10 +95,15 @@ export const limits = pgTable(
     timezone: text('timezone'),
     resetTime: text('reset_time'),
     cap: micros('cap').notNull(),
+    /** `enforce`, or `shadow`: evaluated and charged, never refusing (SPEC §4.8). */
+    mode: text('mode').notNull().default('enforce'),
+    /** Fractions of the effective limit whose crossing sends an alert (SPEC §5.1); null: none. */
+    alertAt: jsonb('alert_at').$type<number[]>(),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [
+    check('limits_mode', sql`${t.mode} in ('enforce', 'shadow')`),
     unique('limits_natural_key')
       .on(t.subjectType, t.subjectId, t.modelGroupId, t.metric, t.slot)
       .nullsNotDistinct(),
@@ -179,6 +184,9 @@ export const usageLedger = pgTable(
     model: text('model').notNull(),
     modelGroupId: integer('model_group_id'),
     costMicros: micros('cost_micros').notNull(),
+    /** LLM tokens the request used (SPEC §4.7); 0 when the settle named none. */
+    inputTokens: bigint('input_tokens', { mode: 'number' }).notNull().default(0),
+    outputTokens: bigint('output_tokens', { mode: 'number' }).notNull().default(0),
     countedInUserGlobal: boolean('counted_in_user_global').notNull(),
     countedInKeyGlobal: boolean('counted_in_key_global').notNull(),
     buckets: jsonb('buckets').$type<string[]>().notNull(),
@@ -194,6 +202,7 @@ export const usageLedger = pgTable(
     // Rebuilding one bucket reads the rows whose `buckets` contain it.
     index('usage_ledger_buckets_idx').using('gin', sql`${t.buckets} jsonb_path_ops`),
     check('usage_ledger_cost_nonnegative', sql`${t.costMicros} >= 0`),
+    check('usage_ledger_tokens_nonnegative', sql`${t.inputTokens} >= 0 and ${t.outputTokens} >= 0`),
     check('usage_ledger_status', sql`${t.status} in ('settled', 'released')`),
   ],
 );

@@ -98,6 +98,7 @@ export function createDecisionService(deps: DecisionDeps) {
         buckets: storeBuckets,
         now,
         estimate: input.estimateMicros,
+        tokenEstimate: { input: input.estimatedInputTokens, output: input.estimatedOutputTokens },
         sessionId: input.sessionId,
         sessionTtlMs: sessionTtlMs(input),
         reserve,
@@ -222,7 +223,12 @@ function decisionOf(
   const decision = decide(
     buckets,
     states,
-    { estimateMicros: input.estimateMicros, sessionId: input.sessionId },
+    {
+      estimateMicros: input.estimateMicros,
+      estimatedInputTokens: input.estimatedInputTokens,
+      estimatedOutputTokens: input.estimatedOutputTokens,
+      sessionId: input.sessionId,
+    },
     now,
   );
   if (!admitted) return { ...decision, allowed: false };

@@ -5,6 +5,8 @@ export interface DemandInput {
   groups: string[];
   model: string;
   estimateMicros: number;
+  estimatedInputTokens: number;
+  estimatedOutputTokens: number;
   sessionId: string | null;
   sessionTtlSeconds: number | null;
 }

@@ -9,6 +9,7 @@ import { resolveBuckets, type Bucket } from '../domain/buckets.js';
 import { AppError, invalid, storeMisconfigured } from '../domain/errors.js';
 import { bucketAt } from '../domain/frozen.js';
 import { microsToUsd } from '../domain/money.js';
+import { isHeldMetric } from '../domain/types.js';
 import { findRows, type LedgerEntry, type StoredLedgerRow } from '../ledger/ledger-rows.js';
 import type { WriteBehind } from '../ledger/write-behind.js';
 import { LATE_APPLY_WINDOW_MS } from '../ledger/rebuild.js';
@@ -39,6 +40,8 @@ export interface SettleDeps extends WarmDeps {
 export interface SettleInput {
   requestId: string;
   costMicros: number;
+  inputTokens: number;
+  outputTokens: number;
   metadata: Record<string, unknown> | null;
   /** Needed only when no reservation is known for the request id. */
   userId: string | null;
@@ -65,9 +68,9 @@ type ChargePlan = Omit<ReservationPayload, 'v' | 'estimateMicros' | 'reservedAt'
   countRequest: boolean;
 };
 
-/** Buckets the ledger names for a rebuild: spend and request counts (sessions have their own log). */
+/** Buckets the ledger names for a rebuild: spend, tokens and request counts (sessions have their own log). */
 const ledgerBuckets = (buckets: Bucket[]) =>
-  buckets.filter((b) => b.metric === 'cost' || b.metric === 'requests').map((b) => b.key);
+  buckets.filter((b) => isHeldMetric(b.metric) || b.metric === 'requests').map((b) => b.key);
 
 /** Keys read `axis:owner|scope|metric|slot`; owners are percent-encoded, so `|` only separates. */
 const isCostBucket = (key: string) => key.split('|')[2] === 'cost';
@@ -171,6 +174,7 @@ export function createSettleService(deps: SettleDeps) {
           buckets,
           now,
           cost: input.costMicros,
+          tokens: { input: input.inputTokens, output: input.outputTokens },
           countRequest: plan.countRequest,
         }),
       );
@@ -266,6 +270,8 @@ export function createSettleService(deps: SettleDeps) {
       model: plan.model,
       modelGroupId: plan.modelGroupId,
       costMicros: input.costMicros,
+      inputTokens: input.inputTokens,
+      outputTokens: input.outputTokens,
       countedInUserGlobal: plan.countedInUserGlobal,
       countedInKeyGlobal: plan.countedInKeyGlobal,
       buckets: ledgerBuckets(plan.buckets),
@@ -287,10 +293,20 @@ export function createSettleService(deps: SettleDeps) {
 
   /** A settle the ledger already holds: the first result with `duplicate: true`, or 409 for another cost. */
   function repeated(input: SettleInput, row: StoredLedgerRow): SettleResult {
-    if (row.costMicros !== input.costMicros) {
-      throw new AppError('idempotency_conflict', `request ${input.requestId} was settled with another cost`, {
-        costUsd: microsToUsd(row.costMicros),
-      });
+    if (
+      row.costMicros !== input.costMicros ||
+      row.inputTokens !== input.inputTokens ||
+      row.outputTokens !== input.outputTokens
+    ) {
+      throw new AppError(
+        'idempotency_conflict',
+        `request ${input.requestId} was settled with another cost or token count`,
+        {
+          costUsd: microsToUsd(row.costMicros),
+          inputTokens: row.inputTokens,
+          outputTokens: row.outputTokens,
+        },
+      );
     }
     return {
       requestId: input.requestId,
@@ -335,6 +351,8 @@ export function createSettleService(deps: SettleDeps) {
         model: payload.model,
         modelGroupId: payload.modelGroupId,
         costMicros: 0,
+        inputTokens: 0,
+        outputTokens: 0,
         countedInUserGlobal: payload.countedInUserGlobal,
         countedInKeyGlobal: payload.countedInKeyGlobal,
         buckets: payload.buckets.filter((b) => b.metric === 'requests').map((b) => b.key),

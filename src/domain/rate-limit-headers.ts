@@ -1,5 +1,6 @@
 import type { Decision, BucketVerdict } from './decide.js';
 import { nextQuotaMs, toSeconds } from './retry.js';
+import { isTokenMetric } from './types.js';
 import { currentWindow } from './windows.js';
 
 /**
@@ -56,7 +57,8 @@ function share(v: BucketVerdict): number {
 
 function policyOf(v: BucketVerdict, now: number): string {
   const w = windowSeconds(v, now);
-  const unit = v.bucket.metric === 'cost' ? ';qu="usd-micro"' : '';
+  const unit =
+    v.bucket.metric === 'cost' ? ';qu="usd-micro"' : isTokenMetric(v.bucket.metric) ? ';qu="tokens"' : '';
   return `"${v.bucket.key}";q=${Math.floor(v.bucket.effectiveLimit)}${w === null ? '' : `;w=${w}`}${unit}`;
 }
 

@@ -1,4 +1,4 @@
-import { admits, type Demand } from './admission.js';
+import { admits, estimateOf, type Demand } from './admission.js';
 import type { Bucket } from './buckets.js';
 import type { BucketState } from './bucket-state.js';
 import { entryCounts, entryWidthMs, leavesAt } from './counting.js';
@@ -19,7 +19,7 @@ export function bucketRetryAfterMs(
   if (admits(bucket, state, demand)) return 0;
   if (bucket.effectiveLimit <= 0) return null;
   // An estimate above the cap fits in no window, however long one waits.
-  if (bucket.metric === 'cost' && demand.estimateMicros > bucket.effectiveLimit) return null;
+  if (estimateOf(bucket.metric, demand) > bucket.effectiveLimit) return null;
   if (refusedByHoldsOnly(bucket, state, demand)) return null;
   const at = retryAt(bucket, state, demand, range);
   return at === null ? null : Math.max(0, at - now);

@@ -1,6 +1,52 @@
 /** Vocabulary of SPEC §1, shared by the admin API, the snapshot and the decision core. */
-export const METRICS = ['cost', 'requests', 'sessions', 'concurrency'] as const;
+export const METRICS = [
+  'cost',
+  'requests',
+  'sessions',
+  'concurrency',
+  'input_tokens',
+  'output_tokens',
+  'tokens',
+] as const;
 export type Metric = (typeof METRICS)[number];
+
+/** LLM token metrics (SPEC §4.7): counted like cost, in whole tokens; `tokens` is input + output. */
+export const TOKEN_METRICS = ['input_tokens', 'output_tokens', 'tokens'] as const;
+export type TokenMetric = (typeof TOKEN_METRICS)[number];
+
+/** Metrics whose estimate is held at /reserve and whose actual amount is charged at /settle. */
+export type HeldMetric = 'cost' | TokenMetric;
+
+export const isTokenMetric = (metric: Metric): metric is TokenMetric =>
+  (TOKEN_METRICS as readonly Metric[]).includes(metric);
+
+export const isHeldMetric = (metric: Metric): metric is HeldMetric =>
+  metric === 'cost' || isTokenMetric(metric);
+
+/** What a request holds (estimates) or charges (actuals) on the metrics that hold: µ$ and tokens. */
+export interface HeldAmounts {
+  costMicros: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export const NO_AMOUNTS: HeldAmounts = { costMicros: 0, inputTokens: 0, outputTokens: 0 };
+
+/** The part of `amounts` a bucket of `metric` holds or is charged: 0 for counting metrics. */
+export function amountOf(metric: Metric, amounts: HeldAmounts): number {
+  switch (metric) {
+    case 'cost':
+      return amounts.costMicros;
+    case 'input_tokens':
+      return amounts.inputTokens;
+    case 'output_tokens':
+      return amounts.outputTokens;
+    case 'tokens':
+      return amounts.inputTokens + amounts.outputTokens;
+    default:
+      return 0;
+  }
+}
 
 export const LIMIT_SUBJECT_TYPES = ['user', 'user_group', 'key'] as const;
 export type LimitSubjectType = (typeof LIMIT_SUBJECT_TYPES)[number];

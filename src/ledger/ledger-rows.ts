@@ -10,6 +10,8 @@ export interface LedgerEntry {
   model: string;
   modelGroupId: number | null;
   costMicros: number;
+  inputTokens: number;
+  outputTokens: number;
   countedInUserGlobal: boolean;
   countedInKeyGlobal: boolean;
   /** Display keys of the buckets the request was counted and charged in. */
@@ -25,6 +27,8 @@ export interface LedgerEntry {
 export interface StoredLedgerRow {
   requestId: string;
   costMicros: number;
+  inputTokens: number;
+  outputTokens: number;
   status: 'settled' | 'released';
   reservedAt: Date | null;
   settledAt: Date;
@@ -45,16 +49,19 @@ export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promi
   const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
   const result = await tx.execute(sql`
     insert into usage_ledger (request_id, user_id, key_id, model, model_group_id, cost_micros,
+      input_tokens, output_tokens,
       counted_in_user_global, counted_in_key_global, buckets, status, reserved_at, settled_at, metadata)
     select * from unnest(
       ${column((e) => e.requestId)}::text[], ${column((e) => e.userId)}::text[],
       ${column((e) => e.keyId)}::text[], ${column((e) => e.model)}::text[],
       ${column((e) => e.modelGroupId)}::int[], ${column((e) => e.costMicros)}::bigint[],
+      ${column((e) => e.inputTokens)}::bigint[], ${column((e) => e.outputTokens)}::bigint[],
       ${column((e) => e.countedInUserGlobal)}::bool[], ${column((e) => e.countedInKeyGlobal)}::bool[],
       ${column((e) => JSON.stringify(e.buckets))}::jsonb[], ${column((e) => e.status)}::text[],
       ${column((e) => e.reservedAt?.toISOString() ?? null)}::timestamptz[],
       ${column((e) => e.settledAt.toISOString())}::timestamptz[], ${column((e) => json(e.metadata))}::jsonb[])
     on conflict (request_id) do update set cost_micros = excluded.cost_micros, status = excluded.status,
+      input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
       settled_at = excluded.settled_at, metadata = excluded.metadata, buckets = excluded.buckets,
       counted_in_user_global = excluded.counted_in_user_global,
       counted_in_key_global = excluded.counted_in_key_global
@@ -81,6 +88,8 @@ export async function findRows(tx: Executor, requestIds: string[]): Promise<Map<
     .select({
       requestId: usageLedger.requestId,
       costMicros: usageLedger.costMicros,
+      inputTokens: usageLedger.inputTokens,
+      outputTokens: usageLedger.outputTokens,
       status: usageLedger.status,
       reservedAt: usageLedger.reservedAt,
       settledAt: usageLedger.settledAt,

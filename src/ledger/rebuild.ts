@@ -3,6 +3,7 @@ import type { Executor } from '../db/client.js';
 import { firstUseWindows, reservations, sessionAdmissions, usageLedger } from '../db/schema.js';
 import type { StoreBucket, SubjectSeed } from '../store/counter-store.js';
 import { activeSessionsKept } from '../store/store-constants.js';
+import type { HeldMetric } from '../domain/types.js';
 
 /** How long a late Redis apply of a settle may trail its commit; the store's marker TTL matches. */
 export const LATE_APPLY_WINDOW_MS = 15 * 60_000;
@@ -40,7 +41,10 @@ async function rebuildBucket(db: Executor, bucket: StoreBucket, now: number): Pr
   if (from === null) return empty;
   switch (bucket.metric) {
     case 'cost':
-      return { ...empty, usage: await costUsage(db, bucket.id, from) };
+    case 'input_tokens':
+    case 'output_tokens':
+    case 'tokens':
+      return { ...empty, usage: await chargedUsage(db, bucket.id, bucket.metric, from) };
     case 'requests':
       return { ...empty, usage: await requestUsage(db, bucket.id, from) };
     case 'sessions':
@@ -86,9 +90,23 @@ async function openFirstUseStart(db: Executor, bucket: StoreBucket, now: number)
 
 const containsBucket = (id: string) => sql`${usageLedger.buckets} @> ${JSON.stringify([id])}::jsonb`;
 
-async function costUsage(db: Executor, id: string, from: number): Promise<Usage[]> {
+/** What a settle charged a held metric's bucket: µ$, or tokens (`tokens` = input + output). */
+function chargedColumn(metric: HeldMetric) {
+  switch (metric) {
+    case 'cost':
+      return usageLedger.costMicros;
+    case 'input_tokens':
+      return usageLedger.inputTokens;
+    case 'output_tokens':
+      return usageLedger.outputTokens;
+    case 'tokens':
+      return sql<number>`${usageLedger.inputTokens} + ${usageLedger.outputTokens}`.mapWith(Number);
+  }
+}
+
+async function chargedUsage(db: Executor, id: string, metric: HeldMetric, from: number): Promise<Usage[]> {
   const rows = await db
-    .select({ requestId: usageLedger.requestId, at: usageLedger.settledAt, amount: usageLedger.costMicros })
+    .select({ requestId: usageLedger.requestId, at: usageLedger.settledAt, amount: chargedColumn(metric) })
     .from(usageLedger)
     .where(
       and(containsBucket(id), eq(usageLedger.status, 'settled'), gte(usageLedger.settledAt, new Date(from))),

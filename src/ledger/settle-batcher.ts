@@ -131,6 +131,8 @@ export class SettleBatcher {
       const row = {
         requestId: first.requestId,
         costMicros: first.costMicros,
+        inputTokens: first.inputTokens,
+        outputTokens: first.outputTokens,
         status: first.status,
         reservedAt: first.reservedAt,
         settledAt: first.settledAt,

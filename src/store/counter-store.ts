@@ -1,5 +1,5 @@
 import type { Counting } from '../domain/counting.js';
-import type { Metric } from '../domain/types.js';
+import type { HeldAmounts, Metric } from '../domain/types.js';
 
 /**
  * The counter store port: where holds, counts, session admissions and concurrency slots
@@ -12,6 +12,18 @@ import type { Metric } from '../domain/types.js';
 
 /** How a bucket counts: the decision core chooses it (src/domain/counting.ts). */
 export type { Counting } from '../domain/counting.js';
+
+export interface TokenCounts {
+  input: number;
+  output: number;
+}
+
+/** The amounts of a decision or settle, per held metric (src/domain/types.ts amountOf). */
+export const heldAmounts = (costMicros: number, tokens: TokenCounts | undefined): HeldAmounts => ({
+  costMicros,
+  inputTokens: tokens?.input ?? 0,
+  outputTokens: tokens?.output ?? 0,
+});
 
 /** `floor` is the bucket's latest reset marker (0 if none): usage before it does not count. */
 export interface StoreBucket {
@@ -30,6 +42,8 @@ export interface DecideInput {
   now: number;
   /** µ$ to hold on each cost bucket (0 when absent). */
   estimate: number;
+  /** Tokens to hold on each token bucket (SPEC §4.7; none when absent). */
+  tokenEstimate?: TokenCounts;
   sessionId: string | null;
   sessionTtlMs: number;
   /** Present on /reserve (records when admitted); null on /check (dry run). */
@@ -78,6 +92,8 @@ export interface SettleInput {
   now: number;
   /** µ$ actually spent, charged to every cost bucket. */
   cost: number;
+  /** Tokens actually used, charged to every token bucket (none when absent). */
+  tokens?: TokenCounts;
   /** A settle with no reservation counts the request itself. */
   countRequest: boolean;
 }

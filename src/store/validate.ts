@@ -63,6 +63,12 @@ function numbersOf(counting: Counting): [string, number][] {
 }
 
 /** µ$ amounts and times are integers: the scripts and the memory store count them exactly. */
+function assertTokens(name: string, tokens: { input: number; output: number } | undefined): void {
+  if (tokens === undefined) return;
+  assertAmount(`${name}.input`, tokens.input);
+  assertAmount(`${name}.output`, tokens.output);
+}
+
 export function assertAmount(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) fail(`${name} must be a non-negative integer`);
 }
@@ -83,6 +89,7 @@ export function assertDecideInput(input: DecideInput): void {
   assertId('subject', input.subject);
   assertTime('now', input.now);
   assertAmount('estimate', input.estimate);
+  assertTokens('tokenEstimate', input.tokenEstimate);
   assertAmount('sessionTtlMs', input.sessionTtlMs);
   if (input.reserve) {
     assertId('requestId', input.reserve.requestId);
@@ -96,6 +103,7 @@ export function assertSettleInput(input: SettleInput): void {
   assertId('requestId', input.requestId);
   assertTime('now', input.now);
   assertAmount('cost', input.cost);
+  assertTokens('tokens', input.tokens);
   assertBuckets(input.buckets);
 }
 

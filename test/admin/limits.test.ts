@@ -310,7 +310,7 @@ describeWithPostgres('/admin/limits', () => {
     });
 
     it('refuses an unknown metric, a bad modelGroupId and unknown fields', async () => {
-      expectInvalid(await put(costLimit({ metric: 'tokens' })), 'metric');
+      expectInvalid(await put(costLimit({ metric: 'bananas' })), 'metric');
       expectInvalid(await put(costLimit({ modelGroupId: 0 })), 'modelGroupId');
       expectInvalid(await put(costLimit({ modelGroupId: '3' })), 'modelGroupId');
       const unknown = await put(costLimit({ cap: 5 }));
@@ -378,7 +378,7 @@ describeWithPostgres('/admin/limits', () => {
 
     it('refuses bad filters', async () => {
       expectInvalid(await send(t, 'GET', '/admin/limits?modelGroupId=opus'), 'modelGroupId');
-      expectInvalid(await send(t, 'GET', '/admin/limits?metric=tokens'), 'metric');
+      expectInvalid(await send(t, 'GET', '/admin/limits?metric=bananas'), 'metric');
       expect((await send(t, 'GET', '/admin/limits?subject=u-1')).statusCode).toBe(400);
     });
 

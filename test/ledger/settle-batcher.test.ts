@@ -21,6 +21,8 @@ function entry(overrides: Partial<LedgerEntry> = {}): LedgerEntry {
     model: 'claude-opus-4-1',
     modelGroupId: null,
     costMicros: 17_300,
+    inputTokens: 0,
+    outputTokens: 0,
     countedInUserGlobal: true,
     countedInKeyGlobal: false,
     buckets: ['user:u-1|*|cost|daily'],

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import type { CounterStore } from '../../src/store/counter-store.js';
 import { admissionSuite } from './suites/admission.js';
 import { extendSuite } from './suites/extend.js';
+import { tokensSuite } from './suites/tokens.js';
 import { holdsSuite } from './suites/holds.js';
 import { idsSuite } from './suites/ids.js';
 import { lifecycleSuite } from './suites/lifecycle.js';
@@ -30,6 +31,7 @@ export function counterStoreConformance(name: string, open: () => Promise<Counte
     admissionSuite(current);
     holdsSuite(current);
     extendSuite(current);
+    tokensSuite(current);
     sessionsSuite(current);
     windowsSuite(current);
     lifecycleSuite(current);

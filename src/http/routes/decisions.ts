@@ -47,6 +47,8 @@ function demandOf(body: z.output<typeof checkBody>): DemandInput {
     groups: body.groups ?? [],
     model: body.model,
     estimateMicros: body.estimatedCostUsd ?? 0,
+    estimatedInputTokens: body.estimatedInputTokens ?? 0,
+    estimatedOutputTokens: body.estimatedOutputTokens ?? 0,
     sessionId: body.sessionId ?? null,
     sessionTtlSeconds: body.sessionTtlSeconds ?? null,
   };
@@ -119,6 +121,8 @@ export async function decisionRoutes(app: ZodApp, deps: DecisionRouteDeps): Prom
         {
           requestId: b.requestId,
           costMicros: b.costUsd,
+          inputTokens: b.inputTokens ?? 0,
+          outputTokens: b.outputTokens ?? 0,
           metadata: b.metadata ?? null,
           userId: b.userId ?? null,
           keyId: b.keyId ?? null,

@@ -25,6 +25,10 @@ const usd = (description: string) =>
     .describe(description)
     .meta({ examples: [0.02, '0.0173'] });
 
+/** A whole number of LLM tokens ≥ 0 (SPEC §4.2, §4.7); absent means 0. */
+const tokenCount = (description: string) =>
+  z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullish().describe(description);
+
 const decisionFields = {
   userId,
   keyId: opaque('API key id; belongs to the user named in the same request').nullish(),
@@ -35,6 +39,8 @@ const decisionFields = {
     .describe('User-group names the gateway knows the user belongs to; unknown names are ignored'),
   model: modelId,
   estimatedCostUsd: usd('Estimated cost in USD, held on every cost bucket until settle').nullish(),
+  estimatedInputTokens: tokenCount('Estimated input tokens, held on input_tokens and tokens buckets'),
+  estimatedOutputTokens: tokenCount('Estimated output tokens, held on output_tokens and tokens buckets'),
   sessionId: opaque('Session id: sessions limits count distinct admissions').nullish(),
   sessionTtlSeconds: z
     .number()
@@ -77,6 +83,8 @@ export const settleBody = z
   .object({
     requestId,
     costUsd: usd('Actual cost in USD, recorded in full even above the estimate'),
+    inputTokens: tokenCount('Input tokens the request used, charged to input_tokens and tokens buckets'),
+    outputTokens: tokenCount('Output tokens the request used, charged to output_tokens and tokens buckets'),
     metadata: z.record(z.string(), z.unknown()).nullish().describe('Stored with the ledger row'),
     userId: userId.nullish().describe('Required when no reservation is known for requestId'),
     keyId: opaque('API key id (direct settles)').nullish(),

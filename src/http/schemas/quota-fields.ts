@@ -21,7 +21,8 @@ export const subjectId = (description: string) =>
 export const metric = z
   .enum(METRICS)
   .describe(
-    'cost (US dollars), requests, sessions (distinct session admissions) or concurrency (held reservations)',
+    'cost (US dollars), requests, sessions (distinct session admissions), concurrency (held reservations), ' +
+      'or LLM tokens: input_tokens, output_tokens, tokens (input + output)',
   );
 
 export const windowIn = z

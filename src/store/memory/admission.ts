@@ -1,4 +1,5 @@
 import { admits } from '../../domain/admission.js';
+import type { HeldAmounts } from '../../domain/types.js';
 import type { BucketState, StoreBucket } from '../counter-store.js';
 
 /**
@@ -8,9 +9,15 @@ import type { BucketState, StoreBucket } from '../counter-store.js';
 export function bucketAdmits(
   bucket: StoreBucket,
   state: BucketState,
-  estimate: number,
+  estimates: HeldAmounts,
   sessionId: string | null,
 ): boolean {
   const view = { metric: bucket.metric, effectiveLimit: bucket.limit };
-  return admits(view, state, { estimateMicros: estimate, sessionId });
+  const demand = {
+    estimateMicros: estimates.costMicros,
+    estimatedInputTokens: estimates.inputTokens,
+    estimatedOutputTokens: estimates.outputTokens,
+    sessionId,
+  };
+  return admits(view, state, demand);
 }

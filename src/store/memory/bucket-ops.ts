@@ -1,4 +1,5 @@
 import { needsWarmth, warmField, windowOf } from '../bucket-plan.js';
+import { amountOf, isHeldMetric, type HeldAmounts } from '../../domain/types.js';
 import type { BucketState, StoreBucket } from '../counter-store.js';
 import { activeSessionsKept } from '../store-constants.js';
 import { mapIn, type Hold, type SubjectData } from './subject-data.js';
@@ -24,10 +25,9 @@ export function bucketState(
   }
   const field = warmField(bucket);
   const reading = readUsage(data.usage.get(field), bucket, now);
-  const held =
-    bucket.metric === 'cost'
-      ? [...liveHolds(data, bucket.id, now).values()].reduce((s, h) => s + h.amount, 0)
-      : 0;
+  const held = isHeldMetric(bucket.metric)
+    ? [...liveHolds(data, bucket.id, now).values()].reduce((s, h) => s + h.amount, 0)
+    : 0;
   const activeUntil = sessionId ? data.active.get(field)?.get(sessionId) : undefined;
   return {
     ...base,
@@ -41,7 +41,7 @@ export function bucketState(
 
 export interface Recording {
   requestId: string;
-  estimate: number;
+  estimates: HeldAmounts;
   expiresAt: number;
   sessionId: string | null;
   sessionTtlMs: number;
@@ -57,10 +57,15 @@ export function recordAdmission(
 ): void {
   switch (bucket.metric) {
     case 'cost':
-      if (r.estimate > 0)
-        mapIn(data.holds, bucket.id).set(r.requestId, { amount: r.estimate, expiresAt: r.expiresAt });
+    case 'input_tokens':
+    case 'output_tokens':
+    case 'tokens': {
+      const estimate = amountOf(bucket.metric, r.estimates);
+      if (estimate > 0)
+        mapIn(data.holds, bucket.id).set(r.requestId, { amount: estimate, expiresAt: r.expiresAt });
       charge(data, bucket, 0, now); // opens a first-use window
       break;
+    }
     case 'requests':
       charge(data, bucket, 1, now);
       break;

@@ -12,6 +12,8 @@ import type {
   StoreBucket,
   SubjectSeed,
 } from '../counter-store.js';
+import { heldAmounts } from '../counter-store.js';
+import { amountOf } from '../../domain/types.js';
 import { APPLIED_MARKER_TTL_MS, RESERVATION_GRACE_MS, WARM_TTL_MS } from '../store-constants.js';
 import {
   assertDecideInput,
@@ -62,9 +64,10 @@ export class MemoryCounterStore implements CounterStore {
     const cold = coldIds(data, input.buckets);
     if (cold.length > 0) return { kind: 'cold', buckets: cold };
     data.warmUntil = now + WARM_TTL_MS;
+    const estimates = heldAmounts(input.estimate, input.tokenEstimate);
     const states = input.buckets.map((b) => bucketState(data, b, now, input.sessionId));
     const admitted = input.buckets.every((b, i) =>
-      bucketAdmits(b, states[i] as BucketState, input.estimate, input.sessionId),
+      bucketAdmits(b, states[i] as BucketState, estimates, input.sessionId),
     );
     // The request id already belongs to another subject's reservation: that one is the answer.
     const other = reserve && this.otherOwnersReservation(input.subject, reserve.requestId);
@@ -90,10 +93,12 @@ export class MemoryCounterStore implements CounterStore {
     if (live?.settled || stored?.record.state === 'settled') return { kind: 'already_applied' };
     const cold = coldIds(data, input.buckets);
     if (cold.length > 0) return { kind: 'cold', buckets: cold };
+    const amounts = heldAmounts(input.cost, input.tokens);
     for (const bucket of input.buckets) {
       releaseRequest(data, bucket, requestId);
       if (live?.fields.has(warmField(bucket))) continue; // a seed already counted it here
-      if (bucket.metric === 'cost' && input.cost > 0) charge(data, bucket, input.cost, now);
+      const amount = amountOf(bucket.metric, amounts);
+      if (amount > 0) charge(data, bucket, amount, now);
       if (bucket.metric === 'requests' && input.countRequest) charge(data, bucket, 1, now);
     }
     if (stored) {

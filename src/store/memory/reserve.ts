@@ -1,4 +1,4 @@
-import type { BucketState, DecideInput, Reservation } from '../counter-store.js';
+import { heldAmounts, type BucketState, type DecideInput, type Reservation } from '../counter-store.js';
 import { RESERVATION_GRACE_MS } from '../store-constants.js';
 import { bucketState, recordAdmission } from './bucket-ops.js';
 import type { SubjectData } from './subject-data.js';
@@ -17,7 +17,12 @@ export function recordReservation(
 ): { states: BucketState[]; reservation: Reservation; dropAt: number } {
   const { now, subject } = input;
   const expiresAt = now + reserve.holdTtlMs;
-  const recording = { ...reserve, ...input, expiresAt };
+  const recording = {
+    ...reserve,
+    ...input,
+    estimates: heldAmounts(input.estimate, input.tokenEstimate),
+    expiresAt,
+  };
   input.buckets.forEach((b, i) => recordAdmission(data, b, found[i] as BucketState, recording, now));
   const record = { state: 'held' as const, bodyHash: reserve.bodyHash, expiresAt, payload: reserve.payload };
   const dropAt = expiresAt + RESERVATION_GRACE_MS;

@@ -1,5 +1,13 @@
 import { warmField } from '../bucket-plan.js';
-import type { DecideInput, ExtendInput, SettleInput, StoreBucket, SubjectSeed } from '../counter-store.js';
+import type { HeldAmounts } from '../../domain/types.js';
+import {
+  heldAmounts,
+  type DecideInput,
+  type ExtendInput,
+  type SettleInput,
+  type StoreBucket,
+  type SubjectSeed,
+} from '../counter-store.js';
 import { encodeId, encodeOnce } from '../ids.js';
 import { planSeed } from '../seed-plan.js';
 import {
@@ -21,7 +29,7 @@ export class ScriptCalls {
     const reserve = input.reserve;
     const head = [
       reserve ? '1' : '0',
-      String(input.estimate),
+      amountsArg(heldAmounts(input.estimate, input.tokenEstimate)),
       encodeId(input.sessionId ?? ''),
       String(input.sessionTtlMs),
       encodeId(reserve?.requestId ?? ''),
@@ -34,7 +42,11 @@ export class ScriptCalls {
   }
 
   settle(input: SettleInput): ScriptCall {
-    const head = [encodeId(input.requestId), String(input.cost), input.countRequest ? '1' : '0'];
+    const head = [
+      encodeId(input.requestId),
+      amountsArg(heldAmounts(input.cost, input.tokens)),
+      input.countRequest ? '1' : '0',
+    ];
     return this.bucketCall(input.subject, input.requestId, input.buckets, input.now, head);
   }
 
@@ -111,6 +123,9 @@ export class ScriptCalls {
       const bucketId = bucket.id;
       switch (bucket.metric) {
         case 'cost':
+        case 'input_tokens':
+        case 'output_tokens':
+        case 'tokens':
           keys.push(
             key({ kind: 'usage', subject, bucket }),
             key({ kind: 'holds', subject, bucketId }),
@@ -138,6 +153,9 @@ export const recordTtlMs = (holdTtlMs: number) => holdTtlMs + RESERVATION_GRACE_
 function settings(now: number, bucketCount: number): string[] {
   return [now, bucketCount, TTL_MARGIN_MS, WARM_TTL_MS, LOG_KEEP_MIN, APPLIED_MARKER_TTL_MS].map(String);
 }
+
+/** layout.lua's parse_amounts: 'cost input output'. */
+const amountsArg = (a: HeldAmounts) => `${a.costMicros} ${a.inputTokens} ${a.outputTokens}`;
 
 /** One argument per bucket (layout.lua): no field can hold a space (ids are base64url). */
 function bucketArg(bucket: StoreBucket): string {

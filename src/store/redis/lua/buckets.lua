@@ -8,7 +8,7 @@ local function bucket_state(b, session)
   end
   local used, first_use_start = usage_used(b)
   local held = 0
-  if b.metric == 'cost' then
+  if HELD[b.metric] then
     holds_drop_expired(b)
     held = tonumber(redis.call('HGET', b.holds, SUM)) or 0
   end
@@ -20,8 +20,9 @@ local function bucket_state(b, session)
 end
 
 -- SPEC §4.1, as src/domain/admission.ts: a cap of 0 refuses everything, reconnects included;
--- a sessions bucket is only evaluated when the request names a session.
-local function admits(b, state, estimate, session)
+-- a sessions bucket is only evaluated when the request names a session. Held metrics compare
+-- their own estimate (`estimates`: parse_amounts).
+local function admits(b, state, estimates, session)
   local used, held = state[1], state[2]
   if b.metric == 'sessions' and session == '' then
     return true
@@ -29,7 +30,8 @@ local function admits(b, state, estimate, session)
   if b.limit <= 0 then
     return false
   end
-  if b.metric == 'cost' then
+  if HELD[b.metric] then
+    local estimate = amount_of(b, estimates)
     if estimate > 0 then
       return used + held + estimate <= b.limit
     end

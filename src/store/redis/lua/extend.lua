@@ -24,7 +24,7 @@ if tonumber(found[2]) <= NOW then
 end
 
 for _, b in ipairs(buckets) do
-  if b.metric == 'cost' and redis.call('HEXISTS', b.holds, REQ) == 1 then
+  if HELD[b.metric] and redis.call('HEXISTS', b.holds, REQ) == 1 then
     redis.call('ZADD', b.expiries, fmt(EXPIRES), REQ)
     extend(b.holds, EXPIRES - NOW + MARGIN_MS)
     extend(b.expiries, EXPIRES - NOW + MARGIN_MS)

@@ -58,7 +58,7 @@ end
 
 -- Frees the request's hold or slot (after dropping expired ones).
 local function release_one(b, req)
-  if b.metric == 'cost' then
+  if HELD[b.metric] then
     holds_drop_expired(b)
     holds_free(b, req)
   elseif b.metric == 'concurrency' then

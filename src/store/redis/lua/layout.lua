@@ -10,6 +10,7 @@
 --   windowStart windowEnd warmField', space-separated, windowEnd '-' for none (one argument
 --   per bucket rather than nine: the client writes each argument separately)
 --
+-- Held amounts cross as one ARGV 'cost input output' (parse_amounts).
 -- A bucket state in replies: { used, held, first-use start or '', reconnect 0|1,
 --   { at, amount, at, amount, ... } } (timeline oldest first).
 
@@ -17,9 +18,17 @@ local KEY_RECORD, KEY_APPLIED = KEYS[2], KEYS[3]
 -- Holds hash field for the total; request fields are base64url and never start with '~'.
 local SUM = '~sum'
 
+-- Metrics whose estimate is held at reserve and whose actual amount is charged at settle:
+-- cost (µ$) and the token metrics (SPEC §4.7), in one layout.
+local HELD = { cost = true, input_tokens = true, output_tokens = true, tokens = true }
+
 -- The keys each metric's bucket takes, in order (script-calls.ts sends the same).
+local HELD_KEYS = { 'usage', 'holds', 'expiries' }
 local BUCKET_KEYS = {
-  cost = { 'usage', 'holds', 'expiries' },
+  cost = HELD_KEYS,
+  input_tokens = HELD_KEYS,
+  output_tokens = HELD_KEYS,
+  tokens = HELD_KEYS,
   requests = { 'usage' },
   sessions = { 'usage', 'active' },
   concurrency = { 'holds' },
@@ -42,6 +51,17 @@ local function read_buckets(argv_base)
     buckets[i] = b
   end
   return buckets
+end
+
+-- 'cost input output' (µ$, tokens) → the amount a held bucket takes: tokens are input + output.
+local function parse_amounts(text)
+  local a = {}
+  for word in string.gmatch(text, '%S+') do a[#a + 1] = tonumber(word) end
+  return { cost = a[1] or 0, input_tokens = a[2] or 0, output_tokens = a[3] or 0, tokens = (a[2] or 0) + (a[3] or 0) }
+end
+
+local function amount_of(b, amounts)
+  return amounts[b.metric] or 0
 end
 
 local function cold_indexes(buckets)
