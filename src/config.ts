@@ -98,6 +98,9 @@ export const envSchema = z.object({
     .default('info')
     .describe('pino log level'),
   QUOTA_TEST_CLOCK: bool(false).describe('Honour the X-Quota-Test-Now header (tests only)'),
+  SHADOW_MODE: bool(false).describe(
+    'Every bucket is a shadow bucket: evaluated, charged and reported, never refusing (SPEC §4.8)',
+  ),
   BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()

@@ -1,5 +1,5 @@
 import { microsToUsd } from '../domain/money.js';
-import type { BucketSubjectType, LimitSubjectType, Metric, Reset } from '../domain/types.js';
+import type { BucketSubjectType, LimitMode, LimitSubjectType, Metric, Reset } from '../domain/types.js';
 import type { StoredBoost } from '../db/repositories/boosts.js';
 import type { StoredLimit } from '../db/repositories/limits.js';
 import type { StoredResetMarker } from '../db/repositories/resets.js';
@@ -21,6 +21,8 @@ export interface LimitView {
   timezone: string | null;
   resetTime: string | null;
   limit: number;
+  mode: LimitMode;
+  alertAt: number[];
   createdAt: string;
   updatedAt: string;
 }
@@ -69,6 +71,8 @@ export function toLimitView(l: StoredLimit): LimitView {
     timezone: l.timezone,
     resetTime: l.resetTime,
     limit: quantityView(l.metric, l.cap),
+    mode: l.mode,
+    alertAt: l.alertAt,
     createdAt: iso(l.createdAt),
     updatedAt: iso(l.updatedAt),
   };

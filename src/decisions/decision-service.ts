@@ -5,7 +5,12 @@ import { isDatabaseUnavailable } from '../db/errors.js';
 import type { DemandInput } from './demand.js';
 import { resolveBuckets, type Bucket, type BucketRequest } from '../domain/buckets.js';
 import { decide, type Decision } from '../domain/decide.js';
-import { buildDecisionResponse, failOpenResponse, type DecisionResponse } from '../domain/decision.js';
+import {
+  buildDecisionResponse,
+  failOpenResponse,
+  type DecisionResponse,
+  type ResponseContext,
+} from '../domain/decision.js';
 import { AppError, storeMisconfigured } from '../domain/errors.js';
 import { bucketAt } from '../domain/frozen.js';
 import type { WriteBehind } from '../ledger/write-behind.js';
@@ -46,7 +51,10 @@ export function createDecisionService(deps: DecisionDeps) {
   const { config } = deps;
   const sessionTtlMs = (input: DemandInput) => (input.sessionTtlSeconds ?? config.SESSION_TTL_SECONDS) * 1000;
   const resolve = (input: BucketRequest, now: number) =>
-    resolveBuckets(deps.snapshot(), input, now, { defaultTimezone: config.DEFAULT_TIMEZONE });
+    resolveBuckets(deps.snapshot(), input, now, {
+      defaultTimezone: config.DEFAULT_TIMEZONE,
+      shadowMode: config.SHADOW_MODE,
+    });
 
   async function guarded(
     requestId: string | null,
@@ -84,6 +92,11 @@ export function createDecisionService(deps: DecisionDeps) {
     return failOpenResponse(requestId);
   }
 
+  function respond(endpoint: 'check' | 'reserve', decision: Decision, context?: ResponseContext) {
+    if (decision.shadowRefused.length > 0) deps.observer.shadowRefused(endpoint);
+    return buildDecisionResponse(decision, context);
+  }
+
   /** One store decision (a dry run when `reserve` is null), rebuilding cold buckets first. */
   async function decideWarm(
     input: DemandInput,
@@ -111,7 +124,7 @@ export function createDecisionService(deps: DecisionDeps) {
       const { buckets } = resolve(input, now);
       const outcome = await decideWarm(input, buckets, now, null);
       if (outcome.kind !== 'decided') throw new Error('a dry run cannot find a reservation');
-      return buildDecisionResponse(decisionOf(buckets, outcome.states, input, now, outcome.admitted));
+      return respond('check', decisionOf(buckets, outcome.states, input, now, outcome.admitted));
     });
   }
 
@@ -137,7 +150,7 @@ export function createDecisionService(deps: DecisionDeps) {
       if (outcome.kind === 'existing') return replay(outcome.reservation, hash, input, now);
       const decision = decisionOf(buckets, outcome.states, input, now, outcome.admitted);
       if (!outcome.admitted || !outcome.reservation)
-        return buildDecisionResponse(decision, { requestId: input.requestId });
+        return respond('reserve', decision, { requestId: input.requestId });
       recordAdmissions(deps.writeBehind, buckets, outcome.states, input, now, sessionTtlMs(input));
       deps.writeBehind.reservation({
         requestId: input.requestId,
@@ -148,7 +161,7 @@ export function createDecisionService(deps: DecisionDeps) {
         payload,
       });
       deps.observer.holdOpened(input.requestId, outcome.reservation.expiresAt);
-      return buildDecisionResponse(decision, {
+      return respond('reserve', decision, {
         requestId: input.requestId,
         reservation: { state: 'held', expiresAt: outcome.reservation.expiresAt },
       });
@@ -237,6 +250,7 @@ function decisionOf(
     allowed: true,
     retryAfterMs: null,
     binding: null,
-    verdicts: decision.verdicts.map((v) => ({ ...v, admitted: true, retryAfterMs: 0 })),
+    // Shadow buckets keep the store's verdict: an admitted request they would have refused.
+    verdicts: decision.verdicts.map((v) => (v.bucket.shadow ? v : { ...v, admitted: true, retryAfterMs: 0 })),
   };
 }

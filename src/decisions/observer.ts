@@ -6,6 +6,8 @@ import type { StoreFailure } from '../store/store-errors.js';
 export interface DataPlaneObserver {
   storeError(store: 'redis' | 'postgres', reason: StoreFailure): void;
   failOpen(): void;
+  /** A decision that shadow buckets would have refused (SPEC §4.8). */
+  shadowRefused(endpoint: 'check' | 'reserve'): void;
   rebuilt(buckets: number): void;
   holdOpened(requestId: string, expiresAt: number): void;
   holdClosed(requestId: string): void;
@@ -15,6 +17,7 @@ export function metricsObserver(metrics: Metrics, holds: OpenHolds): DataPlaneOb
   return {
     storeError: (store, reason) => metrics.storeErrors.inc({ store, reason }),
     failOpen: () => metrics.failOpen.inc(),
+    shadowRefused: (endpoint) => metrics.shadowRefusals.inc({ endpoint: `/${endpoint}` }),
     rebuilt: (buckets) => metrics.rebuilds.inc(buckets),
     holdOpened: (requestId, expiresAt) => holds.opened(requestId, expiresAt),
     holdClosed: (requestId) => holds.closed(requestId),

@@ -136,6 +136,7 @@ export function createSettleService(deps: SettleDeps) {
     const request = { userId: input.userId, keyId: input.keyId, model: input.model, groups: input.groups };
     const resolved = resolveBuckets(deps.snapshot(), request, now, {
       defaultTimezone: deps.config.DEFAULT_TIMEZONE,
+      shadowMode: deps.config.SHADOW_MODE,
     });
     return {
       ...request,

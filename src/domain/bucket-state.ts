@@ -18,6 +18,12 @@ export interface BucketState {
    * expiries (`at` = expiry, amount 1). Without it those retry times are unknown (null).
    */
   timeline?: readonly TimelineEntry[];
+  /**
+   * The store's own verdict on this bucket, judged atomically before it recorded anything
+   * (an admitted reserve reports the states after recording). When present it is the truth;
+   * the decision core re-judges a state without one.
+   */
+  admits?: boolean;
 }
 
 export interface TimelineEntry {

@@ -40,6 +40,8 @@ export interface Bucket {
   effectiveLimit: number;
   counting: Counting;
   source: BucketSource;
+  /** SPEC §4.8: evaluated and charged, never refusing (the winner's mode, or SHADOW_MODE). */
+  shadow: boolean;
 }
 
 export interface BucketRequest {
@@ -53,6 +55,8 @@ export interface BucketRequest {
 
 export interface ResolveOptions {
   defaultTimezone: string;
+  /** SHADOW_MODE: every bucket is a shadow bucket. */
+  shadowMode?: boolean;
 }
 
 export interface ResolvedBuckets {
@@ -141,6 +145,7 @@ function toBucket(
     effectiveLimit,
     counting: countingOf(metric, window, range, resetMarker, effectiveLimit),
     source: { subjectType: winner.subjectType, subjectId: winner.subjectId, limitId: winner.id },
+    shadow: options.shadowMode === true || winner.mode === 'shadow',
   };
 }
 

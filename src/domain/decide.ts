@@ -31,10 +31,13 @@ export interface Decision {
    * `reason`, `retryAfterMs` and RateLimit headers of a refusal all describe it (SPEC §4.3).
    */
   binding: BucketVerdict | null;
+  /** SPEC §4.8: shadow buckets that would have refused (their refusal refuses nothing). */
+  shadowRefused: BucketVerdict[];
 }
 
 /**
- * SPEC §4.1: admitted only if every bucket admits. States are matched to buckets by key
+ * SPEC §4.1: admitted only if every enforced bucket admits; a shadow bucket that would
+ * refuse is listed in `shadowRefused` instead (§4.8). States are matched to buckets by key
  * (a map, or the store's states carrying `id`); a bucket without a state is empty.
  */
 export function decide(
@@ -48,7 +51,7 @@ export function decide(
   const verdicts = buckets.map((bucket) =>
     verdictOf(bucket, byKey.get(bucket.key) ?? EMPTY_STATE, demand, now),
   );
-  const refused = verdicts.filter((v) => !v.admitted);
+  const refused = verdicts.filter((v) => !v.admitted && !v.bucket.shadow);
   const binding = bindingOf(refused);
   return {
     allowed: refused.length === 0,
@@ -57,6 +60,7 @@ export function decide(
     // Read off the binding bucket, so the body's wait and its reason cannot disagree.
     retryAfterMs: binding ? binding.retryAfterMs : null,
     binding,
+    shadowRefused: verdicts.filter((v) => v.bucket.shadow && v.evaluated && !v.admitted),
   };
 }
 
@@ -70,7 +74,7 @@ export function verdictOf(bucket: Bucket, state: BucketState, demand: Demand, no
     state,
     range,
     evaluated: evaluated(bucket, demand),
-    admitted: admits(bucket, state, demand),
+    admitted: state.admits ?? admits(bucket, state, demand),
     remaining: remainingOf(bucket, state),
     retryAfterMs: bucketRetryAfterMs(bucket, state, demand, range, now),
     nextFreeAt: nextFreeAt(bucket, state, range),

@@ -31,6 +31,8 @@ export interface BucketView {
   nextFreeAt: string | null;
   retryAfterMs: number | null;
   exceeded: boolean;
+  /** SPEC §4.8: evaluated and charged, never refusing; `exceeded` as computed. */
+  shadow: boolean;
   source: BucketSource;
 }
 
@@ -42,6 +44,8 @@ export interface DecisionBody {
   retryAfterMs: number | null;
   reason: string | null;
   buckets: BucketView[];
+  /** Keys of the shadow buckets that would have refused this request (SPEC §4.8). */
+  shadowRefused: string[];
   failOpen: boolean;
 }
 
@@ -70,6 +74,7 @@ export function buildDecisionResponse(decision: Decision, context: ResponseConte
       retryAfterMs: decision.allowed ? null : decision.retryAfterMs,
       reason: decision.binding ? reasonOf(decision.binding) : null,
       buckets: decision.verdicts.map(bucketView),
+      shadowRefused: decision.shadowRefused.map((v) => v.bucket.key),
       failOpen: false,
     },
   };
@@ -85,6 +90,7 @@ export function failOpenResponse(requestId: string | null = null): DecisionRespo
     retryAfterMs: null,
     reason: null,
     buckets: [],
+    shadowRefused: [],
     failOpen: true,
   };
   return { statusCode: 200, headers: {}, body };
@@ -111,6 +117,7 @@ export function bucketView(v: BucketVerdict): BucketView {
     nextFreeAt: v.nextFreeAt === null ? null : iso(v.nextFreeAt),
     retryAfterMs: v.retryAfterMs,
     exceeded: !v.admitted,
+    shadow: bucket.shadow,
     source: { ...bucket.source },
   };
 }

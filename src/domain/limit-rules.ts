@@ -2,7 +2,9 @@ import { DateTime, IANAZone } from 'luxon';
 import type { FieldError } from './errors.js';
 import { parseUsd } from './money.js';
 import {
+  MAX_ALERT_THRESHOLDS,
   RESETS,
+  type LimitMode,
   type BoostRecord,
   type BucketSubjectType,
   type LimitRecord,
@@ -40,6 +42,8 @@ export interface LimitInput {
   timezone?: string | null;
   resetTime?: string | null;
   limit: number | string;
+  mode?: LimitMode | null;
+  alertAt?: number[] | null;
 }
 
 /** A limit ready to store: `cap` in µ$ for cost, a count otherwise; `anchor` epoch ms. */
@@ -174,6 +178,7 @@ export function validateLimit(input: LimitInput): RuleResult<LimitDraft> {
   const cap = errors.take('limit', checkQuantity(input.metric, input.limit, false));
   const spec = errors.take('window', checkWindow(input.metric, input.window));
   const reset = spec ? errors.take('reset', checkReset(spec, input.reset)) : undefined;
+  const alertAt = errors.take('alertAt', checkAlertAt(input.alertAt ?? []));
 
   let anchor: number | null = null;
   let timezone: string | null = null;
@@ -198,7 +203,8 @@ export function validateLimit(input: LimitInput): RuleResult<LimitDraft> {
     !spec ||
     subjectId === undefined ||
     cap === undefined ||
-    reset === undefined
+    reset === undefined ||
+    alertAt === undefined
   ) {
     return { ok: false, errors: errors.list };
   }
@@ -216,8 +222,19 @@ export function validateLimit(input: LimitInput): RuleResult<LimitDraft> {
       timezone,
       resetTime,
       cap,
+      mode: input.mode ?? 'enforce',
+      alertAt,
     },
   };
+}
+
+/** SPEC §1: up to 5 distinct fractions in (0, 1] of the bucket's effective limit; kept ascending. */
+export function checkAlertAt(values: number[]): Check<number[]> {
+  if (values.length > MAX_ALERT_THRESHOLDS) return fail(`at most ${MAX_ALERT_THRESHOLDS} thresholds`);
+  if (values.some((v) => !Number.isFinite(v) || v <= 0 || v > 1))
+    return fail('each threshold must be a fraction in (0, 1], e.g. 0.8 for 80 %');
+  if (new Set(values).size !== values.length) return fail('thresholds must be distinct');
+  return pass([...values].sort((a, b) => a - b));
 }
 
 /** `now` (epoch ms) is the default start. */

@@ -31,14 +31,16 @@ export function decisionHeaders(decision: Decision): HeaderRecord {
 }
 
 /**
- * The bucket with the least remaining share. A refusing bucket ranks before any admitting
+ * The enforced bucket with the least remaining share. A refusing bucket ranks before any admitting
  * one (a refusal without a binding bucket still describes what refused); unevaluated
  * buckets (sessions without a session id) only count when nothing else exists. Ties keep
  * bucket order.
  */
 export function tightestVerdict(verdicts: readonly BucketVerdict[]): BucketVerdict | null {
-  const evaluatedOnes = verdicts.filter((v) => v.evaluated);
-  const pool = evaluatedOnes.length > 0 ? evaluatedOnes : verdicts;
+  // Shadow buckets never refuse, so they never name a caller's limit (SPEC §4.8).
+  const enforced = verdicts.filter((v) => !v.bucket.shadow);
+  const evaluatedOnes = enforced.filter((v) => v.evaluated);
+  const pool = evaluatedOnes.length > 0 ? evaluatedOnes : enforced;
   let best: BucketVerdict | null = null;
   for (const v of pool) {
     if (!best || tighter(v, best)) best = v;

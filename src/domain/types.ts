@@ -58,6 +58,13 @@ export type BucketSubjectType = (typeof BUCKET_SUBJECT_TYPES)[number];
 export const RESETS = ['rolling', 'fixed', 'first_use', 'calendar'] as const;
 export type Reset = (typeof RESETS)[number];
 
+/** SPEC §4.8: a shadow limit is evaluated and charged like an enforced one, but never refuses. */
+export const LIMIT_MODES = ['enforce', 'shadow'] as const;
+export type LimitMode = (typeof LIMIT_MODES)[number];
+
+/** SPEC §1: at most this many distinct alert thresholds per limit. */
+export const MAX_ALERT_THRESHOLDS = 5;
+
 /** A configured limit, as the snapshot holds it (times in epoch ms, cap in µ$ or a count). */
 export interface LimitRecord {
   id: number;
@@ -74,6 +81,9 @@ export interface LimitRecord {
   timezone: string | null;
   resetTime: string | null;
   cap: number;
+  mode: LimitMode;
+  /** Fractions in (0, 1] of the effective limit whose crossing alerts (SPEC §5.1), ascending; [] for none. */
+  alertAt: number[];
 }
 
 export interface BoostRecord {

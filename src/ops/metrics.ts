@@ -65,6 +65,12 @@ export function createMetrics() {
       help: 'Decisions admitted without the counter store (FAIL_MODE=open)',
       registers,
     }),
+    shadowRefusals: new Counter({
+      name: 'quotagate_shadow_refusals_total',
+      help: 'Decisions a shadow bucket would have refused (SPEC §4.8), by endpoint',
+      labelNames: ['endpoint'] as const,
+      registers,
+    }),
     rebuilds: new Counter({
       name: 'quotagate_cold_rebuilds_total',
       help: 'Cold buckets rebuilt from PostgreSQL before a decision',

@@ -33,6 +33,8 @@ export interface StoreBucket {
   counting: Counting;
   /** Effective limit (cap + active boosts): µ$ for cost, a count otherwise. */
   limit: number;
+  /** SPEC §4.8: evaluated and recorded like any bucket, but its refusal never refuses the decision. */
+  shadow?: boolean;
 }
 
 /** A decision's subject: the user, whose id tags every key of the decision. */
@@ -66,6 +68,12 @@ export interface BucketState {
    * first, only as many as needed), concurrency hold expiries (earliest first).
    */
   timeline: { at: number; amount: number }[];
+  /**
+   * Whether this bucket admits the decision's demand, judged before anything was recorded
+   * (an admitted reserve reports states after recording). A shadow bucket may say false in
+   * an admitted decision. Peeks judge a demand of nothing.
+   */
+  admits: boolean;
 }
 
 export interface Reservation {

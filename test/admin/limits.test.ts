@@ -74,6 +74,8 @@ describeWithPostgres('/admin/limits', () => {
         timezone: null,
         resetTime: null,
         limit: 10.5,
+        mode: 'enforce',
+        alertAt: [],
         createdAt: new Date(NOW).toISOString(),
         updatedAt: new Date(NOW).toISOString(),
       });

@@ -59,9 +59,11 @@ describe('refused responses', () => {
           nextFreeAt: '2027-01-04T13:29:59.999Z',
           retryAfterMs: 5_399_999,
           exceeded: true,
+          shadow: false,
           source: { subjectType: 'user_group', subjectId: '7', limitId: 12 },
         },
       ],
+      shadowRefused: [],
       failOpen: false,
     });
   });
@@ -201,6 +203,7 @@ describe('fail-open responses', () => {
         retryAfterMs: null,
         reason: null,
         buckets: [],
+        shadowRefused: [],
         failOpen: true,
       },
     });

@@ -22,6 +22,8 @@ export function limit(fields: Partial<LimitRecord> & Pick<LimitRecord, 'metric' 
     anchor: null,
     timezone: null,
     resetTime: null,
+    mode: 'enforce',
+    alertAt: [],
     ...fields,
     window,
   };
@@ -110,6 +112,7 @@ export function bucket(
     effectiveLimit,
     counting: countingOf(metric, window, range, null, effectiveLimit),
     source: { subjectType: 'user', subjectId: 'u-42', limitId: 1 },
+    shadow: false,
     ...rest,
   };
 }

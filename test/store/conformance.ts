@@ -3,6 +3,7 @@ import type { CounterStore } from '../../src/store/counter-store.js';
 import { admissionSuite } from './suites/admission.js';
 import { extendSuite } from './suites/extend.js';
 import { tokensSuite } from './suites/tokens.js';
+import { shadowSuite } from './suites/shadow.js';
 import { holdsSuite } from './suites/holds.js';
 import { idsSuite } from './suites/ids.js';
 import { lifecycleSuite } from './suites/lifecycle.js';
@@ -32,6 +33,7 @@ export function counterStoreConformance(name: string, open: () => Promise<Counte
     holdsSuite(current);
     extendSuite(current);
     tokensSuite(current);
+    shadowSuite(current);
     sessionsSuite(current);
     windowsSuite(current);
     lifecycleSuite(current);

@@ -6,7 +6,7 @@ describe('script replies', () => {
   const buckets = [bucket.requestsLog('requests', 5), bucket.concurrency('slots', 2)];
 
   it('reads a decision with its states and window bounds', () => {
-    const reply = ['decided', 1, [3, 0, '', 0, [T0 - 10, 1]], [1, 0, '', 0, [T0 + 5, 1]]];
+    const reply = ['decided', 1, [3, 0, '', 0, [T0 - 10, 1], 1], [1, 0, '', 0, [T0 + 5, 1], 0]];
     expect(parseDecide(reply, buckets, T0)).toEqual({
       kind: 'decided',
       admitted: true,
@@ -20,6 +20,7 @@ describe('script replies', () => {
           windowEnd: null,
           reconnect: false,
           timeline: [{ at: T0 - 10, amount: 1 }],
+          admits: true,
         },
         {
           id: 'slots',
@@ -29,6 +30,7 @@ describe('script replies', () => {
           windowEnd: null,
           reconnect: false,
           timeline: [{ at: T0 + 5, amount: 1 }],
+          admits: false,
         },
       ],
     });

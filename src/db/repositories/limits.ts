@@ -1,6 +1,6 @@
 import { and, asc, eq, getTableColumns, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { LimitDraft } from '../../domain/limit-rules.js';
-import type { LimitRecord, LimitSubjectType, Metric, Reset } from '../../domain/types.js';
+import type { LimitMode, LimitRecord, LimitSubjectType, Metric, Reset } from '../../domain/types.js';
 import type { Executor, Tx } from '../client.js';
 import { limits } from '../schema.js';
 
@@ -43,6 +43,8 @@ export function toLimitRecord(row: Row): LimitRecord {
     timezone: row.timezone,
     resetTime: row.resetTime,
     cap: row.cap,
+    mode: row.mode as LimitMode,
+    alertAt: row.alertAt ?? [],
   };
 }
 
@@ -125,6 +127,8 @@ export async function upsertLimit(
     timezone: draft.timezone,
     resetTime: draft.resetTime,
     cap: draft.cap,
+    mode: draft.mode,
+    alertAt: draft.alertAt.length === 0 ? null : draft.alertAt,
     updatedAt: at,
   };
   const [row] = await db

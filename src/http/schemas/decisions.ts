@@ -142,6 +142,9 @@ const bucketView = z
       ),
     retryAfterMs: z.number().int().nullable(),
     exceeded: z.boolean(),
+    shadow: z
+      .boolean()
+      .describe('A shadow bucket (limit mode shadow, or SHADOW_MODE): charged and reported, never refusing'),
     source: z.object({
       subjectType: z.enum(LIMIT_SUBJECT_TYPES),
       subjectId: z.string(),
@@ -161,6 +164,9 @@ export const decisionReply = z
     retryAfterMs: z.number().int().nullable().describe('Largest over the exceeded buckets; null if unknown'),
     reason: z.string().nullable(),
     buckets: z.array(bucketView),
+    shadowRefused: z
+      .array(z.string())
+      .describe('Keys of shadow buckets that would have refused this request (SPEC §4.8)'),
     failOpen: z.boolean().describe('true: the counter store was unreachable and FAIL_MODE=open admitted it'),
   })
   .meta({ id: 'Decision' });

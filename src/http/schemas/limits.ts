@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { LIMIT_SUBJECT_TYPES, METRICS, RESETS } from '../../domain/types.js';
+import {
+  LIMIT_MODES,
+  LIMIT_SUBJECT_TYPES,
+  MAX_ALERT_THRESHOLDS,
+  METRICS,
+  RESETS,
+} from '../../domain/types.js';
 import {
   instantIn,
   instantOut,
@@ -13,6 +19,23 @@ import {
   windowIn,
   windowOut,
 } from './quota-fields.js';
+
+const mode = z
+  .enum(LIMIT_MODES)
+  .describe(
+    'enforce (default) refuses at the cap; shadow is evaluated, charged and reported the same way but never ' +
+      'refuses: roll a limit out in shadow, watch shadowRefused, then switch it to enforce',
+  );
+
+const alertAtIn = z
+  .array(z.number())
+  .max(MAX_ALERT_THRESHOLDS)
+  .nullish()
+  .describe(
+    'Up to 5 distinct fractions in (0, 1] of the effective limit; a settle that crosses one sends a ' +
+      'quota.threshold_crossed webhook event. With mode shadow this is a soft limit: it only warns.',
+  )
+  .meta({ examples: [[0.5, 0.8, 1]] });
 
 const subjectType = z
   .enum(LIMIT_SUBJECT_TYPES)
@@ -56,6 +79,8 @@ export const putLimitBody = z
       'The cap, ≥ 0 (0 blocks): US dollars with at most 6 decimals for cost (JSON number or decimal string), ' +
         'a whole number otherwise',
     ),
+    mode: mode.nullish(),
+    alertAt: alertAtIn,
   })
   .meta({
     id: 'PutLimitRequest',
@@ -78,6 +103,8 @@ export const limitSchema = z
     timezone: z.string().nullable().describe('IANA zone of calendar boundaries; null: DEFAULT_TIMEZONE'),
     resetTime: z.string().nullable().describe('Calendar boundary HH:MM; null: 00:00'),
     limit: z.number().describe('The cap: US dollars (6 decimals) for cost, a count otherwise'),
+    mode,
+    alertAt: z.array(z.number()).describe('Alert thresholds, ascending fractions of the effective limit'),
     createdAt: instantOut('When the limit was first written'),
     updatedAt: instantOut('When the limit was last written'),
   })
@@ -97,6 +124,8 @@ export const limitSchema = z
         timezone: null,
         resetTime: null,
         limit: 10.5,
+        mode: 'enforce',
+        alertAt: [0.8, 1],
         createdAt: '2027-01-04T00:00:00.000Z',
         updatedAt: '2027-01-04T00:00:00.000Z',
       },

@@ -15,7 +15,15 @@ export function bucketState(
   now: number,
   sessionId: string | null,
 ): BucketState {
-  const base = { id: bucket.id, held: 0, reconnect: false, windowStart: null, windowEnd: null };
+  // `admits` is the caller's to judge (memory-store.ts), as decide.lua does after reading.
+  const base = {
+    id: bucket.id,
+    held: 0,
+    reconnect: false,
+    windowStart: null,
+    windowEnd: null,
+    admits: false,
+  };
   if (bucket.metric === 'concurrency') {
     const expiries = [...liveSlots(data, bucket.id, now).values()].sort((a, b) => a - b);
     const timeline = expiries
@@ -32,6 +40,7 @@ export function bucketState(
   return {
     ...base,
     ...windowOf(bucket.counting, now, reading.firstUseStart),
+    admits: false,
     used: reading.used,
     held,
     reconnect: bucket.metric === 'sessions' && activeUntil !== undefined && activeUntil > now,

@@ -13,7 +13,7 @@ import type {
   SubjectSeed,
 } from '../counter-store.js';
 import { heldAmounts } from '../counter-store.js';
-import { amountOf } from '../../domain/types.js';
+import { amountOf, type HeldAmounts } from '../../domain/types.js';
 import { APPLIED_MARKER_TTL_MS, RESERVATION_GRACE_MS, WARM_TTL_MS } from '../store-constants.js';
 import {
   assertDecideInput,
@@ -43,6 +43,20 @@ export interface MemoryStoreOptions {
  * what Redis expires by TTL (records, pointers, applied markers, warm flags) is swept
  * periodically, by the latest `now` seen.
  */
+/** Each bucket's state with its verdict on the demand, judged before anything is recorded. */
+function judged(
+  data: SubjectData,
+  buckets: readonly StoreBucket[],
+  now: number,
+  sessionId: string | null,
+  estimates: HeldAmounts,
+): BucketState[] {
+  return buckets.map((b) => {
+    const state = bucketState(data, b, now, sessionId);
+    return { ...state, admits: bucketAdmits(b, state, estimates, sessionId) };
+  });
+}
+
 export class MemoryCounterStore implements CounterStore {
   readonly kind = 'memory';
   private readonly subjects = new Map<string, SubjectData>();
@@ -65,10 +79,9 @@ export class MemoryCounterStore implements CounterStore {
     if (cold.length > 0) return { kind: 'cold', buckets: cold };
     data.warmUntil = now + WARM_TTL_MS;
     const estimates = heldAmounts(input.estimate, input.tokenEstimate);
-    const states = input.buckets.map((b) => bucketState(data, b, now, input.sessionId));
-    const admitted = input.buckets.every((b, i) =>
-      bucketAdmits(b, states[i] as BucketState, estimates, input.sessionId),
-    );
+    const states = judged(data, input.buckets, now, input.sessionId, estimates);
+    // A shadow bucket's refusal is reported, never a refusal of the decision (SPEC §4.8).
+    const admitted = input.buckets.every((b, i) => b.shadow === true || states[i]?.admits === true);
     // The request id already belongs to another subject's reservation: that one is the answer.
     const other = reserve && this.otherOwnersReservation(input.subject, reserve.requestId);
     if (other) return { kind: 'existing', reservation: other };
@@ -158,7 +171,7 @@ export class MemoryCounterStore implements CounterStore {
     const cold = coldIds(data, buckets);
     if (cold.length > 0) return { kind: 'cold', buckets: cold };
     data.warmUntil = now + WARM_TTL_MS;
-    return { kind: 'states', states: buckets.map((b) => bucketState(data, b, now, sessionId)) };
+    return { kind: 'states', states: judged(data, buckets, now, sessionId, heldAmounts(0, undefined)) };
   }
 
   async seed(seed: SubjectSeed): Promise<void> {

@@ -31,6 +31,7 @@ export function recordReservation(
   const states = input.buckets.map((b, i) => ({
     ...bucketState(data, b, now, input.sessionId),
     reconnect: (found[i] as BucketState).reconnect,
+    admits: (found[i] as BucketState).admits,
   }));
   return { states, reservation: { ...record, requestId: reserve.requestId, subject }, dropAt };
 }

@@ -92,7 +92,7 @@ function parseCold(indexes: unknown[], buckets: readonly StoreBucket[]): Cold {
 }
 
 function parseState(reply: unknown, bucket: StoreBucket, now: number): BucketState {
-  const [used, held, firstUseStart, reconnect, timeline] = array(reply, `state of ${bucket.id}`);
+  const [used, held, firstUseStart, reconnect, timeline, admits] = array(reply, `state of ${bucket.id}`);
   const flat = array(timeline, 'timeline');
   const entries: BucketState['timeline'] = [];
   for (let j = 0; j + 1 < flat.length; j += 2) {
@@ -106,6 +106,7 @@ function parseState(reply: unknown, bucket: StoreBucket, now: number): BucketSta
     ...windowOf(bucket.counting, now, start),
     reconnect: integer(reconnect, 'reconnect') === 1,
     timeline: entries,
+    admits: integer(admits, 'admits') === 1,
   };
 }
 

@@ -165,5 +165,6 @@ function bucketArg(bucket: StoreBucket): string {
   const sliceMs = c.mode === 'slices' ? c.sliceMs : 0;
   const start = c.mode === 'window' ? c.start : 0;
   const end = c.mode === 'window' && c.end !== null ? String(c.end) : '-';
-  return `${bucket.metric} ${c.mode} ${bucket.limit} ${lengthMs} ${sliceMs} ${floor} ${start} ${end} ${warmField(bucket)}`;
+  const shadow = bucket.shadow === true ? '1' : '0';
+  return `${bucket.metric} ${c.mode} ${bucket.limit} ${lengthMs} ${sliceMs} ${floor} ${start} ${end} ${warmField(bucket)} ${shadow}`;
 }

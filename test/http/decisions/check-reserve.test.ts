@@ -88,9 +88,11 @@ describeWithServers('/check and /reserve', () => {
             nextFreeAt: null,
             retryAfterMs: 0,
             exceeded: false,
+            shadow: false,
             source: { subjectType: 'user', subjectId: user, limitId: costLimitId },
           },
         ],
+        shadowRefused: [],
       });
     });
 

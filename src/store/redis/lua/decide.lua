@@ -53,10 +53,13 @@ local function record(b, state)
   end
 end
 
-local states, admitted = {}, true
+-- A shadow bucket's refusal is reported (admits 0), never a refusal of the decision (SPEC §4.8).
+local states, verdicts, admitted = {}, {}, true
 for i, b in ipairs(buckets) do
   states[i] = bucket_state(b, SESSION)
-  if not admits(b, states[i], ESTIMATES, SESSION) then
+  verdicts[i] = admits(b, states[i], ESTIMATES, SESSION) and 1 or 0
+  states[i][6] = verdicts[i]
+  if verdicts[i] == 0 and not b.shadow then
     admitted = false
   end
 end
@@ -71,6 +74,7 @@ if admitted and RECORD then
     local reconnect = states[i][4] -- a new admission is not a reconnect, even once recorded
     states[i] = bucket_state(b, SESSION)
     states[i][4] = reconnect
+    states[i][6] = verdicts[i]
   end
 end
 

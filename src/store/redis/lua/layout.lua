@@ -7,12 +7,12 @@
 --   hold expiries (zset); requests — usage; sessions — usage, active sessions (zset);
 --   concurrency — slots (zset, in the `holds` field)
 -- per bucket i, 1 ARGV from the script's base: 'metric mode limit lengthMs sliceMs floor
---   windowStart windowEnd warmField', space-separated, windowEnd '-' for none (one argument
---   per bucket rather than nine: the client writes each argument separately)
+--   windowStart windowEnd warmField shadow', space-separated, windowEnd '-' for none, shadow
+--   '1'|'0' (one argument per bucket rather than ten: the client writes each separately)
 --
 -- Held amounts cross as one ARGV 'cost input output' (parse_amounts).
 -- A bucket state in replies: { used, held, first-use start or '', reconnect 0|1,
---   { at, amount, at, amount, ... } } (timeline oldest first).
+--   { at, amount, at, amount, ... } (timeline oldest first), admits 0|1 }.
 
 local KEY_RECORD, KEY_APPLIED = KEYS[2], KEYS[3]
 -- Holds hash field for the total; request fields are base64url and never start with '~'.
@@ -42,7 +42,7 @@ local function read_buckets(argv_base)
     local b = {
       index = i, metric = f[1], mode = f[2], limit = tonumber(f[3]),
       len = tonumber(f[4]), slice = tonumber(f[5]), floor = tonumber(f[6]),
-      start = tonumber(f[7]), wend = tonumber(f[8]), field = f[9],
+      start = tonumber(f[7]), wend = tonumber(f[8]), field = f[9], shadow = f[10] == '1',
     }
     for _, name in ipairs(BUCKET_KEYS[b.metric]) do
       b[name] = KEYS[k]
