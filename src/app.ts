@@ -12,6 +12,7 @@ import { adminRoutes } from './http/routes/admin/index.js';
 import { decisionRoutes } from './http/routes/decisions.js';
 import { opsRoutes } from './http/routes/ops.js';
 import { createDataPlane } from './decisions/data-plane.js';
+import { DeliveryWorker } from './alerts/delivery-worker.js';
 import { registerSwagger } from './http/swagger.js';
 import { createMetrics } from './ops/metrics.js';
 import type { ZodApp } from './http/types.js';
@@ -88,6 +89,17 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
     openHolds: (now) => plane.holds.count(now),
   });
   app.addHook('onClose', () => plane.close());
+  const deliveries = new DeliveryWorker({
+    db: database.db,
+    clock,
+    logger,
+    metrics,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    retryHours: config.WEBHOOK_RETRY_HOURS,
+  });
+  deliveries.start();
+  // Before the caller closes the database: outcomes of attempts in flight are written first.
+  app.addHook('onClose', () => deliveries.stop());
   await app.register(opsRoutes, { database, redis, sync, metrics, health: plane.health });
   await app.register(decisionRoutes, { ...plane.services, authenticate, metrics });
   await app.register(adminRoutes, { prefix: '/admin', db: database.db, sync, authenticate, config });

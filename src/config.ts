@@ -108,6 +108,19 @@ export const envSchema = z.object({
     .max(10_485_760)
     .default(65_536)
     .describe('Largest accepted request body; larger is 413'),
+  WEBHOOK_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(60_000)
+    .default(5000)
+    .describe('A webhook delivery succeeds on a 2xx answer within this many milliseconds'),
+  WEBHOOK_RETRY_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(8760)
+    .default(24)
+    .describe('How long after an event is created its deliveries are retried before they are marked failed'),
 });
 
 export type Env = z.input<typeof envSchema>;

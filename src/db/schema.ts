@@ -288,3 +288,64 @@ export const applyIntents = pgTable(
   },
   (t) => [index('apply_intents_due_idx').on(t.dueAt)],
 );
+
+/**
+ * Alert receivers (SPEC §5.1). The secret signs every delivery (Standard Webhooks), so it is
+ * kept as is; it is shown once, in the create answer, and never in a read, a log or the audit.
+ */
+export const webhooks = pgTable('webhooks', {
+  id: serial('id').primaryKey(),
+  url: text('url').notNull(),
+  description: text('description'),
+  secret: text('secret').notNull(),
+  enabled: boolean('enabled').notNull().default(true),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+/**
+ * The outbox: one row per event, written in the transaction of what caused it. `id` is the
+ * Standard Webhooks `webhook-id`; `payload` is the whole body, sent as PostgreSQL prints it.
+ */
+export const webhookEvents = pgTable('webhook_events', {
+  id: text('id').primaryKey(),
+  type: text('type').notNull(),
+  payload: jsonb('payload').notNull(),
+  createdAt: ts('created_at').notNull(),
+});
+
+/**
+ * One row per (event, webhook). A pending row is due at `next_attempt_at`; a worker claims
+ * it by moving `next_attempt_at` past its attempt (a lease), so no two instances send it at
+ * once and a crashed instance's claim lapses on its own.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    eventId: text('event_id')
+      .notNull()
+      .references(() => webhookEvents.id, { onDelete: 'cascade' }),
+    webhookId: integer('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    /** `pending`, `delivered` (a 2xx answer), or `failed` (the retry window passed). */
+    status: text('status').notNull().default('pending'),
+    /** Attempts started (a claim counts one). */
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at').notNull(),
+    lastAttemptAt: ts('last_attempt_at'),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    deliveredAt: ts('delivered_at'),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [
+    unique('webhook_deliveries_once').on(t.eventId, t.webhookId),
+    check('webhook_deliveries_status', sql`${t.status} in ('pending', 'delivered', 'failed')`),
+    index('webhook_deliveries_due_idx')
+      .on(t.nextAttemptAt)
+      .where(sql`${t.status} = 'pending'`),
+    index('webhook_deliveries_webhook_idx').on(t.webhookId, t.createdAt),
+  ],
+);

@@ -88,6 +88,18 @@ export function createMetrics() {
       buckets: latency,
       registers,
     }),
+    webhookDeliveries: new Counter({
+      name: 'quotagate_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome (delivered, retried: failed and will retry, failed: given up)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    webhookDeliveryLag: new Histogram({
+      name: 'quotagate_webhook_delivery_lag_seconds',
+      help: 'From an event entering the outbox to its successful delivery',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120, 600, 3600],
+      registers,
+    }),
     configVersion: new Gauge({
       name: 'quotagate_config_version',
       help: 'Config version this instance serves',

@@ -12,6 +12,7 @@ import { limitRoutes } from './limits.js';
 import { modelGroupRoutes } from './model-groups.js';
 import { resetRoutes } from './resets.js';
 import { userGroupRoutes } from './user-groups.js';
+import { webhookRoutes } from './webhooks.js';
 
 export interface AdminRouteDeps {
   db: Db;
@@ -58,4 +59,5 @@ export async function adminRoutes(app: ZodApp, deps: AdminRouteDeps): Promise<vo
   await app.register(boostRoutes, routeDeps);
   await app.register(resetRoutes, routeDeps);
   await app.register(auditRoutes, routeDeps);
+  await app.register(webhookRoutes, routeDeps);
 }
