@@ -15,6 +15,8 @@ import { createDecisionService } from './decision-service.js';
 import { metricsObserver } from './observer.js';
 import { DirtySweeper } from './dirty-sweeper.js';
 import { RedisWatch } from './redis-watch.js';
+import { enqueueCrossings } from '../alerts/outbox.js';
+import { alertForwarder } from './alert-forwarder.js';
 import { createExtendService } from './extend-service.js';
 import { createSettleService } from './settle-service.js';
 import { StoreHealth } from './store-health.js';
@@ -57,8 +59,13 @@ export function createDataPlane(deps: DataPlaneDeps) {
     if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
   };
   const common = { store, db: database.db, snapshot, config, logger, health, observer, writeBehindSettled };
+  const alerts = alertForwarder({
+    store,
+    logger,
+    sink: (crossings, now) => enqueueCrossings(database.db, crossings, now),
+  });
   const sweeper = new DirtySweeper(
-    { db: database.db, store, logger, health },
+    { db: database.db, store, logger, health, drainAlerts: (subject) => alerts.drain(subject) },
     Math.min(1000, config.CONFIG_POLL_SECONDS * 1000),
   );
   sweeper.start();
@@ -72,7 +79,7 @@ export function createDataPlane(deps: DataPlaneDeps) {
     health,
     services: {
       decisions: createDecisionService({ ...common, writeBehind }),
-      settles: createSettleService({ ...common, batcher, intents, writeBehind }),
+      settles: createSettleService({ ...common, batcher, intents, alerts, writeBehind }),
       extensions: createExtendService(common),
     },
     watch,

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { Param, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import type { CounterStore } from '../store/counter-store.js';
@@ -27,7 +27,14 @@ export class DirtySweeper {
   private running: Promise<void> | null = null;
 
   constructor(
-    private readonly deps: { db: Db; store: CounterStore; logger: Logger; health: StoreHealth },
+    private readonly deps: {
+      db: Db;
+      store: CounterStore;
+      logger: Logger;
+      health: StoreHealth;
+      /** Moves alerts a dead instance left in the store into the outbox. */
+      drainAlerts: (subject: string) => Promise<void>;
+    },
     private readonly intervalMs: number,
   ) {
     deps.health.onRecovered(() => void this.sweep());
@@ -62,13 +69,19 @@ export class DirtySweeper {
     if (swept > 0) this.deps.logger.info({ subjects: swept }, 'dirty subjects will rebuild from the ledger');
   }
 
-  /** Overdue apply intents become dirty marks of their subjects, in one statement. */
+  /**
+   * Overdue apply intents become dirty marks of their subjects. Their subjects' alerts left
+   * in the store go to the outbox first: the intent is the only trace of who may have some.
+   */
   private async takeOverdueIntents(): Promise<void> {
+    const result = await this.deps.db.execute(sql`
+      select id, subjects from apply_intents where due_at <= now() order by due_at limit ${BATCH}`);
+    const overdue = (result as unknown as { rows: { id: string | number; subjects: string[] }[] }).rows;
+    if (overdue.length === 0) return;
+    for (const subject of new Set(overdue.flatMap((i) => i.subjects))) await this.deps.drainAlerts(subject);
     await this.deps.db.execute(sql`
       with overdue as (
-        delete from apply_intents where id in (
-          select id from apply_intents where due_at <= now() order by due_at limit ${BATCH}
-          for update skip locked)
+        delete from apply_intents where id = any(${new Param(overdue.map((i) => Number(i.id)))}::bigint[])
         returning subjects)
       insert into dirty_subjects (subject)
       select distinct jsonb_array_elements_text(subjects) from overdue

@@ -42,6 +42,8 @@ export interface Bucket {
   source: BucketSource;
   /** SPEC §4.8: evaluated and charged, never refusing (the winner's mode, or SHADOW_MODE). */
   shadow: boolean;
+  /** SPEC §5.1: the winner's alert thresholds, ascending fractions of the effective limit. */
+  alertAt: number[];
 }
 
 export interface BucketRequest {
@@ -146,6 +148,7 @@ function toBucket(
     counting: countingOf(metric, window, range, resetMarker, effectiveLimit),
     source: { subjectType: winner.subjectType, subjectId: winner.subjectId, limitId: winner.id },
     shadow: options.shadowMode === true || winner.mode === 'shadow',
+    alertAt: winner.alertAt,
   };
 }
 

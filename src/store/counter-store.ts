@@ -35,6 +35,12 @@ export interface StoreBucket {
   limit: number;
   /** SPEC §4.8: evaluated and recorded like any bucket, but its refusal never refuses the decision. */
   shadow?: boolean;
+  /**
+   * SPEC §5.1: a settle that moves `used` from below a threshold to at or above it records an
+   * alert (atomically with the charge, so racing settles cross once). `context` is opaque to
+   * the store and comes back in the alert.
+   */
+  alerts?: { thresholds: number[]; context: string };
 }
 
 /** A decision's subject: the user, whose id tags every key of the decision. */
@@ -122,8 +128,26 @@ export type ExtendOutcome =
   | { kind: 'closed'; state: 'settled' | 'released' | 'expired' }
   | { kind: 'unknown' };
 
+/**
+ * A threshold a settle crossed, as the store recorded it: the bucket's alert context, the
+ * index of the threshold, `used` after the charge, the window's end, the request and when.
+ */
+export interface StoredAlert {
+  /** The store's own encoding of the alert, the handle to acknowledge it by. */
+  raw: string;
+  context: string;
+  threshold: number;
+  used: number;
+  resetAt: number | null;
+  requestId: string;
+  at: number;
+}
+
 export type ApplyOutcome =
-  { kind: 'applied' } | { kind: 'already_applied' } | { kind: 'cold'; buckets: string[] };
+  /** `alerts`: thresholds this settle crossed, kept by the store until acknowledged. */
+  | { kind: 'applied'; alerts?: StoredAlert[] }
+  | { kind: 'already_applied' }
+  | { kind: 'cold'; buckets: string[] };
 
 /**
  * Buckets of one subject as rebuilt from the ledger and the admission log. Each bucket is
@@ -170,6 +194,10 @@ export interface CounterStore {
     sessionId: string | null,
   ): Promise<{ kind: 'states'; states: BucketState[] } | { kind: 'cold'; buckets: string[] }>;
   seed(seed: SubjectSeed): Promise<void>;
+  /** Alerts of the subject's settles not yet acknowledged (an instance died before moving them on). */
+  pendingAlerts(subject: string): Promise<StoredAlert[]>;
+  /** The alerts reached the outbox: the store forgets them. */
+  ackAlerts(subject: string, alerts: StoredAlert[]): Promise<void>;
   /** Forgets that a subject's buckets are complete, so its next decision rebuilds them. */
   markCold(subject: string): Promise<void>;
   close(): Promise<void>;

@@ -7,6 +7,10 @@ export function encodeId(id: string): string {
   return Buffer.from(id, 'utf8').toString('base64url');
 }
 
+export function decodeId(encoded: string): string {
+  return Buffer.from(encoded, 'base64url').toString('utf8');
+}
+
 /**
  * encodeId with a memo for one script call: a call names its subject in every key (27
  * times for six buckets) and each bucket id in four, and Buffer round trips add up on the

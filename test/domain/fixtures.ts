@@ -113,6 +113,7 @@ export function bucket(
     counting: countingOf(metric, window, range, null, effectiveLimit),
     source: { subjectType: 'user', subjectId: 'u-42', limitId: 1 },
     shadow: false,
+    alertAt: [],
     ...rest,
   };
 }

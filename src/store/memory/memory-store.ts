@@ -10,6 +10,7 @@ import type {
   Reservation,
   SettleInput,
   StoreBucket,
+  StoredAlert,
   SubjectSeed,
 } from '../counter-store.js';
 import { heldAmounts } from '../counter-store.js';
@@ -28,6 +29,8 @@ import { bucketAdmits } from './admission.js';
 import { bucketState, charge, coldIds, extendRequest, releaseRequest } from './bucket-ops.js';
 import { recordReservation } from './reserve.js';
 import { pruneSubject } from './prune.js';
+import { readUsage } from './usage.js';
+import { formatAlert, parseAlerts } from '../alert-entries.js';
 import { applySeed } from './seed.js';
 import { emptySubject, type SubjectData } from './subject-data.js';
 
@@ -43,6 +46,28 @@ export interface MemoryStoreOptions {
  * what Redis expires by TTL (records, pointers, applied markers, warm flags) is swept
  * periodically, by the latest `now` seen.
  */
+/** settle.lua's note_crossings: thresholds this charge moved `used` from below to at or above. */
+function crossings(
+  data: SubjectData,
+  bucket: StoreBucket,
+  before: number,
+  requestId: string,
+  now: number,
+): StoredAlert[] {
+  if (!bucket.alerts) return [];
+  const { context, thresholds } = bucket.alerts;
+  const reading = readUsage(data.usage.get(warmField(bucket)), bucket, now);
+  const c = bucket.counting;
+  const firstUseEnd =
+    reading.firstUseStart === null ? null : reading.firstUseStart + ('lengthMs' in c ? c.lengthMs : 0);
+  const resetAt = c.mode === 'window' ? c.end : c.mode === 'first_use' ? firstUseEnd : null;
+  return thresholds.flatMap((t, threshold) => {
+    if (!(before < t && t <= reading.used)) return [];
+    const alert = { context, threshold, used: reading.used, resetAt, requestId, at: now };
+    return [{ ...alert, raw: formatAlert(alert) }];
+  });
+}
+
 /** Each bucket's state with its verdict on the demand, judged before anything is recorded. */
 function judged(
   data: SubjectData,
@@ -107,13 +132,20 @@ export class MemoryCounterStore implements CounterStore {
     const cold = coldIds(data, input.buckets);
     if (cold.length > 0) return { kind: 'cold', buckets: cold };
     const amounts = heldAmounts(input.cost, input.tokens);
+    const alerts: StoredAlert[] = [];
     for (const bucket of input.buckets) {
       releaseRequest(data, bucket, requestId);
-      if (live?.fields.has(warmField(bucket))) continue; // a seed already counted it here
-      const amount = amountOf(bucket.metric, amounts);
-      if (amount > 0) charge(data, bucket, amount, now);
-      if (bucket.metric === 'requests' && input.countRequest) charge(data, bucket, 1, now);
+      const amount =
+        bucket.metric === 'requests' ? (input.countRequest ? 1 : 0) : amountOf(bucket.metric, amounts);
+      if (amount <= 0) continue;
+      const used = () => (bucket.alerts ? readUsage(data.usage.get(warmField(bucket)), bucket, now).used : 0);
+      // A seed already counted it here: its crossing is judged as if it were charged now.
+      const seeded = live?.fields.has(warmField(bucket)) === true;
+      const before = seeded ? used() - amount : used();
+      if (!seeded) charge(data, bucket, amount, now);
+      alerts.push(...crossings(data, bucket, before, requestId, now));
     }
+    data.alerts.push(...alerts.map((a) => a.raw));
     if (stored) {
       stored.record.state = 'settled';
       stored.dropAt = Math.max(stored.dropAt, now + APPLIED_MARKER_TTL_MS);
@@ -124,7 +156,22 @@ export class MemoryCounterStore implements CounterStore {
       dropAt: now + APPLIED_MARKER_TTL_MS,
     });
     data.warmUntil = now + WARM_TTL_MS;
-    return { kind: 'applied' };
+    return alerts.length === 0 ? { kind: 'applied' } : { kind: 'applied', alerts };
+  }
+
+  async pendingAlerts(subject: string): Promise<StoredAlert[]> {
+    assertId('subject', subject);
+    return parseAlerts(this.subjects.get(subject)?.alerts ?? []);
+  }
+
+  async ackAlerts(subject: string, alerts: StoredAlert[]): Promise<void> {
+    assertId('subject', subject);
+    const data = this.subjects.get(subject);
+    if (!data) return;
+    for (const alert of alerts) {
+      const at = data.alerts.indexOf(alert.raw);
+      if (at >= 0) data.alerts.splice(at, 1);
+    }
   }
 
   async extend(input: ExtendInput): Promise<ExtendOutcome> {

@@ -43,6 +43,8 @@ export interface SubjectData {
   slots: Map<string, Map<string, number>>;
   records: Map<string, StoredReservation>;
   applied: Map<string, AppliedMarkers>;
+  /** Threshold crossings not yet acknowledged (settle.lua's alerts list). */
+  alerts: string[];
 }
 
 export function emptySubject(): SubjectData {
@@ -55,6 +57,7 @@ export function emptySubject(): SubjectData {
     slots: new Map(),
     records: new Map(),
     applied: new Map(),
+    alerts: [],
   };
 }
 
@@ -73,6 +76,7 @@ export function isEmpty(data: SubjectData): boolean {
     data.holds.size === 0 &&
     data.slots.size === 0 &&
     data.records.size === 0 &&
-    data.applied.size === 0
+    data.applied.size === 0 &&
+    data.alerts.length === 0
   );
 }

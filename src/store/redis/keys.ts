@@ -6,6 +6,7 @@ import { encodeId } from '../ids.js';
  * Every Redis key quotagate writes, built here and nowhere else:
  *
  *   <prefix>:{<subject>}:warm               hash   warm flags of the subject's buckets
+ *   <prefix>:{<subject>}:alerts             list   threshold crossings not yet in the outbox
  *   <prefix>:{<subject>}:res:<request>      hash   reservation record
  *   <prefix>:{<subject>}:ap:<request>       hash   applied markers of a settle
  *   <prefix>:{<subject>}:u:<bucket>:<sig>   usage  (zset log | hash slices | hash counter)
@@ -20,7 +21,7 @@ import { encodeId } from '../ids.js';
  * separator. `r.` keeps pointer tags apart from subject tags ('.' is not base64url).
  */
 export type KeyOf =
-  | { kind: 'warm'; subject: string }
+  | { kind: 'warm' | 'alerts'; subject: string }
   | { kind: 'record' | 'applied'; subject: string; requestId: string }
   | { kind: 'usage' | 'active'; subject: string; bucket: StoreBucket }
   | { kind: 'holds' | 'expiries' | 'slots'; subject: string; bucketId: string }
@@ -36,6 +37,8 @@ function suffixOf(key: Exclude<KeyOf, { kind: 'pointer' }>, encode: (id: string)
   switch (key.kind) {
     case 'warm':
       return 'warm';
+    case 'alerts':
+      return 'alerts';
     case 'record':
       return `res:${encode(key.requestId)}`;
     case 'applied':

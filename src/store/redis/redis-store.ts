@@ -10,6 +10,7 @@ import type {
   Reservation,
   SettleInput,
   StoreBucket,
+  StoredAlert,
   SubjectSeed,
 } from '../counter-store.js';
 import {
@@ -25,7 +26,8 @@ import { readReservation, reserveWithPointer } from './redis-reserve.js';
 import { parseApply, parseDecide, parseExtend, ScriptReplyError } from './replies.js';
 import { recordTtlMs, ScriptCalls } from './script-calls.js';
 import { registerScripts, scriptArgs } from './scripts.js';
-import { roundTrip } from './unavailable.js';
+import { pipelineResults, roundTrip } from './unavailable.js';
+import { parseAlerts } from '../alert-entries.js';
 
 export interface RedisStoreOptions {
   /** Namespace of every key (no braces): one per deployment, or per test file. */
@@ -117,6 +119,20 @@ export class RedisCounterStore implements CounterStore {
     assertSeed(seed);
     const call = this.calls.seed(seed);
     await roundTrip(() => this.redis.qgSeed(...scriptArgs(call)));
+  }
+
+  async pendingAlerts(subject: string): Promise<StoredAlert[]> {
+    assertId('subject', subject);
+    return parseAlerts(await roundTrip(() => this.redis.lrange(this.calls.alerts(subject), 0, -1)));
+  }
+
+  async ackAlerts(subject: string, alerts: StoredAlert[]): Promise<void> {
+    assertId('subject', subject);
+    if (alerts.length === 0) return;
+    const key = this.calls.alerts(subject);
+    const pipeline = this.redis.pipeline();
+    for (const alert of alerts) pipeline.lrem(key, 1, alert.raw);
+    pipelineResults(await roundTrip(() => pipeline.exec()));
   }
 
   async markCold(subject: string): Promise<void> {

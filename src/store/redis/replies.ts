@@ -1,3 +1,4 @@
+import { parseAlerts } from '../alert-entries.js';
 import { windowOf } from '../bucket-plan.js';
 import type {
   ApplyOutcome,
@@ -49,7 +50,8 @@ export function parseDecide(
 
 export function parseApply(reply: unknown, buckets: readonly StoreBucket[]): ApplyOutcome {
   const [tag, ...rest] = array(reply, 'apply reply');
-  if (tag === 'applied' || tag === 'already_applied') return { kind: tag };
+  if (tag === 'applied') return rest.length === 0 ? { kind: tag } : { kind: tag, alerts: parseAlerts(rest) };
+  if (tag === 'already_applied') return { kind: tag };
   if (tag === 'cold') return parseCold(rest, buckets);
   return fail(`unknown apply reply ${String(tag)}`);
 }

@@ -47,7 +47,13 @@ export class ScriptCalls {
       amountsArg(heldAmounts(input.cost, input.tokens)),
       input.countRequest ? '1' : '0',
     ];
-    return this.bucketCall(input.subject, input.requestId, input.buckets, input.now, head);
+    const call = this.bucketCall(input.subject, input.requestId, input.buckets, input.now, head, true);
+    call.keys.push(this.alerts(input.subject));
+    return call;
+  }
+
+  alerts(subject: string): string {
+    return redisKey(this.prefix, { kind: 'alerts', subject });
   }
 
   extend(input: ExtendInput): ScriptCall {
@@ -110,6 +116,7 @@ export class ScriptCalls {
     buckets: StoreBucket[],
     now: number,
     head: string[],
+    withAlerts = false,
   ): ScriptCall {
     const encode = encodeOnce();
     const key = (k: Parameters<typeof redisKey>[1]) => redisKey(this.prefix, k, encode);
@@ -143,7 +150,8 @@ export class ScriptCalls {
           break;
       }
     }
-    return { keys, args: [...settings(now, buckets.length), ...head, ...buckets.map(bucketArg)] };
+    const args = buckets.map((b) => (withAlerts ? `${bucketArg(b)} ${alertArg(b)}` : bucketArg(b)));
+    return { keys, args: [...settings(now, buckets.length), ...head, ...args] };
   }
 }
 
@@ -153,6 +161,12 @@ export const recordTtlMs = (holdTtlMs: number) => holdTtlMs + RESERVATION_GRACE_
 function settings(now: number, bucketCount: number): string[] {
   return [now, bucketCount, TTL_MARGIN_MS, WARM_TTL_MS, LOG_KEEP_MIN, APPLIED_MARKER_TTL_MS].map(String);
 }
+
+/** layout.lua's alert fields of a settle: thresholds (comma-separated) and the context, or '- -'. */
+const alertArg = (bucket: StoreBucket) =>
+  bucket.alerts && bucket.alerts.thresholds.length > 0
+    ? `${bucket.alerts.thresholds.join(',')} ${bucket.alerts.context}`
+    : '- -';
 
 /** layout.lua's parse_amounts: 'cost input output'. */
 const amountsArg = (a: HeldAmounts) => `${a.costMicros} ${a.inputTokens} ${a.outputTokens}`;

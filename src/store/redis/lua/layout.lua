@@ -7,8 +7,10 @@
 --   hold expiries (zset); requests — usage; sessions — usage, active sessions (zset);
 --   concurrency — slots (zset, in the `holds` field)
 -- per bucket i, 1 ARGV from the script's base: 'metric mode limit lengthMs sliceMs floor
---   windowStart windowEnd warmField shadow', space-separated, windowEnd '-' for none, shadow
---   '1'|'0' (one argument per bucket rather than ten: the client writes each separately)
+--   windowStart windowEnd warmField shadow [thresholds context]', space-separated, windowEnd
+--   '-' for none, shadow '1'|'0' (one argument per bucket rather than ten: the client writes
+--   each separately); settle adds the alert thresholds (comma-separated, ascending) and an
+--   opaque context, or '- -'
 --
 -- Held amounts cross as one ARGV 'cost input output' (parse_amounts).
 -- A bucket state in replies: { used, held, first-use start or '', reconnect 0|1,
@@ -44,6 +46,10 @@ local function read_buckets(argv_base)
       len = tonumber(f[4]), slice = tonumber(f[5]), floor = tonumber(f[6]),
       start = tonumber(f[7]), wend = tonumber(f[8]), field = f[9], shadow = f[10] == '1',
     }
+    if f[11] and f[11] ~= '-' then -- settle only: alert thresholds and their context
+      b.alerts, b.ctx = {}, f[12]
+      for t in string.gmatch(f[11], '[^,]+') do b.alerts[#b.alerts + 1] = tonumber(t) end
+    end
     for _, name in ipairs(BUCKET_KEYS[b.metric]) do
       b[name] = KEYS[k]
       k = k + 1
