@@ -24,8 +24,12 @@ export class ManualClock implements Clock {
  * clocks drift: the offset is measured every `intervalMs`, not once per decision. Until the
  * remote first answers (Redis down at start) it follows the local clock.
  */
+/** A clock measurement whose round trip took longer is not trusted (its error is half of it). */
+export const MAX_TRUSTED_ROUND_TRIP_MS = 20;
+
 export class OffsetClock implements Clock {
   private offset = 0;
+  private measured = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -62,7 +66,12 @@ export class OffsetClock implements Clock {
     const sent = Date.now();
     const remote = await this.remoteNow();
     const received = Date.now();
+    // The true offset lies within half the round trip of the estimate: a slow answer (a
+    // paused or busy server) would move "now" by up to half its delay, so it is kept only
+    // while nothing better was ever measured.
+    if (this.measured && received - sent > MAX_TRUSTED_ROUND_TRIP_MS) return;
     // Halving the round trip; whole milliseconds: every consumer of "now" counts in integer epoch ms.
     this.offset = Math.round(remote - (sent + received) / 2);
+    this.measured = true;
   }
 }

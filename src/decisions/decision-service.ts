@@ -23,7 +23,7 @@ import type {
   Reservation,
 } from '../store/counter-store.js';
 import { StoreMisconfiguredError, StoreUnavailableError } from '../store/store-errors.js';
-import { bodyHash, decodePayload, encodePayload } from './reservation-payload.js';
+import { bodyHash, decodePayload, encodePayload, type ReservationPayload } from './reservation-payload.js';
 import { recordAdmissions } from './admissions-log.js';
 import type { DataPlaneObserver } from './observer.js';
 import type { StoreHealth } from './store-health.js';
@@ -144,6 +144,8 @@ export function createDecisionService(deps: DecisionDeps) {
         estimateMicros: input.estimateMicros,
         reservedAt: now,
         buckets,
+        sessionId: input.sessionId,
+        sessionTtlMs: sessionTtlMs(input),
       });
       const reservation = { requestId: input.requestId, bodyHash: hash, holdTtlMs, payload };
       const outcome = await decideWarm(input, buckets, now, reservation);
@@ -187,12 +189,43 @@ export function createDecisionService(deps: DecisionDeps) {
     const payload = decodePayload(reservation.payload);
     const snapshot = deps.snapshot();
     const buckets = (payload?.buckets ?? []).map((b) => bucketAt(b, now, snapshot));
+    if (payload) recordReplayed(reservation, payload);
     const states = await peekWarm(input.userId, buckets, now, input.sessionId);
     const decision = decisionOf(buckets, states, input, now, true);
     return buildDecisionResponse(decision, {
       requestId: input.requestId,
       reservation: { state: 'held', expiresAt: reservation.expiresAt },
     });
+  }
+
+  /**
+   * The first attempt's answer may never have come back (a timeout after its script ran):
+   * then nothing of it reached PostgreSQL. The replay writes it behind as the first would
+   * have; both inserts are idempotent, and a session admission only where no live one of the
+   * session is logged already (it was then a reconnect).
+   */
+  function recordReplayed(reservation: Reservation, payload: ReservationPayload): void {
+    deps.writeBehind.reservation({
+      requestId: reservation.requestId,
+      userId: payload.userId,
+      reservedAt: new Date(payload.reservedAt),
+      expiresAt: new Date(reservation.expiresAt),
+      buckets: payload.buckets.filter((b) => b.metric === 'requests').map((b) => b.key),
+      payload: reservation.payload,
+    });
+    const { sessionId } = payload;
+    if (!sessionId) return;
+    for (const bucket of payload.buckets.filter((b) => b.metric === 'sessions')) {
+      deps.writeBehind.replayedAdmission({
+        bucketKey: bucket.key,
+        ownerType: bucket.axis,
+        ownerId: bucket.ownerId,
+        sessionId,
+        requestId: reservation.requestId,
+        admittedAt: new Date(payload.reservedAt),
+        activeUntil: new Date(payload.reservedAt + (payload.sessionTtlMs ?? 0)),
+      });
+    }
   }
 
   async function peekWarm(subject: string, buckets: Bucket[], now: number, sessionId: string | null) {

@@ -16,6 +16,9 @@ export interface ReservationPayload {
   estimateMicros: number;
   reservedAt: number;
   buckets: Bucket[];
+  /** The admitted session and its active period (absent in records of older versions). */
+  sessionId?: string | null;
+  sessionTtlMs?: number;
 }
 
 export function encodePayload(payload: Omit<ReservationPayload, 'v'>): string {

@@ -21,7 +21,8 @@ import { recordFirstUseStarts } from './admissions-log.js';
 import { decodePayload, type ReservationPayload } from './reservation-payload.js';
 import type { DataPlaneObserver } from './observer.js';
 import type { StoreHealth } from './store-health.js';
-import { toStoreBuckets } from './store-buckets.js';
+import { toSettleBuckets, toStoreBuckets } from './store-buckets.js';
+import type { AlertForwarder } from './alert-forwarder.js';
 import { withWarmBuckets, type WarmDeps } from './warm.js';
 
 export interface SettleDeps extends WarmDeps {
@@ -29,6 +30,7 @@ export interface SettleDeps extends WarmDeps {
   db: Db;
   batcher: SettleBatcher;
   intents: ApplyIntents;
+  alerts: AlertForwarder;
   writeBehind: WriteBehind;
   snapshot: () => ConfigSnapshot;
   config: AppConfig;
@@ -165,23 +167,39 @@ export function createSettleService(deps: SettleDeps) {
    * Applies the charge to the counter store; if it cannot, the subject is rebuilt later.
    * True once the charge reached the store or a dirty mark stands in for it.
    */
+  async function freeHold(plan: ChargePlan, requestId: string, now: number): Promise<void> {
+    await store
+      .release(plan.userId, requestId, toStoreBuckets(plan.buckets), now)
+      .catch((err: unknown) =>
+        logger.warn({ err, requestId }, 'hold of a repeated settle not freed; it lapses'),
+      );
+  }
+
   async function apply(plan: ChargePlan, input: SettleInput, now: number): Promise<boolean> {
-    const buckets = toStoreBuckets(plan.buckets);
+    const buckets = toSettleBuckets(plan.buckets);
     try {
-      await withWarmBuckets(deps, plan.userId, buckets, now, () =>
-        store.settle({
-          subject: plan.userId,
-          requestId: input.requestId,
-          buckets,
-          now,
-          cost: input.costMicros,
-          tokens: { input: input.inputTokens, output: input.outputTokens },
-          countRequest: plan.countRequest,
-        }),
+      const outcome = await withWarmBuckets(
+        deps,
+        plan.userId,
+        buckets,
+        now,
+        () =>
+          store.settle({
+            subject: plan.userId,
+            requestId: input.requestId,
+            buckets,
+            now,
+            cost: input.costMicros,
+            tokens: { input: input.inputTokens, output: input.outputTokens },
+            countRequest: plan.countRequest,
+          }),
+        { requestId: input.requestId, countsRequest: plan.countRequest },
       );
       await recordFirstUse(plan, now);
       deps.health.markUp();
-      return true;
+      return (
+        outcome.kind !== 'applied' || (await deps.alerts.forward(plan.userId, outcome.alerts ?? [], now))
+      );
     } catch (err) {
       if (err instanceof StoreMisconfiguredError) {
         // The spend is committed: the subject rebuilds from the ledger once the store is fixed.
@@ -234,10 +252,14 @@ export function createSettleService(deps: SettleDeps) {
     if (outcome.kind === 'invalid') throw invalid('costUsd', outcome.message);
     const duplicate = outcome.kind === 'exists';
     const answer = duplicate ? repeated(input, outcome.row) : null;
-    // A late duplicate may be the retry of a settle that died before reaching the store;
-    // within the store's marker window re-applying is a no-op, beyond it, it is assumed done.
+    // A duplicate never charges: the first settle's apply intent (or dirty mark) already
+    // guarantees its charge reaches the counters, directly or by a rebuild from the ledger,
+    // and after a loss of Redis data a second charge would count it twice. Within the
+    // marker window it frees the hold and slot a dead first apply left behind (a release:
+    // it must not mark the request settled before the first apply charges it).
     const fresh = !duplicate || now - outcome.row.settledAt.getTime() < LATE_APPLY_WINDOW_MS;
-    const applied = fresh && !down ? await apply(plan, input, now) : true;
+    if (duplicate && fresh && !down && !plan.countRequest) await freeHold(plan, input.requestId, now);
+    const applied = !duplicate && !down ? await apply(plan, input, now) : true;
     if (applied && outcome.intent !== undefined) deps.intents.finished(outcome.intent);
     // Only a reservation held anything; a direct settle has no hold to close.
     if (!plan.countRequest) deps.observer.holdClosed(input.requestId);

@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.js';
-import { rebuildSeed } from '../ledger/rebuild.js';
+import { rebuildSeed, type SettleExclusion } from '../ledger/rebuild.js';
 import type { CounterStore, StoreBucket } from '../store/counter-store.js';
 
 type Cold = { kind: 'cold'; buckets: string[] };
@@ -34,6 +34,7 @@ export async function withWarmBuckets<T extends { kind: string }>(
   buckets: readonly StoreBucket[],
   now: number,
   operation: () => Promise<T | Cold>,
+  exclude: SettleExclusion | null = null,
 ): Promise<Exclude<T, Cold>> {
   let settled = false;
   for (let attempt = 0; ; attempt++) {
@@ -48,6 +49,6 @@ export async function withWarmBuckets<T extends { kind: string }>(
       settled = true;
     }
     deps.observer.rebuilt(cold.length);
-    await deps.store.seed(await rebuildSeed(deps.db, subject, cold, now));
+    await deps.store.seed(await rebuildSeed(deps.db, subject, cold, now, exclude));
   }
 }

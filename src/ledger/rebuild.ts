@@ -3,12 +3,18 @@ import type { Executor } from '../db/client.js';
 import { firstUseWindows, reservations, sessionAdmissions, usageLedger } from '../db/schema.js';
 import type { StoreBucket, SubjectSeed } from '../store/counter-store.js';
 import { activeSessionsKept } from '../store/store-constants.js';
-import type { HeldMetric } from '../domain/types.js';
+import { isHeldMetric, type HeldMetric } from '../domain/types.js';
 
 /** How long a late Redis apply of a settle may trail its commit; the store's marker TTL matches. */
 export const LATE_APPLY_WINDOW_MS = 15 * 60_000;
 
 type SeedBucket = SubjectSeed['buckets'][number];
+
+export interface SettleExclusion {
+  requestId: string;
+  /** A direct settle counts its request itself. */
+  countsRequest: boolean;
+}
 
 /**
  * Rebuilds the cold buckets of one subject from the truth in PostgreSQL: cost and request
@@ -20,12 +26,26 @@ export async function rebuildSeed(
   subject: string,
   buckets: StoreBucket[],
   now: number,
+  /**
+   * A settle rebuilding for itself leaves its own charge out, then makes it (and sees the
+   * thresholds it crosses): in the buckets it charges, never a request its reserve counted.
+   */
+  exclude: SettleExclusion | null = null,
 ): Promise<SubjectSeed> {
-  const rebuilt = await Promise.all(buckets.map((bucket) => rebuildBucket(db, bucket, now)));
+  const all = await Promise.all(buckets.map((bucket) => rebuildBucket(db, bucket, now)));
+  const charged = (b: StoreBucket) =>
+    isHeldMetric(b.metric) || (b.metric === 'requests' && exclude?.countsRequest === true);
+  const rebuilt = all.map((b) =>
+    exclude && charged(b.bucket)
+      ? { ...b, usage: b.usage.filter((u) => u.requestId !== exclude.requestId) }
+      : b,
+  );
   const recent = now - LATE_APPLY_WINDOW_MS;
   const included = new Set<string>();
   // Only settled requests: the settle of an open or released one must still charge its cost.
-  for (const b of rebuilt) for (const u of b.usage) if (u.at > recent && u.settled) included.add(u.requestId);
+  for (const b of rebuilt)
+    for (const u of b.usage)
+      if (u.at > recent && u.settled && u.requestId !== exclude?.requestId) included.add(u.requestId);
   const seeded = rebuilt.map((b) => ({ ...b, usage: b.usage.map(({ settled: _, ...u }) => u) }));
   return { subject, now, buckets: seeded, includedRequestIds: [...included] };
 }

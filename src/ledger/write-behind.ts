@@ -50,6 +50,7 @@ export class WriteBehind {
   private admissions: AdmissionRow[] = [];
   private starts: FirstUseRow[] = [];
   private reserved: ReservationRow[] = [];
+  private replayed: AdmissionRow[] = [];
   /** bucket → the start already queued, so each window's start is written once. */
   private knownStarts = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -63,6 +64,12 @@ export class WriteBehind {
 
   reservation(row: ReservationRow): void {
     this.reserved.push(row);
+    this.schedule();
+  }
+
+  /** An admission of a replayed reserve: written unless a live admission of the session is logged. */
+  replayedAdmission(row: AdmissionRow): void {
+    this.replayed.push(row);
     this.schedule();
   }
 
@@ -102,13 +109,15 @@ export class WriteBehind {
     const admissions = this.admissions.splice(0);
     const starts = this.starts.splice(0);
     const reserved = this.reserved.splice(0);
-    if (admissions.length === 0 && starts.length === 0 && reserved.length === 0) return;
+    const replayed = this.replayed.splice(0);
+    if (admissions.length + starts.length + reserved.length + replayed.length === 0) return;
     try {
       await this.db.transaction(async (tx) => {
         if (admissions.length > 0)
           await tx.insert(sessionAdmissions).values(admissions).onConflictDoNothing();
         if (starts.length > 0) await tx.insert(firstUseWindows).values(starts).onConflictDoNothing();
         if (reserved.length > 0) await insertReservations(tx, reserved);
+        if (replayed.length > 0) await insertUnlessLive(tx, replayed);
       });
     } catch (err) {
       this.logger.warn(
@@ -118,6 +127,7 @@ export class WriteBehind {
       this.admissions.unshift(...admissions);
       this.starts.unshift(...starts);
       this.reserved.unshift(...reserved);
+      this.replayed.unshift(...replayed);
       this.trim();
       this.schedule();
     }
@@ -130,6 +140,19 @@ export class WriteBehind {
     const fromReserved = Math.min(excess, this.reserved.length);
     this.reserved.splice(0, fromReserved);
     this.admissions.splice(0, excess - fromReserved);
+  }
+}
+
+async function insertUnlessLive(tx: Executor, rows: AdmissionRow[]): Promise<void> {
+  for (const r of rows) {
+    await tx.execute(sql`
+      insert into session_admissions (bucket_key, owner_type, owner_id, session_id, request_id, admitted_at, active_until)
+      select ${r.bucketKey}, ${r.ownerType}, ${r.ownerId}, ${r.sessionId}, ${r.requestId},
+        ${r.admittedAt.toISOString()}::timestamptz, ${r.activeUntil.toISOString()}::timestamptz
+      where not exists (select 1 from session_admissions a where a.bucket_key = ${r.bucketKey}
+        and a.session_id = ${r.sessionId} and a.active_until > ${r.admittedAt.toISOString()}::timestamptz
+        and a.admitted_at <= ${r.admittedAt.toISOString()}::timestamptz)
+      on conflict do nothing`);
   }
 }
 

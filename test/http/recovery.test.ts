@@ -210,6 +210,41 @@ describeWithServers('recovery paths', () => {
     expect(bucketOf(third.body, keyOf('user', user, group, 'cost', '5h')).resetAt).toBe(resetAt);
   });
 
+  it('writes behind a replayed reserve whose first answer was lost, so a loss of Redis keeps it', async () => {
+    const { user, model, group } = await subject([{ metric: 'sessions', window: '20h', limit: 2 }]);
+    const sessions = keyOf('user', user, group, 'sessions', '20h');
+    const body = { requestId: uid('r'), userId: user, model, sessionId: 's-lost' };
+    expectAllowed(await g.reserve(body, T0));
+    expectAllowed(await g.reserve({ requestId: uid('r'), userId: user, model, sessionId: 's-2' }, T0 + 1));
+    await g.settleWriteBehind();
+    // What a timed-out first answer leaves: the reservation in Redis, nothing in PostgreSQL.
+    await g.t.database.db.execute(sql`delete from session_admissions where request_id = ${body.requestId}`);
+    await g.t.database.db.execute(sql`delete from reservations where request_id = ${body.requestId}`);
+    expectAllowed(await g.reserve(body, T0 + 2)); // the gateway's retry: a replay
+    // A replay of a reconnect writes nothing new: s-2 is logged already.
+    await g.loseRedisData();
+    expect(await used(g, user, model, sessions, T0 + 3)).toBe(2);
+    expect(
+      (await g.reserve({ requestId: uid('r'), userId: user, model, sessionId: 's-3' }, T0 + 4)).status,
+    ).toBe(429);
+  });
+
+  it('charges nothing for a duplicate settle after Redis lost its data (its window already passed)', async () => {
+    const { user, model, group } = await subject([
+      { metric: 'cost', window: '10s', limit: 10 },
+      { metric: 'requests', window: '10s', limit: 10 },
+    ]);
+    const requestId = uid('r');
+    expectAllowed(await g.reserve({ requestId, userId: user, model, estimatedCostUsd: 0.3 }, T0));
+    expect((await g.settle({ requestId, costUsd: 0.3 }, T0 + 1)).status).toBe(200);
+    await g.loseRedisData();
+    const later = T0 + 11_000;
+    const again = await g.settle({ requestId, costUsd: 0.3 }, later);
+    expect(again.body).toMatchObject({ duplicate: true });
+    expect(await used(g, user, model, keyOf('user', user, group, 'cost', '10s'), later + 1)).toBe(0);
+    expect(await used(g, user, model, keyOf('user', user, group, 'requests', '10s'), later + 1)).toBe(0);
+  });
+
   it('completes the apply of a settle whose instance died between commit and apply', async () => {
     const { user, model, group } = await subject([{ metric: 'cost', window: 'total', limit: 10 }]);
     const cost = keyOf('user', user, group, 'cost', 'total');

@@ -40,4 +40,18 @@ describe('clock following a remote server', () => {
     clock.stop();
     expect(Math.abs(clock.now() - (Date.now() + skew))).toBeLessThan(50);
   });
+
+  it('keeps its offset through a slow answer (a paused server), which would skew it by half the delay', async () => {
+    let delayMs = 0;
+    const clock = new OffsetClock(async () => {
+      // What a server paused for `delayMs` answers: its time when the pause ends.
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return Date.now();
+    }, 60_000);
+    expect(await clock.start()).toBe(true);
+    delayMs = 400;
+    await clock.remeasure();
+    clock.stop();
+    expect(Math.abs(clock.now() - Date.now())).toBeLessThan(20);
+  });
 });
