@@ -1,0 +1,164 @@
+/**
+ * `npm run chaos` — the fault-injection checker (a VOPR / Jepsen-style model checker).
+ *
+ *   npm run chaos                          one random seed (printed)
+ *   npm run chaos -- --seed 42             replay one seed
+ *   npm run chaos -- --seeds 1,2,3         several
+ *   npm run chaos -- --minutes 30          new seeds until the time is up
+ *   --ops N (per seed, default 150)  --users N (4)  --instances N (3)
+ *   --faults flushall=3,pg-stop=0,…        fault weights (see faults.ts; 0 disables)
+ *   --restart-during-redis-outage          also restart an instance while Redis is down
+ *   --strict-lapsed                        lapsed reservations keep their request count
+ *   --forgive-session-ms N                 the README's write-behind bound (SPEC §4.4: 0)
+ *   --skew-ms N                            server clock error the model tolerates (default 1000)
+ *   --skew-check-ms N                      server clock error reported as clock-skew (default 50)
+ *   --fail-open                            FAIL_MODE=open (fail-open admissions are not judged)
+ *   --extend                               schedule POST /extend (the endpoint is not built yet)
+ *   --verbose                              outcome counts per operation
+ *   --log-file PATH                        the whole operation log of every seed
+ *
+ * It starts its own redis-server and PostgreSQL (initdb into a temp dir) and 2–3 servers,
+ * and kills only those, by PID. The same seed makes the same choices; timing still differs
+ * between runs, so a replay re-creates the scenario, not the exact interleaving.
+ * Exit code 1 when any violation was found.
+ */
+import { DEFAULT_OPTIONS, ChaosEnvironment, runChaos, type ChaosOptions } from './chaos.js';
+import { FAULT_KINDS, type FaultKind } from './faults.js';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { formatLog, formatSeed, summaryLine } from './report.js';
+
+interface Parsed {
+  options: ChaosOptions;
+  plan: { seeds: number[] } | { minutes: number; firstSeed: number };
+  verbose: boolean;
+  logFile: string | null;
+}
+
+function parse(argv: string[]): Parsed {
+  const options: ChaosOptions = {
+    ...DEFAULT_OPTIONS,
+    faultWeights: { ...DEFAULT_OPTIONS.faultWeights },
+    opWeights: { ...DEFAULT_OPTIONS.opWeights },
+  };
+  let seeds: number[] | null = null;
+  let minutes: number | null = null;
+  let verbose = false;
+  let logFile: string | null = null;
+  const value = (i: number) => {
+    const v = argv[i + 1];
+    if (v === undefined) throw new Error(`${argv[i]} needs a value`);
+    return v;
+  };
+  const int = (text: string, name: string) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: not a whole number: ${text}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    switch (arg) {
+      case '--seed':
+        seeds = [int(value(i++), arg)];
+        break;
+      case '--seeds':
+        seeds = value(i++)
+          .split(',')
+          .filter(Boolean)
+          .map((s) => int(s, arg));
+        break;
+      case '--minutes':
+        minutes = Number(value(i++));
+        break;
+      case '--ops':
+        options.ops = int(value(i++), arg);
+        break;
+      case '--users':
+        options.users = Math.max(1, int(value(i++), arg));
+        break;
+      case '--instances':
+        options.instances = Math.max(1, int(value(i++), arg));
+        break;
+      case '--faults':
+        for (const pair of value(i++).split(',').filter(Boolean)) {
+          const [kind, weight] = pair.split('=');
+          if (!FAULT_KINDS.includes(kind as FaultKind))
+            throw new Error(`unknown fault ${kind}: ${FAULT_KINDS.join(', ')}`);
+          options.faultWeights[kind as FaultKind] = Number(weight ?? 1);
+        }
+        break;
+      case '--restart-during-redis-outage':
+        options.restartDuringRedisOutage = true;
+        break;
+      case '--strict-lapsed':
+        options.strictLapsed = true;
+        break;
+      case '--forgive-session-ms':
+        options.forgiveSessionMs = int(value(i++), arg);
+        break;
+      case '--skew-ms':
+        options.skewMs = int(value(i++), arg);
+        break;
+      case '--skew-check-ms':
+        options.skewCheckMs = int(value(i++), arg);
+        break;
+      case '--fail-open':
+        options.failMode = 'open';
+        break;
+      case '--extend':
+        options.opWeights.extend = 5;
+        break;
+      case '--verbose':
+        verbose = true;
+        break;
+      case '--log-file':
+        logFile = value(i++);
+        break;
+      default:
+        throw new Error(`unknown argument ${arg}`);
+    }
+  }
+  const randomSeed = () => Math.floor(Math.random() * 2 ** 31);
+  const plan =
+    minutes !== null
+      ? { minutes, firstSeed: seeds?.[0] ?? randomSeed() }
+      : { seeds: seeds ?? [randomSeed()] };
+  return { options, plan, verbose, logFile };
+}
+
+async function main(): Promise<number> {
+  const { options, plan, verbose, logFile } = parse(process.argv.slice(2));
+  if (logFile) writeFileSync(logFile, '');
+  console.log(
+    'seeds' in plan
+      ? `chaos: seeds ${plan.seeds.join(',')}, ${options.ops} operations each`
+      : `chaos: ${plan.minutes} minutes from seed ${plan.firstSeed}, ${options.ops} operations each`,
+  );
+  const env = await ChaosEnvironment.start(options);
+  const cleanup = () => env.stopSync();
+  process.once('exit', cleanup);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      cleanup();
+      process.exit(130);
+    });
+  }
+  try {
+    const reports = await runChaos(env, plan, options, (report) => {
+      console.log(formatSeed(report, { verbose }));
+      if (logFile) appendFileSync(logFile, formatLog(report));
+    });
+    console.log(summaryLine(reports));
+    return reports.some((r) => r.violations.length > 0) ? 1 : 0;
+  } finally {
+    await env.stop();
+    process.removeListener('exit', cleanup);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,574 @@
+import type { CallResult, Cluster } from './cluster.js';
+import type { FaultLog } from './faults.js';
+import { formatUsd as usd, type Reservation, type UserModel } from './model.js';
+import { judgeDecision, judgeUsage, type BucketView, type DecisionBody } from './oracle.js';
+import type { Prng } from './prng.js';
+import type { SeedReport } from './report.js';
+import type { Interval } from './windows.js';
+
+/**
+ * One worker per user: a seeded sequence of operations, one at a time (so the model knows
+ * the order of the user's own effects), each on an instance picked at random. Workers of
+ * different users run in parallel. Retries follow what a gateway does: /settle and
+ * /release are retried with the same body until answered, /reserve once.
+ */
+
+export const OP_KINDS = [
+  'reserve',
+  'settle',
+  'release',
+  'direct-settle',
+  'duplicate-settle',
+  'check',
+  'usage',
+  'extend',
+] as const;
+export type OpKind = (typeof OP_KINDS)[number];
+
+export const DEFAULT_OP_WEIGHTS: Record<OpKind, number> = {
+  reserve: 34,
+  settle: 22,
+  release: 7,
+  'direct-settle': 5,
+  'duplicate-settle': 4,
+  check: 10,
+  usage: 12,
+  // HOOK(extend): POST /extend does not exist yet; `--extend` turns this on once it does.
+  extend: 0,
+};
+
+export interface WorkloadOptions {
+  opsPerUser: number;
+  thinkMs: [number, number];
+  weights: Record<OpKind, number>;
+}
+
+export interface Models {
+  /** The seed's model inside its model group, and one in no group. */
+  grouped: string;
+  ungrouped: string;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const dollars = (micros: number) => (micros / 1e6).toFixed(6);
+const transient = (r: CallResult) => r.status === 0 || r.status === 503 || r.status >= 500;
+const codeOf = (r: CallResult) =>
+  typeof r.body === 'object' && r.body !== null && 'code' in r.body
+    ? String((r.body as { code: unknown }).code)
+    : '';
+
+export class UserWorker {
+  private n = 0;
+  /** Settles not acknowledged yet (retried at the end of the seed). */
+  readonly pending: (() => Promise<void>)[] = [];
+
+  constructor(
+    private readonly deps: {
+      cluster: Cluster;
+      model: UserModel;
+      report: SeedReport;
+      prng: Prng;
+      models: Models;
+      options: WorkloadOptions;
+      faults: FaultLog;
+      /** A server clock further than this from the host's is reported (rule clock-skew). */
+      skewCheckMs: number;
+      failMode: 'open' | 'closed';
+    },
+  ) {}
+
+  private get user(): string {
+    return this.deps.model.user;
+  }
+
+  private log(text: string): void {
+    this.deps.report.line(this.user, text);
+  }
+
+  private describe(r: CallResult): string {
+    const took = `${r.instance} +${r.hi - r.lo}ms`;
+    if (r.status === 0) return `ERR(${(r.error ?? '').slice(0, 60)}) ${took}`;
+    const code = codeOf(r);
+    return `${r.status}${code ? ` ${code}` : ''} ${took}`;
+  }
+
+  /** HTTP 500 is a bug whatever the fault (SPEC §6: internal_error). */
+  private flag500(what: string, r: CallResult): void {
+    if (r.status >= 500 && r.status !== 503) {
+      const log = this.deps.cluster.errorTail(r.instance);
+      this.deps.report.violation(
+        'http-500',
+        this.user,
+        `${what} answered ${r.status} on ${r.instance}: ${JSON.stringify(r.body).slice(0, 200)}${log ? `; server log: ${log}` : ''}`,
+      );
+    }
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<CallResult> {
+    const instance = this.deps.cluster.pick(this.deps.prng);
+    if (!instance)
+      return {
+        status: 0,
+        body: null,
+        lo: Date.now(),
+        hi: Date.now(),
+        instance: '-',
+        error: 'no live instance',
+      };
+    return this.deps.cluster.call(instance, method, path, body);
+  }
+
+  async run(): Promise<void> {
+    const { prng, options } = this.deps;
+    for (let i = 0; i < options.opsPerUser; i++) {
+      await sleep(prng.int(options.thinkMs[0], options.thinkMs[1]));
+      await this.step(prng.weighted(options.weights));
+    }
+  }
+
+  private async step(kind: OpKind): Promise<void> {
+    const { model, prng } = this.deps;
+    const now = Date.now();
+    switch (kind) {
+      case 'settle': {
+        const open = model.openReservations(now);
+        const all = model.unsettledReservations();
+        const pool = open.length > 0 && prng.chance(0.85) ? open : all;
+        if (pool.length === 0) return this.reserve();
+        return this.settle(prng.pick(pool));
+      }
+      case 'release': {
+        const open = model.openReservations(now);
+        if (open.length === 0) return this.reserve();
+        return this.release(prng.pick(open));
+      }
+      case 'duplicate-settle': {
+        const done = model.settledReservations();
+        if (done.length === 0) return this.directSettle();
+        return this.duplicateSettle(prng.pick(done));
+      }
+      case 'extend': {
+        const open = model.openReservations(now);
+        if (open.length === 0) return this.reserve();
+        return this.extend(prng.pick(open));
+      }
+      case 'direct-settle':
+        return this.directSettle();
+      case 'check':
+        return this.check();
+      case 'usage':
+        await this.usage(prng.chance(0.6), false);
+        return;
+      case 'reserve':
+        return this.reserve();
+    }
+  }
+
+  private demand() {
+    const { prng, models } = this.deps;
+    const inGroup = prng.chance(0.8);
+    const estimate = prng.chance(0.08) ? 0 : prng.int(5, 40) * 10_000;
+    const sessionId = prng.chance(0.5) ? `sess-${prng.int(0, 5)}` : null;
+    return { inGroup, model: inGroup ? models.grouped : models.ungrouped, estimate, sessionId };
+  }
+
+  private async reserve(): Promise<void> {
+    const { prng, model, report } = this.deps;
+    const id = `${this.user}-r${this.n++}`;
+    const d = this.demand();
+    const ttlMs = prng.int(4, 40) * 1000;
+    const body = {
+      requestId: id,
+      userId: this.user,
+      model: d.model,
+      estimatedCostUsd: dollars(d.estimate),
+      ttlSeconds: ttlMs / 1000,
+      ...(d.sessionId ? { sessionId: d.sessionId } : {}),
+    };
+    const attempts: CallResult[] = [];
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const r = await this.call('POST', '/reserve', body);
+      attempts.push(r);
+      this.flag500(`reserve ${id}`, r);
+      if (!transient(r) || attempt === 1) break;
+      await sleep(prng.int(200, 600));
+    }
+    const last = attempts[attempts.length - 1] as CallResult;
+    const q: Interval = { lo: (attempts[0] as CallResult).lo, hi: last.hi };
+    const what = `reserve ${id} (${d.inGroup ? 'grouped' : 'ungrouped'}, est ${usd(d.estimate)}${d.sessionId ? `, ${d.sessionId}` : ''}, ttl ${ttlMs / 1000}s)`;
+    const decision = last.body as DecisionBody;
+    this.log(`${what}: ${attempts.map((a) => this.describe(a)).join(' → ')}`);
+    if (last.status === 200 || last.status === 429) {
+      judgeDecision(
+        { model, report },
+        {
+          what,
+          inGroup: d.inGroup,
+          estimate: d.estimate,
+          sessionId: d.sessionId,
+          q,
+          failMode: this.deps.failMode,
+        },
+        last.status,
+        decision,
+      );
+    }
+    const admitted =
+      last.status === 200 &&
+      decision.allowed === true &&
+      decision.failOpen !== true &&
+      decision.reservation?.state === 'held';
+    // FAIL_MODE=open: a fail-open admission holds nothing, but a timed-out script may have run.
+    const failedOpen = last.status === 200 && decision.failOpen === true;
+    const expiresAt = admitted && decision.reservation ? Date.parse(decision.reservation.expiresAt) : null;
+    if (admitted && expiresAt !== null) {
+      // expiresAt = the server's "now" + ttl: how far its clock is from this host's.
+      const serverNow = expiresAt - ttlMs;
+      const off = serverNow < q.lo ? serverNow - q.lo : serverNow > q.hi ? serverNow - q.hi : 0;
+      if (Math.abs(off) > this.deps.skewCheckMs) {
+        report.violation(
+          'clock-skew',
+          this.user,
+          `${what} on ${last.instance}: the server's now (expiresAt − ttl = ${new Date(serverNow).toISOString()}) is ${off} ms outside [sent, answered] = [${new Date(q.lo).toISOString()}, +${q.hi - q.lo} ms] on one host` +
+            (Math.abs(off) > model.skewMs
+              ? ` (beyond the model's tolerance of ${model.skewMs} ms: other verdicts may be unsound)`
+              : ''),
+        );
+      }
+    }
+    // A 5xx or timeout may have been admitted in Redis all the same (even if a retry was refused).
+    const maybe = attempts.some(transient) || failedOpen;
+    if (admitted || maybe) {
+      const certainty = admitted ? 'certain' : 'maybe';
+      const { inGroup, estimate, sessionId } = d;
+      model.addReservation({
+        id,
+        model: d.model,
+        inGroup,
+        estimate,
+        sessionId,
+        ttlMs,
+        at: q,
+        certainty,
+        expiresAt,
+      });
+    }
+    if (![0, 200, 429, 503].includes(last.status) && last.status < 500) {
+      report.violation(
+        'unexpected-status',
+        this.user,
+        `${what}: ${last.status} ${JSON.stringify(last.body).slice(0, 300)}`,
+      );
+    }
+    const outcome = admitted
+      ? 'admitted'
+      : failedOpen
+        ? 'fail-open'
+        : last.status === 429
+          ? 'refused'
+          : maybe
+            ? 'unknown'
+            : String(last.status);
+    report.op('reserve', outcome);
+    this.log(`  → ${outcome}${expiresAt ? ` until ${new Date(expiresAt).toISOString()}` : ''}`);
+  }
+
+  /** A settle until answered 200 (a gateway retries: idempotency makes it safe). */
+  private async settleAttempts(
+    what: string,
+    body: Record<string, unknown>,
+    model: string,
+    cost: number,
+    attempts: Interval[],
+    options: { withIds: boolean; reservation: Reservation | null; maxAttempts: number },
+  ): Promise<Interval | null> {
+    const { prng, report } = this.deps;
+    let withIds = options.withIds || options.reservation === null;
+    for (let attempt = 0; attempt < options.maxAttempts; attempt++) {
+      const reservation = options.reservation;
+      const payload = withIds ? { ...body, userId: this.user, model } : body;
+      const r = await this.call('POST', '/settle', payload);
+      attempts.push({ lo: r.lo, hi: r.hi });
+      this.log(`${what} attempt ${attempt + 1}${withIds ? '' : ' (requestId only)'}: ${this.describe(r)}`);
+      if (r.status === 200) {
+        const answer = r.body as { duplicate?: boolean; costUsd?: number };
+        if (answer.duplicate === true && attempts.length === 1) {
+          report.violation(
+            'settle-duplicate-first',
+            this.user,
+            `${what}: the first settle of this id answered duplicate:true`,
+          );
+        }
+        if (Math.round((answer.costUsd ?? -1) * 1e6) !== cost) {
+          report.violation(
+            'settle-cost',
+            this.user,
+            `${what}: answered costUsd ${answer.costUsd}, sent ${usd(cost)}`,
+          );
+        }
+        return { lo: r.lo, hi: r.hi };
+      }
+      if (r.status === 400 && !withIds && reservation) {
+        // SPEC §4.2: without a known reservation the ids are required; while Redis is unreachable
+        // the answer must be 503, never 400. Legitimate only if Redis may have lost the record.
+        if (reservation.lost === null && reservation.certainty === 'certain') {
+          report.violation(
+            'settle-400',
+            this.user,
+            `${what}: requestId-only settle answered 400 ${JSON.stringify(r.body).slice(0, 200)} although reservation ${reservation.id} was admitted and Redis never lost it (SPEC §4.2: 503 while Redis is unreachable)`,
+          );
+        }
+        withIds = true;
+        continue;
+      }
+      if (r.status === 409) {
+        report.violation(
+          'settle-conflict',
+          this.user,
+          `${what}: 409 ${JSON.stringify(r.body).slice(0, 200)} for a retry with the same cost`,
+        );
+        return null;
+      }
+      if (!transient(r)) {
+        report.violation(
+          'unexpected-status',
+          this.user,
+          `${what}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`,
+        );
+        return null;
+      }
+      this.flag500(what, r);
+      await sleep(Math.min(2_000, 250 * 2 ** attempt) + prng.int(0, 100));
+    }
+    return null;
+  }
+
+  private async settle(reservation: Reservation): Promise<void> {
+    const { prng, model, report } = this.deps;
+    const base = reservation.estimate > 0 ? reservation.estimate : prng.int(1, 30) * 10_000;
+    const cost = prng.chance(0.1) ? 0 : Math.round((base * (0.3 + prng.next() * 1.3)) / 1000) * 1000;
+    const withIds = prng.chance(0.7);
+    const expired = (reservation.expiresAt ?? 0) <= Date.now();
+    const what = `settle ${reservation.id} cost ${usd(cost)}${expired ? ' (lapsed)' : ''}`;
+    model.closing(reservation, { lo: Date.now(), hi: Date.now() });
+    const attempts: Interval[] = [];
+    const body = { requestId: reservation.id, costUsd: dollars(cost), metadata: { chaos: true } };
+    const ack = await this.settleAttempts(what, body, reservation.model, cost, attempts, {
+      withIds,
+      reservation,
+      maxAttempts: 6,
+    });
+    model.settleOutcome(reservation, cost, attempts, ack);
+    report.op('settle', ack ? 'acked' : 'unknown');
+    if (!ack) {
+      this.pending.push(async () => {
+        const later = await this.settleAttempts(
+          `${what} (final retry)`,
+          body,
+          reservation.model,
+          cost,
+          attempts,
+          {
+            withIds: true,
+            reservation,
+            maxAttempts: 8,
+          },
+        );
+        model.settleOutcome(reservation, cost, attempts, later);
+      });
+    }
+  }
+
+  private async directSettle(): Promise<void> {
+    const { prng, model, report, models } = this.deps;
+    const id = `${this.user}-d${this.n++}`;
+    const inGroup = prng.chance(0.8);
+    const cost = prng.int(1, 30) * 10_000;
+    const what = `direct settle ${id} (${inGroup ? 'grouped' : 'ungrouped'}) cost ${usd(cost)}`;
+    const attempts: Interval[] = [];
+    const name = inGroup ? models.grouped : models.ungrouped;
+    const body = { requestId: id, costUsd: dollars(cost) };
+    const ack = await this.settleAttempts(what, body, name, cost, attempts, {
+      withIds: true,
+      reservation: null,
+      maxAttempts: 6,
+    });
+    model.directSettle({ id, inGroup, cost, attempts, ack });
+    report.op('direct-settle', ack ? 'acked' : 'unknown');
+    if (!ack) {
+      this.pending.push(async () => {
+        const later = await this.settleAttempts(`${what} (final retry)`, body, name, cost, attempts, {
+          withIds: true,
+          reservation: null,
+          maxAttempts: 8,
+        });
+        model.directSettle({ id, inGroup, cost, attempts, ack: later });
+      });
+    }
+  }
+
+  /** A lost reply retried: the same cost again answers duplicate:true and charges nothing (SPEC §4.5). */
+  private async duplicateSettle(reservation: Reservation): Promise<void> {
+    const { report } = this.deps;
+    const cost = reservation.settle?.cost ?? 0;
+    const what = `duplicate settle ${reservation.id} cost ${usd(cost)}`;
+    const r = await this.call('POST', '/settle', {
+      requestId: reservation.id,
+      costUsd: dollars(cost),
+      userId: this.user,
+      model: reservation.model,
+    });
+    this.log(`${what}: ${this.describe(r)}`);
+    if (r.status === 200) {
+      const answer = r.body as { duplicate?: boolean; costUsd?: number };
+      if (answer.duplicate !== true || Math.round((answer.costUsd ?? -1) * 1e6) !== cost) {
+        report.violation(
+          'duplicate-settle',
+          this.user,
+          `${what}: answered ${JSON.stringify(answer).slice(0, 200)}, expected duplicate:true with the first cost`,
+        );
+      }
+    } else if (!transient(r)) {
+      report.violation(
+        'unexpected-status',
+        this.user,
+        `${what}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`,
+      );
+    }
+    this.flag500(what, r);
+    report.op('duplicate-settle', String(r.status));
+  }
+
+  private async release(reservation: Reservation): Promise<void> {
+    const { prng, model, report, faults } = this.deps;
+    const what = `release ${reservation.id}`;
+    model.closing(reservation, { lo: Date.now(), hi: Date.now() });
+    const attempts: Interval[] = [];
+    let ack: Interval | null = null;
+    let outcome = 'unknown';
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const r = await this.call('POST', '/release', { requestId: reservation.id });
+      attempts.push({ lo: r.lo, hi: r.hi });
+      this.log(`${what} attempt ${attempt + 1}: ${this.describe(r)}`);
+      if (r.status === 200) {
+        ack = { lo: r.lo, hi: r.hi };
+        outcome = 'acked';
+        break;
+      }
+      if (r.status === 404) {
+        outcome = '404';
+        const lapsed = (reservation.expiresAt ?? 0) <= r.hi;
+        if (reservation.lost === null && !lapsed && attempts.length === 1) {
+          report.violation('release-404', this.user, `${what}: 404 for a held reservation Redis never lost`);
+        }
+        break;
+      }
+      if (!transient(r)) {
+        outcome = String(r.status);
+        report.violation(
+          'unexpected-status',
+          this.user,
+          `${what}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`,
+        );
+        break;
+      }
+      this.flag500(what, r);
+      await sleep(Math.min(2_000, 250 * 2 ** attempt) + prng.int(0, 100));
+    }
+    if (outcome === '404') model.releaseUnknown(reservation, attempts);
+    else {
+      const all = { lo: Math.min(...attempts.map((a) => a.lo)), hi: Math.max(...attempts.map((a) => a.hi)) };
+      model.releaseOutcome(reservation, attempts, ack, !faults.overlaps(all));
+    }
+    report.op('release', outcome);
+  }
+
+  private async extend(reservation: Reservation): Promise<void> {
+    const { prng, model, report } = this.deps;
+    const ttlMs = prng.int(5, 40) * 1000;
+    const r = await this.call('POST', '/extend', { requestId: reservation.id, ttlSeconds: ttlMs / 1000 });
+    this.log(`extend ${reservation.id} ttl ${ttlMs / 1000}s: ${this.describe(r)}`);
+    const q = { lo: r.lo, hi: r.hi };
+    if (r.status === 200) {
+      const answer = r.body as { reservation?: { expiresAt?: string } };
+      const at = answer.reservation?.expiresAt;
+      model.extended(reservation, q, at ? Date.parse(at) : null, ttlMs);
+    } else {
+      // Unknown outcome (or no such endpoint yet): the hold may live until now + ttl.
+      model.extended(reservation, q, null, ttlMs);
+    }
+    report.op('extend', String(r.status));
+  }
+
+  private async check(): Promise<void> {
+    const { model, report } = this.deps;
+    const d = this.demand();
+    const body = {
+      userId: this.user,
+      model: d.model,
+      estimatedCostUsd: dollars(d.estimate),
+      ...(d.sessionId ? { sessionId: d.sessionId } : {}),
+    };
+    const r = await this.call('POST', '/check', body);
+    const what = `check (${d.inGroup ? 'grouped' : 'ungrouped'}, est ${usd(d.estimate)}${d.sessionId ? `, ${d.sessionId}` : ''})`;
+    this.log(`${what}: ${this.describe(r)}`);
+    if (r.status === 200 || r.status === 429) {
+      judgeDecision(
+        { model, report },
+        {
+          what,
+          inGroup: d.inGroup,
+          estimate: d.estimate,
+          sessionId: d.sessionId,
+          q: { lo: r.lo, hi: r.hi },
+          failMode: this.deps.failMode,
+        },
+        r.status,
+        r.body as DecisionBody,
+      );
+    } else if (!transient(r)) {
+      report.violation(
+        'unexpected-status',
+        this.user,
+        `${what}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`,
+      );
+    }
+    this.flag500(what, r);
+    report.op('check', String(r.status));
+  }
+
+  async usage(inGroup: boolean, final: boolean): Promise<{ buckets: BucketView[]; q: Interval } | null> {
+    const { model, report, models } = this.deps;
+    const name = inGroup ? models.grouped : models.ungrouped;
+    const r = await this.call(
+      'GET',
+      `/usage?userId=${encodeURIComponent(this.user)}&model=${encodeURIComponent(name)}`,
+    );
+    const what = `${final ? 'final ' : ''}usage (${inGroup ? 'grouped' : 'ungrouped'})`;
+    this.log(`${what}: ${this.describe(r)}`);
+    const buckets = r.status === 200 ? ((r.body as { buckets?: BucketView[] }).buckets ?? []) : [];
+    if (r.status === 200) {
+      this.log(
+        `  ${buckets.map((b) => `${b.metric}/${b.modelGroupId === null ? 'all' : 'group'}=${b.used}${b.held ? `+${b.held}` : ''}`).join(' ')}`,
+      );
+      judgeUsage({ model, report }, { what, inGroup, q: { lo: r.lo, hi: r.hi }, final }, buckets);
+    } else if (!transient(r)) {
+      report.violation(
+        'unexpected-status',
+        this.user,
+        `${what}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`,
+      );
+    }
+    this.flag500(what, r);
+    if (!final) report.op('usage', String(r.status));
+    return r.status === 200 ? { buckets, q: { lo: r.lo, hi: r.hi } } : null;
+  }
+
+  /** Retries the settles still unanswered; true when none is left unanswered. */
+  async finish(): Promise<boolean> {
+    for (const retry of this.pending.splice(0)) await retry();
+    const { model } = this.deps;
+    const open = [...model.reservations.values()].some((r) => r.settle && !r.settle.ack);
+    return !open && [...model.directSettles.values()].every((d) => d.ack !== null);
+  }
+}
