@@ -18,6 +18,8 @@ export type MeasuredRun = RunFigures & { cpuMicros: number | null };
 export interface BenchRuns {
   baseRun: MeasuredRun;
   checkRun: MeasuredRun;
+  /** /check whose six buckets include three token buckets. */
+  tokenRun: MeasuredRun;
   flowRun: MeasuredRun;
   settleRun: MeasuredRun;
   probeRun: MeasuredRun;
@@ -39,7 +41,7 @@ export function stepOf(run: RunFigures, step: string): StepFigures {
 
 /** One row per scenario; the reserve→settle flow also gets a row per step. */
 export function buildRows(runs: BenchRuns, connections: number, targets: Targets): Row[] {
-  const { baseRun, checkRun, flowRun, settleRun, probeRun, pacedRun, burstRun } = runs;
+  const { baseRun, checkRun, tokenRun, flowRun, settleRun, probeRun, pacedRun, burstRun } = runs;
   const ratio = (f: StepFigures) => f.perSecond / baseRun.perSecond;
   const plain = { ratio: null, target: '', met: null };
   const c = String(connections);
@@ -64,6 +66,14 @@ export function buildRows(runs: BenchRuns, connections: number, targets: Targets
       ratio: ratio(check),
       target: `≥ ${targets.checkRatio}× baseline`,
       met: ratio(check) >= targets.checkRatio,
+    },
+    {
+      ...plain,
+      scenario: '/check, 3 of 6 buckets tokens',
+      connections: c,
+      figures: stepOf(tokenRun, '/check'),
+      cpuMicros: tokenRun.cpuMicros,
+      ratio: ratio(stepOf(tokenRun, '/check')),
     },
     {
       ...plain,

@@ -12,8 +12,15 @@ import {
   postgresVersion,
   redisVersion,
 } from './resources.js';
-import { baseline, check, reserveThenSettle, settleAlone, type ScenarioTarget } from './scenarios.js';
-import { AdminClient, BUCKETS_PER_REQUEST, seed, warmUsers } from './seed.js';
+import {
+  baseline,
+  check,
+  reserveThenSettle,
+  settleAlone,
+  tokenCheck,
+  type ScenarioTarget,
+} from './scenarios.js';
+import { AdminClient, BUCKETS_PER_REQUEST, seed, TOKEN_MODEL, warmUsers } from './seed.js';
 import { describeSettings, loadSettings, type BenchSettings } from './settings.js';
 
 /**
@@ -133,6 +140,7 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
   const seeded = await seed(new AdminClient(quotagate.url, adminToken), settings.users);
   log(`seeded ${settings.users} users, ${seeded.limits} limits in ${seeded.seedSeconds.toFixed(1)} s`);
   const warmSeconds = await warmUsers(quotagate.url, serviceToken, settings.users);
+  await warmUsers(quotagate.url, serviceToken, settings.users, TOKEN_MODEL);
   log(`warmed ${settings.users} users (${BUCKETS_PER_REQUEST} buckets each) in ${warmSeconds.toFixed(1)} s`);
 
   const target: ScenarioTarget = { token: serviceToken, users: settings.users };
@@ -163,6 +171,7 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
 
   const baseRun = await measure('baseline', base, baseline(target), closed(c));
   const checkRun = await measure('/check', quotagate, check(target), closed(c));
+  const tokenRun = await measure('/check with token buckets', quotagate, tokenCheck(target), closed(c));
   const flowRun = await measure('/reserve→/settle', quotagate, reserveThenSettle(target), closed(c));
   const settleRun = await measure('/settle', quotagate, settleAlone(target), closed(c));
   const probeRun = await measure(`/check ×${2 * c}`, quotagate, check(target), closed(2 * c));
@@ -179,10 +188,10 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     (url, requests, s) => overallRate(url, half, c, s, requests),
   );
 
-  const runs: BenchRuns = { baseRun, checkRun, flowRun, settleRun, probeRun, pacedRun, burstRun };
+  const runs: BenchRuns = { baseRun, checkRun, tokenRun, flowRun, settleRun, probeRun, pacedRun, burstRun };
   const rows = buildRows(runs, c, TARGETS);
   const checkFig = stepOf(checkRun, '/check');
-  const socketErrors = [baseRun, checkRun, flowRun, settleRun, probeRun, pacedRun, burstRun].reduce(
+  const socketErrors = [baseRun, checkRun, tokenRun, flowRun, settleRun, probeRun, pacedRun, burstRun].reduce(
     (sum, r) => sum + r.socketErrors,
     0,
   );

@@ -1,6 +1,6 @@
 import type autocannon from 'autocannon';
 import type { Recorder, RequestsFactory } from './load.js';
-import { COST_USD, ESTIMATE_USD, keyIdOf, MODEL, userIdOf } from './seed.js';
+import { COST_USD, ESTIMATE_USD, ESTIMATED_TOKENS, keyIdOf, MODEL, TOKEN_MODEL, userIdOf } from './seed.js';
 
 /**
  * What each scenario sends. Every request names the next user in turn (so all users'
@@ -67,6 +67,18 @@ export const check =
   (recorder: Recorder) => {
     const next = rotation(users);
     return [post('/check', token, () => demand(next()), recorder.mark('/check'))];
+  };
+
+/** /check on the token group: three of the six buckets count tokens (SPEC §4.7). */
+export const tokenCheck =
+  ({ token, users }: ScenarioTarget): RequestsFactory =>
+  (recorder: Recorder) => {
+    const next = rotation(users);
+    const body = () => {
+      const i = next();
+      return { userId: userIdOf(i), model: TOKEN_MODEL, estimatedCostUsd: ESTIMATE_USD, ...ESTIMATED_TOKENS };
+    };
+    return [post('/check', token, body, recorder.mark('/check'))];
   };
 
 /**

@@ -4,6 +4,9 @@
  * cost limit per key: six buckets per request, each warmed before anything is measured.
  */
 export const MODEL = 'bench-model-1';
+/** A second group whose scoped limits are token limits: the /check cost of token buckets. */
+export const TOKEN_MODEL = 'bench-model-tokens';
+export const ESTIMATED_TOKENS = { estimatedInputTokens: 1_200, estimatedOutputTokens: 800 };
 export const ESTIMATE_USD = 0.01;
 export const COST_USD = 0.012;
 
@@ -22,6 +25,13 @@ const USER_LIMITS = [
   { metric: 'concurrency', window: null, reset: null, limit: 50, scoped: false },
 ] as const;
 const KEY_DAILY_COST_USD = 1_000;
+/** On TOKEN_MODEL: three token buckets and one cost bucket, plus requests and concurrency. */
+const TOKEN_LIMITS = [
+  { metric: 'tokens', window: '5h', reset: 'rolling', limit: 1_000_000_000 },
+  { metric: 'input_tokens', window: 'daily', reset: 'calendar', limit: 1_000_000_000 },
+  { metric: 'output_tokens', window: 'weekly', reset: 'calendar', limit: 1_000_000_000 },
+  { metric: 'cost', window: '5h', reset: 'rolling', limit: 1_000 },
+] as const;
 export const BUCKETS_PER_REQUEST = USER_LIMITS.length + 1;
 
 export interface Seeded {
@@ -66,6 +76,21 @@ export async function seed(admin: AdminClient, users: number): Promise<Omit<Seed
     models: [MODEL],
   });
   const userGroup = await admin.send<{ id: number }>('POST', '/admin/user-groups', { name: 'bench-users' });
+  const tokenGroup = await admin.send<{ id: number }>('POST', '/admin/model-groups', {
+    name: 'bench-tokens',
+    models: [TOKEN_MODEL],
+  });
+  for (const l of TOKEN_LIMITS) {
+    await admin.send('PUT', '/admin/limits', {
+      subjectType: 'user_group',
+      subjectId: String(userGroup.id),
+      modelGroupId: tokenGroup.id,
+      metric: l.metric,
+      window: l.window,
+      reset: l.reset,
+      limit: l.limit,
+    });
+  }
   for (let from = 0; from < users; from += 1000) {
     const userIds = Array.from({ length: Math.min(1000, users - from) }, (_, j) => userIdOf(from + j));
     await admin.send('POST', `/admin/user-groups/${userGroup.id}/members`, { userIds });
@@ -95,7 +120,7 @@ export async function seed(admin: AdminClient, users: number): Promise<Omit<Seed
   return {
     modelGroupId: group.id,
     userGroupId: userGroup.id,
-    limits: USER_LIMITS.length + users,
+    limits: USER_LIMITS.length + TOKEN_LIMITS.length + users,
     seedSeconds: (performance.now() - started) / 1000,
   };
 }
@@ -105,7 +130,12 @@ export async function seed(admin: AdminClient, users: number): Promise<Omit<Seed
  * PostgreSQL, which is not what the steady state measures. Also checks the fixture: every
  * answer must name at least BUCKETS_PER_REQUEST buckets.
  */
-export async function warmUsers(baseUrl: string, token: string, users: number): Promise<number> {
+export async function warmUsers(
+  baseUrl: string,
+  token: string,
+  users: number,
+  model: string = MODEL,
+): Promise<number> {
   const started = performance.now();
   await inParallel(users, 16, async (i) => {
     const res = await fetch(`${baseUrl}/check`, {
@@ -113,9 +143,10 @@ export async function warmUsers(baseUrl: string, token: string, users: number): 
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({
         userId: userIdOf(i),
-        keyId: keyIdOf(i),
-        model: MODEL,
+        keyId: model === MODEL ? keyIdOf(i) : undefined,
+        model,
         estimatedCostUsd: ESTIMATE_USD,
+        ...ESTIMATED_TOKENS,
       }),
     });
     const body = (await res.json()) as { buckets?: unknown[] };
