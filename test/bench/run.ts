@@ -21,6 +21,7 @@ import {
   type ScenarioTarget,
 } from './scenarios.js';
 import { AdminClient, BUCKETS_PER_REQUEST, seed, TOKEN_MODEL, warmUsers } from './seed.js';
+import { measureWebhookLatency } from './webhook-latency.js';
 import { describeSettings, loadSettings, type BenchSettings } from './settings.js';
 
 /**
@@ -188,6 +189,14 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     (url, requests, s) => overallRate(url, half, c, s, requests),
   );
 
+  log('webhook delivery: 30 threshold crossings, settle answer → receipt');
+  const webhook = await measureWebhookLatency(
+    quotagate.url,
+    new AdminClient(quotagate.url, adminToken),
+    serviceToken,
+    seeded.modelGroupId,
+  );
+
   const runs: BenchRuns = { baseRun, checkRun, tokenRun, flowRun, settleRun, probeRun, pacedRun, burstRun };
   const rows = buildRows(runs, c, TARGETS);
   const checkFig = stepOf(checkRun, '/check');
@@ -206,6 +215,7 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     '',
     renderTable(rows),
     '',
+    `  webhook delivery (settle answer → receiver, ${webhook.events} threshold crossings one at a time): p50 ${webhook.p50.toFixed(1)} ms, p99 ${webhook.p99.toFixed(1)} ms, max ${webhook.max.toFixed(1)} ms`,
     `  reply sizes: baseline ${Math.round(stepOf(baseRun, '/baseline').bytesPerResponse)} B, /check ${Math.round(checkFig.bytesPerResponse)} B (headers + body)`,
     `  429 is a normal answer (quota refused); "errors" are other non-2xx; socket errors/timeouts: ${socketErrors}`,
     '  latencies: every response timed by autocannon (sub-ms), percentiles computed here; req/s = responses / measured seconds',
