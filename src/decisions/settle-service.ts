@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config.js';
 import type { Db } from '../db/client.js';
-import { eq } from 'drizzle-orm';
 import { isDatabaseUnavailable } from '../db/errors.js';
-import { dirtySubjects, reservations } from '../db/schema.js';
+import { dirtySubjects } from '../db/schema.js';
+import { ReservationLookup } from '../ledger/reservation-lookup.js';
 import type { ApplyIntents } from '../ledger/apply-intents.js';
 import { resolveBuckets, type Bucket } from '../domain/buckets.js';
 import { AppError, invalid, storeMisconfigured } from '../domain/errors.js';
@@ -84,6 +84,7 @@ const isCostBucket = (key: string) => key.split('|')[2] === 'cost';
  */
 export function createSettleService(deps: SettleDeps) {
   const { store, logger } = deps;
+  const lookup = new ReservationLookup(deps.db);
 
   /** The reservation, or null; `down` tells whether the store could not be asked. */
   async function lookUp(requestId: string): Promise<{ reservation: Reservation | null; down: boolean }> {
@@ -113,11 +114,8 @@ export function createSettleService(deps: SettleDeps) {
    */
   async function durablePayload(requestId: string): Promise<ReservationPayload | null> {
     try {
-      const [row] = await deps.db
-        .select({ payload: reservations.payload })
-        .from(reservations)
-        .where(eq(reservations.requestId, requestId));
-      return row ? decodePayload(row.payload) : null;
+      const payload = await lookup.payloadOf(requestId);
+      return payload === null ? null : decodePayload(payload);
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       deps.observer.storeError('postgres', 'unavailable');
