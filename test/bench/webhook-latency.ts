@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AdminClient, MODEL } from './seed.js';
+import type { AdminClient } from './seed.js';
+import { MODEL } from './seed.js';
 
 export interface WebhookLatency {
   events: number;

@@ -265,7 +265,7 @@ export async function runSeed(
 
   const users = models.map((m) => m.user);
   const rows = await env.postgres.query<LedgerRow>(
-    'select request_id, user_id, cost_micros, status, reserved_at, settled_at, buckets from usage_ledger where user_id = any($1)',
+    'select request_id, user_id, cost_micros, input_tokens, output_tokens, status, reserved_at, settled_at, buckets from usage_ledger where user_id = any($1)',
     [users],
   );
   for (const f of finals) {

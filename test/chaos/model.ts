@@ -1,4 +1,13 @@
-import { applicable, windowOf, type LimitSpec, type UserProfile } from './profiles.js';
+import {
+  amountFor,
+  applicable,
+  isAmountMetric,
+  windowOf,
+  type Amounts,
+  type LimitSpec,
+  type Metric,
+  type UserProfile,
+} from './profiles.js';
 import { certainlyIn, possiblyIn, type Interval, type WindowModel } from './windows.js';
 
 /**
@@ -17,9 +26,12 @@ import { certainlyIn, possiblyIn, type Interval, type WindowModel } from './wind
  * request's [sent, answered] interval is unknown.
  *
  * The rules, each with the SPEC section it comes from:
- * 1. cost (§4.1, §4.2 /settle): settled spend counts at its settle instant; a reservation
- *    holds its estimate on every cost bucket from admission until settle, release or
- *    expiry (`expiresAt`, exact from the reply; §4.5 holds "expire").
+ * 1. cost and tokens (§4.1, §4.2 /settle, §4.7): settled spend counts at its settle instant;
+ *    a reservation holds its estimate on every cost and token bucket from admission until
+ *    settle, release or expiry (`expiresAt`, exact from the reply; §4.5 holds "expire").
+ *    One code path for all four metrics: an operation carries its µ$ and its input and
+ *    output tokens (`Amounts`), and a bucket of metric m holds or is charged `amountFor(m)`
+ *    (input_tokens: input, output_tokens: output, tokens: input + output).
  * 2. requests (§1 Metric): an admitted /reserve counts 1 at its admission, a /settle without
  *    a known reservation counts 1 at its settle (§4.2). A release keeps it counted (§4.2
  *    /release). A lapsed, never-settled reservation: the SPEC does not say whether a
@@ -82,8 +94,9 @@ interface Effect {
 }
 
 export interface Charge extends Effect {
+  /** The cost and token limits it is charged to. */
   limits: string[];
-  amount: number;
+  amounts: Amounts;
   at: Interval;
   ackHi: number;
   disturbed: boolean;
@@ -104,9 +117,10 @@ export interface Count extends Effect {
 }
 
 export interface Hold extends Effect {
-  costLimits: string[];
+  /** The cost and token limits holding its estimates. */
+  heldLimits: string[];
   slotLimits: string[];
-  amount: number;
+  amounts: Amounts;
   from: Interval;
   certainUntil: number;
   possibleUntil: number;
@@ -124,7 +138,7 @@ export interface Reservation {
   model: string;
   inGroup: boolean;
   limits: string[];
-  estimate: number;
+  estimate: Amounts;
   sessionId: string | null;
   ttlMs: number;
   reserveAt: Interval;
@@ -132,7 +146,7 @@ export interface Reservation {
   /** Exact when a reply said so. */
   expiresAt: number | null;
   lost: Certainty | null;
-  settle: { cost: number; attempts: Interval[]; ack: Interval | null; charge: Charge } | null;
+  settle: { amounts: Amounts; attempts: Interval[]; ack: Interval | null; charge: Charge } | null;
   release: { attempts: Interval[]; ack: Interval | null } | null;
   count: Count;
   hold: Hold;
@@ -160,6 +174,12 @@ const span = (attempts: Interval[]): Interval => ({
   hi: Math.max(...attempts.map((a) => a.hi)),
 });
 const usd = (micros: number) => `$${(micros / 1e6).toFixed(6).replace(/0+$/, '').replace(/\.$/, '')}`;
+/** A value of a metric as text: µ$ as dollars, tokens with their unit, counts as they are. */
+const formatAmount = (metric: Metric, value: number) =>
+  metric === 'cost' ? usd(value) : isAmountMetric(metric) ? `${value} tok` : String(value);
+/** Sent amounts as text: `$0.12 + 800/300 tok`. */
+const formatAmounts = (a: Amounts) => `${usd(a.cost)} + ${a.input}/${a.output} tok`;
+const amountLimits = (specs: LimitSpec[]) => specs.filter((s) => isAmountMetric(s.metric)).map((s) => s.id);
 
 export class UserModel {
   readonly limits = new Map<string, LimitTrack>();
@@ -172,7 +192,7 @@ export class UserModel {
   readonly directSettles = new Map<
     string,
     {
-      cost: number;
+      amounts: Amounts;
       inGroup: boolean;
       attempts: Interval[];
       ack: Interval | null;
@@ -286,7 +306,7 @@ export class UserModel {
     id: string;
     model: string;
     inGroup: boolean;
-    estimate: number;
+    estimate: Amounts;
     sessionId: string | null;
     ttlMs: number;
     at: Interval;
@@ -315,9 +335,9 @@ export class UserModel {
     const hold: Hold = {
       origin: input.id,
       certainty: input.certainty,
-      costLimits: specs.filter((s) => s.metric === 'cost').map((s) => s.id),
+      heldLimits: amountLimits(specs),
       slotLimits: specs.filter((s) => s.metric === 'concurrency').map((s) => s.id),
-      amount: input.estimate,
+      amounts: input.estimate,
       from: input.at,
       certainUntil: expiresLo,
       possibleUntil: expiresHi,
@@ -381,14 +401,19 @@ export class UserModel {
   }
 
   /** A settle of a reservation was attempted; `ack` when it was answered 200 (rules 1, 5, 6). */
-  settleOutcome(reservation: Reservation, cost: number, attempts: Interval[], ack: Interval | null): void {
+  settleOutcome(
+    reservation: Reservation,
+    amounts: Amounts,
+    attempts: Interval[],
+    ack: Interval | null,
+  ): void {
     const all = span(attempts);
     const disturbed = this.disturbances.overlaps(all);
     const charge: Charge = reservation.settle?.charge ?? {
       origin: reservation.id,
       certainty: 'maybe',
-      limits: reservation.hold.costLimits,
-      amount: cost,
+      limits: reservation.hold.heldLimits,
+      amounts,
       at: all,
       ackHi: all.hi,
       disturbed,
@@ -400,7 +425,7 @@ export class UserModel {
       ackHi: ack?.hi ?? all.hi,
       disturbed,
     });
-    reservation.settle = { cost, attempts, ack, charge };
+    reservation.settle = { amounts, attempts, ack, charge };
     this.touchFirstUse(charge.limits, all, 'maybe');
     const count = reservation.count;
     // A settle that may not have found the record (lost, or Redis unreachable) counts the request
@@ -451,7 +476,7 @@ export class UserModel {
   directSettle(input: {
     id: string;
     inGroup: boolean;
-    cost: number;
+    amounts: Amounts;
     attempts: Interval[];
     ack: Interval | null;
   }): void {
@@ -475,8 +500,8 @@ export class UserModel {
     const charge: Charge = {
       origin: input.id,
       certainty,
-      limits: specs.filter((s) => s.metric === 'cost').map((s) => s.id),
-      amount: input.cost,
+      limits: amountLimits(specs),
+      amounts: input.amounts,
       at: all,
       ackHi,
       disturbed,
@@ -495,7 +520,7 @@ export class UserModel {
     this.charges.push(charge);
     this.counts.push(count);
     this.directSettles.set(input.id, {
-      cost: input.cost,
+      amounts: input.amounts,
       inGroup: input.inGroup,
       attempts: input.attempts,
       ack: input.ack,
@@ -573,19 +598,25 @@ export class UserModel {
     let held = 0;
     const inWindow = (at: Interval) =>
       certainlyIn(window, at, q, this.options.skewMs) && !this.ambiguous(track, at);
-    switch (track.spec.metric) {
+    const metric = track.spec.metric;
+    switch (metric) {
       case 'cost':
+      case 'input_tokens':
+      case 'output_tokens':
+      case 'tokens':
         for (const c of this.charges) {
           if (c.certainty !== 'certain' || !c.limits.includes(id) || !this.visible(c, q) || !inWindow(c.at))
             continue;
-          used += c.amount;
-          parts.push(`settled ${c.origin} ${usd(c.amount)}`);
+          const amount = amountFor(metric, c.amounts);
+          used += amount;
+          parts.push(`settled ${c.origin} ${formatAmount(metric, amount)}`);
         }
         for (const h of this.holds) {
-          if (h.certainty !== 'certain' || !h.costLimits.includes(id)) continue;
+          if (h.certainty !== 'certain' || !h.heldLimits.includes(id)) continue;
           if (h.from.hi > q.lo || h.certainUntil <= q.hi) continue;
-          held += h.amount;
-          parts.push(`held ${h.origin} ${usd(h.amount)}`);
+          const amount = amountFor(metric, h.amounts);
+          held += amount;
+          parts.push(`held ${h.origin} ${formatAmount(metric, amount)}`);
         }
         break;
       case 'requests':
@@ -631,17 +662,23 @@ export class UserModel {
     let held = 0;
     const inWindow = (at: Interval) => possiblyIn(window, at, q, this.options.skewMs);
     const alive = (h: Hold) => h.from.lo <= q.hi && h.possibleUntil > q.lo;
-    switch (track.spec.metric) {
+    const metric = track.spec.metric;
+    switch (metric) {
       case 'cost':
+      case 'input_tokens':
+      case 'output_tokens':
+      case 'tokens':
         for (const c of this.charges) {
           if (!c.limits.includes(id) || !inWindow(c.at)) continue;
-          used += c.amount;
-          parts.push(`${c.certainty} settled ${c.origin} ${usd(c.amount)}`);
+          const amount = amountFor(metric, c.amounts);
+          used += amount;
+          parts.push(`${c.certainty} settled ${c.origin} ${formatAmount(metric, amount)}`);
         }
         for (const h of this.holds) {
-          if (!h.costLimits.includes(id) || !alive(h)) continue;
-          held += h.amount;
-          parts.push(`${h.certainty} held ${h.origin} ${usd(h.amount)}`);
+          if (!h.heldLimits.includes(id) || !alive(h)) continue;
+          const amount = amountFor(metric, h.amounts);
+          held += amount;
+          parts.push(`${h.certainty} held ${h.origin} ${formatAmount(metric, amount)}`);
         }
         break;
       case 'requests':
@@ -688,4 +725,4 @@ export class UserModel {
   }
 }
 
-export { usd as formatUsd };
+export { usd as formatUsd, formatAmount, formatAmounts };

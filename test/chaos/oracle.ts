@@ -1,5 +1,5 @@
-import { formatUsd as usd, type Bound, type UserModel } from './model.js';
-import type { LimitSpec } from './profiles.js';
+import { formatAmount, formatAmounts, type Bound, type UserModel } from './model.js';
+import { amountFor, isAmountMetric, type Amounts, type LimitSpec } from './profiles.js';
 import type { SeedReport } from './report.js';
 import {
   boundaryWithin,
@@ -19,7 +19,7 @@ import {
  *     bucket that cannot have been full;
  * (b) `used` / `held` of a bucket outside [lower, upper] (/usage probes during the run and
  *     after recovery);
- * (a) every acknowledged settle in the ledger exactly once with its cost (`judgeLedger`);
+ * (a) every acknowledged settle in the ledger exactly once with its cost and tokens (`judgeLedger`);
  * plus the window a reply places a bucket in (fixed, calendar, first_use `resetAt`).
  */
 
@@ -45,7 +45,7 @@ export const limitIdOf = (b: Pick<BucketView, 'metric' | 'modelGroupId'>) =>
   `${b.metric}/${b.modelGroupId === null ? 'all' : 'group'}`;
 
 const micros = (usdValue: number) => Math.round(usdValue * 1e6);
-const amount = (spec: LimitSpec, value: number) => (spec.metric === 'cost' ? usd(value) : String(value));
+const amount = (spec: LimitSpec, value: number) => formatAmount(spec.metric, value);
 const partsText = (b: Bound) => (b.parts.length === 0 ? 'none' : b.parts.slice(0, 12).join(', '));
 const span = (q: Interval) => `[${new Date(q.lo).toISOString()}, +${q.hi - q.lo} ms]`;
 
@@ -54,7 +54,7 @@ export interface Judge {
   report: SeedReport;
 }
 
-/** The server's view of a bucket in the units of the model (µ$ for cost). */
+/** The server's view of a bucket in the units of the model (µ$ for cost, tokens as they are). */
 function serverUsed(spec: LimitSpec, b: BucketView): { used: number; held: number } {
   return spec.metric === 'cost'
     ? { used: micros(b.used), held: micros(b.held) }
@@ -112,14 +112,15 @@ function checkWindow(j: Judge, what: string, b: BucketView, q: Interval): void {
 }
 
 /**
- * A /reserve or /check answer. `estimate` in µ$; `admitted` is the server's verdict.
+ * A /reserve or /check answer. `estimate`: the µ$ and tokens sent; a cost or token bucket
+ * judges its own part (`amountFor`). `admitted` is the server's verdict.
  */
 export function judgeDecision(
   j: Judge,
   input: {
     what: string;
     inGroup: boolean;
-    estimate: number;
+    estimate: Amounts;
     sessionId: string | null;
     q: Interval;
     failMode: 'open' | 'closed';
@@ -152,11 +153,15 @@ export function judgeDecision(
       const where = `${spec.id} (${model.windowsAt(track, q).map(describeWindow).join(' or ')}) cap ${amount(spec, spec.cap)}`;
       let over: string | null = null;
       switch (spec.metric) {
-        case 'cost': {
+        case 'cost':
+        case 'input_tokens':
+        case 'output_tokens':
+        case 'tokens': {
+          const own = amountFor(spec.metric, estimate);
           const committed = lower.used + lower.held;
-          const full = estimate > 0 ? committed + estimate > spec.cap : committed >= spec.cap;
+          const full = own > 0 ? committed + own > spec.cap : committed >= spec.cap;
           if (full)
-            over = `certain used ${usd(lower.used)} + held ${usd(lower.held)} + estimate ${usd(estimate)} > cap`;
+            over = `certain used ${amount(spec, lower.used)} + held ${amount(spec, lower.held)} + estimate ${amount(spec, own)} > cap`;
           break;
         }
         case 'requests':
@@ -187,11 +192,15 @@ export function judgeDecision(
     const spec = track.spec;
     let room: string | null = null;
     switch (spec.metric) {
-      case 'cost': {
+      case 'cost':
+      case 'input_tokens':
+      case 'output_tokens':
+      case 'tokens': {
+        const own = amountFor(spec.metric, estimate);
         const committed = upper.used + upper.held;
-        const fits = estimate > 0 ? committed + estimate <= spec.cap : committed < spec.cap;
+        const fits = own > 0 ? committed + own <= spec.cap : committed < spec.cap;
         if (fits)
-          room = `at most used ${usd(upper.used)} + held ${usd(upper.held)} + estimate ${usd(estimate)} ≤ cap`;
+          room = `at most used ${amount(spec, upper.used)} + held ${amount(spec, upper.held)} + estimate ${amount(spec, own)} ≤ cap`;
         break;
       }
       case 'requests':
@@ -216,12 +225,17 @@ export function judgeDecision(
   }
 }
 
-/** The last settles charged to a cost bucket, wherever their instants fall (for over-count reports). */
-function latest(j: Judge, limitId: string): string {
-  const charges = j.model.charges.filter((c) => c.limits.includes(limitId)).slice(-4);
+/** The last settles charged to a cost or token bucket, wherever their instants fall (for over-count reports). */
+function latest(j: Judge, spec: LimitSpec): string {
+  const metric = spec.metric;
+  if (!isAmountMetric(metric)) return '';
+  const charges = j.model.charges.filter((c) => c.limits.includes(spec.id)).slice(-4);
   if (charges.length === 0) return '';
   const text = charges
-    .map((c) => `${c.origin} ${usd(c.amount)} at ${new Date(c.at.lo).toISOString()}`)
+    .map(
+      (c) =>
+        `${c.origin} ${formatAmount(metric, amountFor(metric, c.amounts))} at ${new Date(c.at.lo).toISOString()}`,
+    )
     .join(', ');
   return `; latest settles: ${text}`;
 }
@@ -257,22 +271,22 @@ export function judgeUsage(
       report.violation(
         `${prefix}usage-above`,
         model.user,
-        `${at}: ${where} used ${amount(spec, server.used)} > possible ${amount(spec, upper.used)} (counted twice or never happened); possible: ${partsText(upper)}${latest(j, id)}`,
+        `${at}: ${where} used ${amount(spec, server.used)} > possible ${amount(spec, upper.used)} (counted twice or never happened); possible: ${partsText(upper)}${latest(j, spec)}`,
       );
     }
-    if (spec.metric !== 'cost') continue;
+    if (!isAmountMetric(spec.metric)) continue;
     if (lower && server.held < lower.held) {
       report.violation(
         `${prefix}held-below`,
         model.user,
-        `${at}: ${where} held ${usd(server.held)} < certain ${usd(lower.held)} (a hold forgotten without a Redis data loss); certain: ${partsText(lower)}`,
+        `${at}: ${where} held ${amount(spec, server.held)} < certain ${amount(spec, lower.held)} (a hold forgotten without a Redis data loss); certain: ${partsText(lower)}`,
       );
     }
     if (upper && server.held > upper.held) {
       report.violation(
         `${prefix}held-above`,
         model.user,
-        `${at}: ${where} held ${usd(server.held)} > possible ${usd(upper.held)} (a settled, released or expired hold still held); possible: ${partsText(upper)}`,
+        `${at}: ${where} held ${amount(spec, server.held)} > possible ${amount(spec, upper.held)} (a settled, released or expired hold still held); possible: ${partsText(upper)}`,
       );
     }
   }
@@ -282,13 +296,23 @@ export interface LedgerRow {
   request_id: string;
   user_id: string;
   cost_micros: string | number;
+  input_tokens: string | number;
+  output_tokens: string | number;
   status: string;
   reserved_at: Date | null;
   settled_at: Date;
   buckets: string[];
 }
 
-/** (a): every acknowledged settle is in the ledger exactly once with its cost; nothing else is. */
+const rowAmounts = (row: LedgerRow): Amounts => ({
+  cost: Number(row.cost_micros),
+  input: Number(row.input_tokens),
+  output: Number(row.output_tokens),
+});
+const sameAmounts = (a: Amounts, b: Amounts) =>
+  a.cost === b.cost && a.input === b.input && a.output === b.output;
+
+/** (a): every acknowledged settle is in the ledger exactly once with its cost and tokens; nothing else is. */
 export function judgeLedger(models: UserModel[], rows: LedgerRow[], report: SeedReport): void {
   const byId = new Map<string, LedgerRow[]>();
   for (const row of rows) byId.set(row.request_id, [...(byId.get(row.request_id) ?? []), row]);
@@ -297,7 +321,7 @@ export function judgeLedger(models: UserModel[], rows: LedgerRow[], report: Seed
     attempts.some((a) => t >= a.lo - skew - 1 && t <= a.hi + skew + 1);
   for (const model of models) {
     const known = new Set<string>();
-    const expectSettled = (id: string, cost: number, attempts: Interval[], acked: boolean, what: string) => {
+    const expectSettled = (id: string, sent: Amounts, attempts: Interval[], acked: boolean, what: string) => {
       known.add(id);
       const found = byId.get(id) ?? [];
       if (found.length > 1)
@@ -312,12 +336,13 @@ export function judgeLedger(models: UserModel[], rows: LedgerRow[], report: Seed
           );
         return;
       }
-      if (row.status !== 'settled' || Number(row.cost_micros) !== cost) {
+      if (row.status !== 'settled' || !sameAmounts(rowAmounts(row), sent)) {
         if (acked || row.status === 'settled') {
+          const tokensOnly = row.status === 'settled' && rowAmounts(row).cost === sent.cost;
           report.violation(
-            'ledger-cost',
+            tokensOnly ? 'ledger-tokens' : 'ledger-cost',
             model.user,
-            `${what} ${id}: ledger has status ${row.status} cost ${usd(Number(row.cost_micros))}, settled with ${usd(cost)}`,
+            `${what} ${id}: ledger has status ${row.status} ${formatAmounts(rowAmounts(row))} (cost + input/output tokens), settled with ${formatAmounts(sent)}`,
           );
         }
       }
@@ -351,7 +376,7 @@ export function judgeLedger(models: UserModel[], rows: LedgerRow[], report: Seed
       }
     };
     for (const r of model.reservations.values()) {
-      if (r.settle) expectSettled(r.id, r.settle.cost, r.settle.attempts, r.settle.ack !== null, 'settle');
+      if (r.settle) expectSettled(r.id, r.settle.amounts, r.settle.attempts, r.settle.ack !== null, 'settle');
       else if (r.release) {
         known.add(r.id);
         const row = byId.get(r.id)?.[0];
@@ -375,7 +400,7 @@ export function judgeLedger(models: UserModel[], rows: LedgerRow[], report: Seed
       }
     }
     for (const [id, d] of model.directSettles)
-      expectSettled(id, d.cost, d.attempts, d.ack !== null, 'direct settle');
+      expectSettled(id, d.amounts, d.attempts, d.ack !== null, 'direct settle');
     for (const row of rows) {
       if (row.user_id === model.user && !known.has(row.request_id)) {
         report.violation(
@@ -391,9 +416,9 @@ export function judgeLedger(models: UserModel[], rows: LedgerRow[], report: Seed
 /**
  * (b) cross-checked with SQL: after recovery a bucket's `used` is what the ledger says for
  * its window (SPEC §4.6: rebuilt from the ledger; editing a limit never forgets usage),
- * judged with the ledger's own timestamps. Cost: exactly the settled spend in the window
- * (a sliced rolling window may add one slice); requests: at least the ledger's rows (open
- * reservations come on top; the model judges those).
+ * judged with the ledger's own timestamps. Cost and tokens: exactly the settled spend (µ$,
+ * or the metric's tokens) in the window (a sliced rolling window may add one slice);
+ * requests: at least the ledger's rows (open reservations come on top; the model judges those).
  */
 export function judgeLedgerBuckets(
   j: Judge,
@@ -404,7 +429,10 @@ export function judgeLedgerBuckets(
   const { model, report } = j;
   for (const b of buckets) {
     const track = model.limits.get(limitIdOf(b));
-    if (!track || track.unknown || (b.metric !== 'cost' && b.metric !== 'requests')) continue;
+    if (!track || track.unknown) continue;
+    const metric = track.spec.metric;
+    const byAmount = isAmountMetric(metric);
+    if (!byAmount && metric !== 'requests') continue;
     const windows = model.windowsAt(track, input.q);
     const window = windows[0];
     if (windows.length !== 1 || !window || boundaryWithin(window, input.q, model.skewMs)) continue;
@@ -412,11 +440,10 @@ export function judgeLedgerBuckets(
     let hi = 0;
     for (const row of rows) {
       if (!row.buckets.includes(b.key)) continue;
-      if (b.metric === 'cost' && row.status !== 'settled') continue;
-      const t =
-        b.metric === 'cost' ? row.settled_at.getTime() : (row.reserved_at ?? row.settled_at).getTime();
+      if (byAmount && row.status !== 'settled') continue;
+      const t = byAmount ? row.settled_at.getTime() : (row.reserved_at ?? row.settled_at).getTime();
       const at = { lo: t, hi: t };
-      const amount = b.metric === 'cost' ? Number(row.cost_micros) : 1;
+      const amount = byAmount ? amountFor(metric, rowAmounts(row)) : 1;
       // A retried settle may reach Redis at the retry, later than the ledger's instant; during an
       // edit's propagation the row may have been counted under the old definition.
       const retried = model.settleAttempts(row.request_id) > 1;
@@ -433,7 +460,7 @@ export function judgeLedgerBuckets(
         `${where} < ${amount(track.spec, lo)} that usage_ledger holds in the window (SPEC §4.6: no settled spend is lost; editing a limit never forgets usage)`,
       );
     }
-    if (b.metric === 'cost' && !track.edited && !input.pendingSettles && used > hi) {
+    if (byAmount && !track.edited && !input.pendingSettles && used > hi) {
       report.violation(
         'final-ledger-above',
         model.user,

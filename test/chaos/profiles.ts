@@ -3,13 +3,43 @@ import type { Prng } from './prng.js';
 import { sliceSlackMs, type WindowModel } from './windows.js';
 
 /**
- * The users of one seed and their limits. Four profiles cover every metric (cost, requests,
- * sessions, concurrency) and window kind (rolling short and long, fixed with an anchor,
+ * The users of one seed and their limits. Four profiles cover every metric (cost, the token
+ * metrics input_tokens / output_tokens / tokens, requests, sessions, concurrency) and window kind (rolling short and long, fixed with an anchor,
  * calendar daily with a time zone and reset time, first_use, total); caps and lengths vary
  * with the seed. Short windows (≤ 20 s) roll during a run; long ones keep everything.
  */
 
-export type Metric = 'cost' | 'requests' | 'sessions' | 'concurrency';
+export type Metric =
+  'cost' | 'input_tokens' | 'output_tokens' | 'tokens' | 'requests' | 'sessions' | 'concurrency';
+export type AmountMetric = 'cost' | 'input_tokens' | 'output_tokens' | 'tokens';
+
+/** What one operation holds (estimates) or charges (actuals): µ$ and tokens. */
+export interface Amounts {
+  cost: number;
+  input: number;
+  output: number;
+}
+
+/**
+ * The metrics counted by amount (SPEC §4.1, §4.7): held at /reserve, charged in full at
+ * /settle, admitted by `used + held + estimate ≤ cap` (estimate > 0) or `used + held < cap`.
+ */
+export const isAmountMetric = (m: Metric): m is AmountMetric =>
+  m === 'cost' || m === 'input_tokens' || m === 'output_tokens' || m === 'tokens';
+
+/** The part of `a` a bucket of metric `m` holds or is charged (tokens: input + output). */
+export function amountFor(m: AmountMetric, a: Amounts): number {
+  switch (m) {
+    case 'cost':
+      return a.cost;
+    case 'input_tokens':
+      return a.input;
+    case 'output_tokens':
+      return a.output;
+    case 'tokens':
+      return a.input + a.output;
+  }
+}
 export type Scope = 'group' | 'all';
 
 export interface LimitSpec {
@@ -22,7 +52,7 @@ export interface LimitSpec {
   anchor: string | null;
   timezone: string | null;
   resetTime: string | null;
-  /** µ$ for cost, a count otherwise. */
+  /** µ$ for cost, tokens for the token metrics, a count otherwise. */
   cap: number;
 }
 
@@ -101,6 +131,7 @@ export function profilesFor(seed: number, prng: Prng, users: number, now: number
             limit('requests', 'all', `${p.int(15, 25)}s`, 'rolling', p.int(4, 6)),
             limit('concurrency', 'all', null, null, 2),
             limit('sessions', 'group', '1h', 'rolling', 3),
+            limit('tokens', 'group', `${p.int(10, 20)}s`, 'rolling', p.pick([9_000, 12_000, 15_000])),
           ],
         });
         break;
@@ -116,6 +147,7 @@ export function profilesFor(seed: number, prng: Prng, users: number, now: number
             }),
             limit('requests', 'group', '1h', 'rolling', p.int(12, 16)),
             limit('concurrency', 'group', null, null, 3),
+            limit('output_tokens', 'all', '1h', 'rolling', p.pick([8_000, 10_000, 12_000])),
           ],
         });
         break;
@@ -131,6 +163,7 @@ export function profilesFor(seed: number, prng: Prng, users: number, now: number
             limit('requests', 'all', 'total', null, p.int(16, 22)),
             limit('sessions', 'all', '20h', 'rolling', 2),
             limit('concurrency', 'group', null, null, 1),
+            limit('input_tokens', 'all', 'total', null, p.pick([12_000, 16_000, 20_000])),
           ],
         });
         break;
@@ -145,6 +178,7 @@ export function profilesFor(seed: number, prng: Prng, users: number, now: number
             }),
             limit('cost', 'all', 'total', null, usd(p.pick([1, 1.5]))),
             limit('sessions', 'all', `${p.int(15, 20)}s`, 'rolling', 2),
+            limit('tokens', 'all', '5h', 'first_use', p.pick([15_000, 20_000])),
           ],
         });
     }
@@ -170,8 +204,8 @@ export function windowOf(spec: LimitSpec): WindowModel {
   if (spec.reset === 'fixed')
     return { kind: 'fixed', lengthMs: length, anchor: Date.parse(spec.anchor ?? '') };
   if (spec.reset === 'first_use') return { kind: 'first_use', lengthMs: length };
-  // SPEC §4.1: rolling requests/sessions with a cap ≤ 1000 are exact logs; cost uses slices.
-  const exact = spec.metric !== 'cost' && spec.cap <= 1000;
+  // SPEC §4.1: rolling requests/sessions with a cap ≤ 1000 are exact logs; cost and tokens use slices.
+  const exact = !isAmountMetric(spec.metric) && spec.cap <= 1000;
   return { kind: 'rolling', lengthMs: length, slackMs: exact ? 0 : sliceSlackMs(length) };
 }
 
@@ -196,7 +230,7 @@ export function limitBody(user: string, groupId: number, spec: LimitSpec): Recor
  * SPEC §2 steps 3–5: which of a user's limits apply to a request on `inGroup` (the model of
  * the seed's group) or on the ungrouped model. Group limits apply only to the group's model;
  * all-models limits always, except all-models cost when the user has a cost limit on the
- * group (the cost split).
+ * group (the cost split; SPEC §1: it applies to cost alone, never to token metrics).
  */
 export function applicable(profile: UserProfile, inGroup: boolean): LimitSpec[] {
   const groupCost = profile.limits.some((l) => l.metric === 'cost' && l.scope === 'group');

@@ -1,8 +1,9 @@
 import type { CallResult, Cluster } from './cluster.js';
 import type { FaultLog } from './faults.js';
-import { formatUsd as usd, type Reservation, type UserModel } from './model.js';
+import { formatAmounts, formatUsd as usd, type Reservation, type UserModel } from './model.js';
 import { judgeDecision, judgeUsage, type BucketView, type DecisionBody } from './oracle.js';
 import type { Prng } from './prng.js';
+import type { Amounts } from './profiles.js';
 import type { SeedReport } from './report.js';
 import type { Interval } from './windows.js';
 
@@ -10,7 +11,8 @@ import type { Interval } from './windows.js';
  * One worker per user: a seeded sequence of operations, one at a time (so the model knows
  * the order of the user's own effects), each on an instance picked at random. Workers of
  * different users run in parallel. Retries follow what a gateway does: /settle and
- * /release are retried with the same body until answered, /reserve once.
+ * /release are retried with the same body until answered, /reserve once. Every reserve,
+ * check and settle carries a cost and input / output token counts (SPEC §4.2, §4.7).
  */
 
 export const OP_KINDS = [
@@ -51,6 +53,18 @@ export interface Models {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const dollars = (micros: number) => (micros / 1e6).toFixed(6);
+/** The /check and /reserve fields of an estimate. */
+const estimateFields = (e: Amounts) => ({
+  estimatedCostUsd: dollars(e.cost),
+  estimatedInputTokens: e.input,
+  estimatedOutputTokens: e.output,
+});
+/** The /settle fields of actual amounts. */
+const settleFields = (a: Amounts) => ({
+  costUsd: dollars(a.cost),
+  inputTokens: a.input,
+  outputTokens: a.output,
+});
 const transient = (r: CallResult) => r.status === 0 || r.status === 503 || r.status >= 500;
 const codeOf = (r: CallResult) =>
   typeof r.body === 'object' && r.body !== null && 'code' in r.body
@@ -167,9 +181,21 @@ export class UserWorker {
   private demand() {
     const { prng, models } = this.deps;
     const inGroup = prng.chance(0.8);
-    const estimate = prng.chance(0.08) ? 0 : prng.int(5, 40) * 10_000;
+    const estimate: Amounts = {
+      cost: prng.chance(0.08) ? 0 : prng.int(5, 40) * 10_000,
+      input: prng.chance(0.08) ? 0 : prng.int(2, 40) * 100,
+      output: prng.chance(0.1) ? 0 : prng.int(1, 30) * 100,
+    };
     const sessionId = prng.chance(0.5) ? `sess-${prng.int(0, 5)}` : null;
     return { inGroup, model: inGroup ? models.grouped : models.ungrouped, estimate, sessionId };
+  }
+
+  /** An actual amount for an estimate (or a fresh one for 0): 0.3–1.6 × it, sometimes 0. */
+  private actual(estimate: number, fresh: () => number, zero: number, round: number): number {
+    const { prng } = this.deps;
+    const base = estimate > 0 ? estimate : fresh();
+    if (prng.chance(zero)) return 0;
+    return Math.round((base * (0.3 + prng.next() * 1.3)) / round) * round;
   }
 
   private async reserve(): Promise<void> {
@@ -181,7 +207,7 @@ export class UserWorker {
       requestId: id,
       userId: this.user,
       model: d.model,
-      estimatedCostUsd: dollars(d.estimate),
+      ...estimateFields(d.estimate),
       ttlSeconds: ttlMs / 1000,
       ...(d.sessionId ? { sessionId: d.sessionId } : {}),
     };
@@ -195,7 +221,7 @@ export class UserWorker {
     }
     const last = attempts[attempts.length - 1] as CallResult;
     const q: Interval = { lo: (attempts[0] as CallResult).lo, hi: last.hi };
-    const what = `reserve ${id} (${d.inGroup ? 'grouped' : 'ungrouped'}, est ${usd(d.estimate)}${d.sessionId ? `, ${d.sessionId}` : ''}, ttl ${ttlMs / 1000}s)`;
+    const what = `reserve ${id} (${d.inGroup ? 'grouped' : 'ungrouped'}, est ${formatAmounts(d.estimate)}${d.sessionId ? `, ${d.sessionId}` : ''}, ttl ${ttlMs / 1000}s)`;
     const decision = last.body as DecisionBody;
     this.log(`${what}: ${attempts.map((a) => this.describe(a)).join(' → ')}`);
     if (last.status === 200 || last.status === 429) {
@@ -278,7 +304,7 @@ export class UserWorker {
     what: string,
     body: Record<string, unknown>,
     model: string,
-    cost: number,
+    amounts: Amounts,
     attempts: Interval[],
     options: { withIds: boolean; reservation: Reservation | null; maxAttempts: number },
   ): Promise<Interval | null> {
@@ -299,11 +325,11 @@ export class UserWorker {
             `${what}: the first settle of this id answered duplicate:true`,
           );
         }
-        if (Math.round((answer.costUsd ?? -1) * 1e6) !== cost) {
+        if (Math.round((answer.costUsd ?? -1) * 1e6) !== amounts.cost) {
           report.violation(
             'settle-cost',
             this.user,
-            `${what}: answered costUsd ${answer.costUsd}, sent ${usd(cost)}`,
+            `${what}: answered costUsd ${answer.costUsd}, sent ${usd(amounts.cost)}`,
           );
         }
         return { lo: r.lo, hi: r.hi };
@@ -325,7 +351,7 @@ export class UserWorker {
         report.violation(
           'settle-conflict',
           this.user,
-          `${what}: 409 ${JSON.stringify(r.body).slice(0, 200)} for a retry with the same cost`,
+          `${what}: 409 ${JSON.stringify(r.body).slice(0, 200)} for a retry with the same cost and tokens`,
         );
         return null;
       }
@@ -345,20 +371,24 @@ export class UserWorker {
 
   private async settle(reservation: Reservation): Promise<void> {
     const { prng, model, report } = this.deps;
-    const base = reservation.estimate > 0 ? reservation.estimate : prng.int(1, 30) * 10_000;
-    const cost = prng.chance(0.1) ? 0 : Math.round((base * (0.3 + prng.next() * 1.3)) / 1000) * 1000;
+    const est = reservation.estimate;
+    const amounts: Amounts = {
+      cost: this.actual(est.cost, () => prng.int(1, 30) * 10_000, 0.1, 1000),
+      input: this.actual(est.input, () => prng.int(1, 40) * 100, 0.05, 1),
+      output: this.actual(est.output, () => prng.int(1, 30) * 100, 0.05, 1),
+    };
     const withIds = prng.chance(0.7);
     const expired = (reservation.expiresAt ?? 0) <= Date.now();
-    const what = `settle ${reservation.id} cost ${usd(cost)}${expired ? ' (lapsed)' : ''}`;
+    const what = `settle ${reservation.id} ${formatAmounts(amounts)}${expired ? ' (lapsed)' : ''}`;
     model.closing(reservation, { lo: Date.now(), hi: Date.now() });
     const attempts: Interval[] = [];
-    const body = { requestId: reservation.id, costUsd: dollars(cost), metadata: { chaos: true } };
-    const ack = await this.settleAttempts(what, body, reservation.model, cost, attempts, {
+    const body = { requestId: reservation.id, ...settleFields(amounts), metadata: { chaos: true } };
+    const ack = await this.settleAttempts(what, body, reservation.model, amounts, attempts, {
       withIds,
       reservation,
       maxAttempts: 6,
     });
-    model.settleOutcome(reservation, cost, attempts, ack);
+    model.settleOutcome(reservation, amounts, attempts, ack);
     report.op('settle', ack ? 'acked' : 'unknown');
     if (!ack) {
       this.pending.push(async () => {
@@ -366,7 +396,7 @@ export class UserWorker {
           `${what} (final retry)`,
           body,
           reservation.model,
-          cost,
+          amounts,
           attempts,
           {
             withIds: true,
@@ -374,7 +404,7 @@ export class UserWorker {
             maxAttempts: 8,
           },
         );
-        model.settleOutcome(reservation, cost, attempts, later);
+        model.settleOutcome(reservation, amounts, attempts, later);
       });
     }
   }
@@ -383,45 +413,73 @@ export class UserWorker {
     const { prng, model, report, models } = this.deps;
     const id = `${this.user}-d${this.n++}`;
     const inGroup = prng.chance(0.8);
-    const cost = prng.int(1, 30) * 10_000;
-    const what = `direct settle ${id} (${inGroup ? 'grouped' : 'ungrouped'}) cost ${usd(cost)}`;
+    const amounts: Amounts = {
+      cost: prng.int(1, 30) * 10_000,
+      input: prng.int(0, 40) * 100,
+      output: prng.int(0, 30) * 100,
+    };
+    const what = `direct settle ${id} (${inGroup ? 'grouped' : 'ungrouped'}) ${formatAmounts(amounts)}`;
     const attempts: Interval[] = [];
     const name = inGroup ? models.grouped : models.ungrouped;
-    const body = { requestId: id, costUsd: dollars(cost) };
-    const ack = await this.settleAttempts(what, body, name, cost, attempts, {
+    const body = { requestId: id, ...settleFields(amounts) };
+    const ack = await this.settleAttempts(what, body, name, amounts, attempts, {
       withIds: true,
       reservation: null,
       maxAttempts: 6,
     });
-    model.directSettle({ id, inGroup, cost, attempts, ack });
+    model.directSettle({ id, inGroup, amounts, attempts, ack });
     report.op('direct-settle', ack ? 'acked' : 'unknown');
     if (!ack) {
       this.pending.push(async () => {
-        const later = await this.settleAttempts(`${what} (final retry)`, body, name, cost, attempts, {
+        const later = await this.settleAttempts(`${what} (final retry)`, body, name, amounts, attempts, {
           withIds: true,
           reservation: null,
           maxAttempts: 8,
         });
-        model.directSettle({ id, inGroup, cost, attempts, ack: later });
+        model.directSettle({ id, inGroup, amounts, attempts, ack: later });
       });
     }
   }
 
-  /** A lost reply retried: the same cost again answers duplicate:true and charges nothing (SPEC §4.5). */
+  /**
+   * A lost reply retried: the same cost and tokens again answer duplicate:true and charge
+   * nothing (SPEC §4.5). Sometimes, as a negative check, a retry with other token counts:
+   * 409 idempotency_conflict, nothing charged.
+   */
   private async duplicateSettle(reservation: Reservation): Promise<void> {
-    const { report } = this.deps;
-    const cost = reservation.settle?.cost ?? 0;
-    const what = `duplicate settle ${reservation.id} cost ${usd(cost)}`;
+    const { prng, report } = this.deps;
+    const first = reservation.settle?.amounts ?? { cost: 0, input: 0, output: 0 };
+    const conflict = prng.chance(0.3);
+    const sent = conflict
+      ? prng.chance(0.5)
+        ? { ...first, input: first.input + prng.int(1, 50) }
+        : { ...first, output: first.output + prng.int(1, 50) }
+      : first;
+    const what = `duplicate settle ${reservation.id} ${formatAmounts(sent)}${conflict ? ` (first ${formatAmounts(first)})` : ''}`;
     const r = await this.call('POST', '/settle', {
       requestId: reservation.id,
-      costUsd: dollars(cost),
+      ...settleFields(sent),
       userId: this.user,
       model: reservation.model,
     });
     this.log(`${what}: ${this.describe(r)}`);
-    if (r.status === 200) {
+    if (conflict) {
+      if (r.status !== 409 && !transient(r)) {
+        report.violation(
+          'settle-token-conflict',
+          this.user,
+          `${what}: answered ${r.status} ${JSON.stringify(r.body).slice(0, 200)}, expected 409 idempotency_conflict for other token counts (SPEC §4.5)`,
+        );
+      } else if (r.status === 409 && codeOf(r) !== 'idempotency_conflict') {
+        report.violation(
+          'settle-token-conflict',
+          this.user,
+          `${what}: 409 with code ${codeOf(r) || 'none'}, expected idempotency_conflict (SPEC §4.5)`,
+        );
+      }
+    } else if (r.status === 200) {
       const answer = r.body as { duplicate?: boolean; costUsd?: number };
-      if (answer.duplicate !== true || Math.round((answer.costUsd ?? -1) * 1e6) !== cost) {
+      if (answer.duplicate !== true || Math.round((answer.costUsd ?? -1) * 1e6) !== sent.cost) {
         report.violation(
           'duplicate-settle',
           this.user,
@@ -436,7 +494,7 @@ export class UserWorker {
       );
     }
     this.flag500(what, r);
-    report.op('duplicate-settle', String(r.status));
+    report.op('duplicate-settle', `${conflict ? 'conflict ' : ''}${r.status}`);
   }
 
   private async release(reservation: Reservation): Promise<void> {
@@ -506,11 +564,11 @@ export class UserWorker {
     const body = {
       userId: this.user,
       model: d.model,
-      estimatedCostUsd: dollars(d.estimate),
+      ...estimateFields(d.estimate),
       ...(d.sessionId ? { sessionId: d.sessionId } : {}),
     };
     const r = await this.call('POST', '/check', body);
-    const what = `check (${d.inGroup ? 'grouped' : 'ungrouped'}, est ${usd(d.estimate)}${d.sessionId ? `, ${d.sessionId}` : ''})`;
+    const what = `check (${d.inGroup ? 'grouped' : 'ungrouped'}, est ${formatAmounts(d.estimate)}${d.sessionId ? `, ${d.sessionId}` : ''})`;
     this.log(`${what}: ${this.describe(r)}`);
     if (r.status === 200 || r.status === 429) {
       judgeDecision(
