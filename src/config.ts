@@ -101,6 +101,13 @@ export const envSchema = z.object({
   SHADOW_MODE: bool(false).describe(
     'Every bucket is a shadow bucket: evaluated, charged and reported, never refusing (SPEC §4.8)',
   ),
+  AUTHZ_DENY_STATUS: z
+    .enum(['401', '403', '429'])
+    .default('429')
+    .transform(Number)
+    .describe(
+      'Status of a refusal at /authz (forward auth): 429, or 403 for nginx, whose auth_request passes only 401 and 403',
+    ),
   BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()

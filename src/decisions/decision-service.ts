@@ -46,6 +46,29 @@ export interface ReserveInput extends DemandInput {
   ttlSeconds: number | null;
 }
 
+/** A forward-auth request (SPEC §7.1): no model means a model in no group. */
+export interface AuthorizeInput extends Omit<DemandInput, 'model' | 'sessionTtlSeconds'> {
+  requestId: string;
+  model: string | null;
+}
+
+/** How an admission records: /reserve holds everything; /authz holds nothing (SPEC §7.1). */
+interface Admission {
+  endpoint: 'reserve' | 'authz';
+  holdEstimates: boolean;
+  /** /authz: no release follows, so a slot would never be given back. */
+  withConcurrency: boolean;
+}
+
+const RESERVE: Admission = { endpoint: 'reserve', holdEstimates: true, withConcurrency: true };
+const AUTHZ: Admission = { endpoint: 'authz', holdEstimates: false, withConcurrency: false };
+
+/**
+ * Models are 1–256 characters, so '' is a model in no group: only "all models" limits apply,
+ * and the ledger records the request under the empty model.
+ */
+const NO_MODEL = '';
+
 /** /check, /reserve and /usage: the snapshot and one store call (plus a rebuild when cold). */
 export function createDecisionService(deps: DecisionDeps) {
   const { config } = deps;
@@ -92,7 +115,7 @@ export function createDecisionService(deps: DecisionDeps) {
     return failOpenResponse(requestId);
   }
 
-  function respond(endpoint: 'check' | 'reserve', decision: Decision, context?: ResponseContext) {
+  function respond(endpoint: 'check' | Admission['endpoint'], decision: Decision, context?: ResponseContext) {
     if (decision.shadowRefused.length > 0) deps.observer.shadowRefused(endpoint);
     return buildDecisionResponse(decision, context);
   }
@@ -128,11 +151,29 @@ export function createDecisionService(deps: DecisionDeps) {
     });
   }
 
-  async function reserve(input: ReserveInput, now: number): Promise<DecisionResponse> {
+  /** /reserve: holds, counts, session admission and slot, atomically (SPEC §4.2). */
+  function reserve(input: ReserveInput, now: number): Promise<DecisionResponse> {
+    return admit(input, now, RESERVE);
+  }
+
+  /**
+   * /authz: admits like /reserve for requests and sessions and leaves a reservation with
+   * frozen buckets, so a later /settle charges them and counts no second request. Cost and
+   * token estimates are checked, never held, and concurrency buckets do not apply.
+   */
+  function authorize(input: AuthorizeInput, now: number): Promise<DecisionResponse> {
+    const demand = { ...input, model: input.model ?? NO_MODEL, sessionTtlSeconds: null, ttlSeconds: null };
+    return admit(demand, now, AUTHZ);
+  }
+
+  async function admit(input: ReserveInput, now: number, kind: Admission): Promise<DecisionResponse> {
     return guarded(input.requestId, async () => {
       const resolved = resolve(input, now);
-      const { buckets } = resolved;
-      const hash = bodyHash({ ...input, requestId: undefined });
+      const buckets = kind.withConcurrency
+        ? resolved.buckets
+        : resolved.buckets.filter((b) => b.metric !== 'concurrency');
+      // A /reserve and an /authz of one request id are different requests (a conflict).
+      const hash = bodyHash({ ...input, requestId: undefined, ...(kind === AUTHZ ? { authz: true } : {}) });
       const holdTtlMs = (input.ttlSeconds ?? config.RESERVATION_TTL_SECONDS) * 1000;
       const payload = encodePayload({
         userId: input.userId,
@@ -147,12 +188,18 @@ export function createDecisionService(deps: DecisionDeps) {
         sessionId: input.sessionId,
         sessionTtlMs: sessionTtlMs(input),
       });
-      const reservation = { requestId: input.requestId, bodyHash: hash, holdTtlMs, payload };
+      const reservation = {
+        requestId: input.requestId,
+        bodyHash: hash,
+        holdTtlMs,
+        payload,
+        holdEstimates: kind.holdEstimates,
+      };
       const outcome = await decideWarm(input, buckets, now, reservation);
       if (outcome.kind === 'existing') return replay(outcome.reservation, hash, input, now);
       const decision = decisionOf(buckets, outcome.states, input, now, outcome.admitted);
       if (!outcome.admitted || !outcome.reservation)
-        return respond('reserve', decision, { requestId: input.requestId });
+        return respond(kind.endpoint, decision, { requestId: input.requestId });
       recordAdmissions(deps.writeBehind, buckets, outcome.states, input, now, sessionTtlMs(input));
       deps.writeBehind.reservation({
         requestId: input.requestId,
@@ -162,8 +209,9 @@ export function createDecisionService(deps: DecisionDeps) {
         buckets: buckets.filter((b) => b.metric === 'requests').map((b) => b.key),
         payload,
       });
-      deps.observer.holdOpened(input.requestId, outcome.reservation.expiresAt);
-      return respond('reserve', decision, {
+      // An /authz holds nothing: not an open hold (quotagate_open_holds).
+      if (kind.holdEstimates) deps.observer.holdOpened(input.requestId, outcome.reservation.expiresAt);
+      return respond(kind.endpoint, decision, {
         requestId: input.requestId,
         reservation: { state: 'held', expiresAt: outcome.reservation.expiresAt },
       });
@@ -250,7 +298,7 @@ export function createDecisionService(deps: DecisionDeps) {
     return { modelGroup: resolved.modelGroup, decision: decide(resolved.buckets, states, demand, now) };
   }
 
-  return { check, reserve, usage };
+  return { check, reserve, authorize, usage };
 }
 
 export type DecisionService = ReturnType<typeof createDecisionService>;

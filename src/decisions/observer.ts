@@ -7,7 +7,7 @@ export interface DataPlaneObserver {
   storeError(store: 'redis' | 'postgres', reason: StoreFailure): void;
   failOpen(): void;
   /** A decision that shadow buckets would have refused (SPEC §4.8). */
-  shadowRefused(endpoint: 'check' | 'reserve'): void;
+  shadowRefused(endpoint: 'check' | 'reserve' | 'authz'): void;
   rebuilt(buckets: number): void;
   holdOpened(requestId: string, expiresAt: number): void;
   holdClosed(requestId: string): void;

@@ -25,6 +25,12 @@ export async function registerSwagger(app: ZodApp): Promise<void> {
             description: 'A token of SERVICE_TOKENS or ADMIN_TOKENS',
           },
           adminToken: { type: 'http', scheme: 'bearer', description: 'A token of ADMIN_TOKENS' },
+          quotaToken: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-Quota-Token',
+            description: 'A token of SERVICE_TOKENS or ADMIN_TOKENS, as is (forward auth)',
+          },
         },
       },
       tags: [
@@ -32,6 +38,10 @@ export async function registerSwagger(app: ZodApp): Promise<void> {
         {
           name: 'admin',
           description: 'Model groups, user groups, limits, boosts, resets, audit (admin token)',
+        },
+        {
+          name: 'forward-auth',
+          description: 'Reverse proxies ask before they forward (X-Quota-Token)',
         },
         { name: 'ops', description: 'Health, readiness, metrics (no token)' },
       ],

@@ -54,8 +54,19 @@ export interface DecideInput {
   tokenEstimate?: TokenCounts;
   sessionId: string | null;
   sessionTtlMs: number;
-  /** Present on /reserve (records when admitted); null on /check (dry run). */
-  reserve: { requestId: string; bodyHash: string; holdTtlMs: number; payload: string } | null;
+  /** Present on /reserve and /authz (records when admitted); null on /check (dry run). */
+  reserve: {
+    requestId: string;
+    bodyHash: string;
+    holdTtlMs: number;
+    payload: string;
+    /**
+     * false (/authz, SPEC §7.1): cost and token buckets are checked against the estimates but
+     * nothing is held on them; requests, sessions, slots and the record are written as usual.
+     * Default true.
+     */
+    holdEstimates?: boolean;
+  } | null;
 }
 
 export interface BucketState {

@@ -4,6 +4,7 @@ import { admissionSuite } from './suites/admission.js';
 import { extendSuite } from './suites/extend.js';
 import { tokensSuite } from './suites/tokens.js';
 import { shadowSuite } from './suites/shadow.js';
+import { holdFreeSuite } from './suites/hold-free.js';
 import { holdsSuite } from './suites/holds.js';
 import { idsSuite } from './suites/ids.js';
 import { lifecycleSuite } from './suites/lifecycle.js';
@@ -31,6 +32,7 @@ export function counterStoreConformance(name: string, open: () => Promise<Counte
     };
     admissionSuite(current);
     holdsSuite(current);
+    holdFreeSuite(current);
     extendSuite(current);
     tokensSuite(current);
     shadowSuite(current);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseUsd } from '../../domain/money.js';
 import { BUCKET_SUBJECT_TYPES, LIMIT_SUBJECT_TYPES, METRICS, RESETS } from '../../domain/types.js';
+import { expecting } from './error-map.js';
 import { modelId, userId } from './group-fields.js';
 
 /**
@@ -10,12 +11,14 @@ import { modelId, userId } from './group-fields.js';
  */
 const PRINTABLE = /^[^\p{C}]+$/u;
 
-const opaque = (description: string, max = 256) =>
+export const opaque = (description: string, max = 256) =>
   z.string().min(1).max(max).regex(PRINTABLE, 'must contain only printable characters').describe(description);
 
-const usd = (description: string) =>
+export const usd = (description: string) =>
   z
-    .union([z.number(), z.string().max(40)])
+    .union([z.number(), z.string().max(40)], {
+      error: expecting('a number of US dollars or a decimal string'),
+    })
     .transform((value, ctx) => {
       const parsed = parseUsd(value);
       if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.message });
@@ -58,7 +61,11 @@ export const checkBody = z.object(decisionFields).meta({
   ],
 });
 
-const requestId = z.string().min(1).max(200).describe('Idempotency key of the request (1–200 characters)');
+export const requestId = z
+  .string()
+  .min(1)
+  .max(200)
+  .describe('Idempotency key of the request (1–200 characters)');
 
 export const reserveBody = z
   .object({

@@ -20,7 +20,11 @@ export function recordReservation(
   const recording = {
     ...reserve,
     ...input,
-    estimates: heldAmounts(input.estimate, input.tokenEstimate),
+    // Without holds (/authz) the estimates were only checked: nothing is held.
+    estimates:
+      reserve.holdEstimates === false
+        ? heldAmounts(0, undefined)
+        : heldAmounts(input.estimate, input.tokenEstimate),
     expiresAt,
   };
   input.buckets.forEach((b, i) => recordAdmission(data, b, found[i] as BucketState, recording, now));

@@ -28,7 +28,7 @@ export class ScriptCalls {
   decide(input: DecideInput): ScriptCall {
     const reserve = input.reserve;
     const head = [
-      reserve ? '1' : '0',
+      reserve ? (reserve.holdEstimates === false ? '2' : '1') : '0',
       amountsArg(heldAmounts(input.estimate, input.tokenEstimate)),
       encodeId(input.sessionId ?? ''),
       String(input.sessionTtlMs),

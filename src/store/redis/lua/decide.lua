@@ -1,12 +1,14 @@
 -- decide.lua — one decision for one subject, atomically: checks every bucket and, only if
 -- all admit and ARGV[7] is '1' (/reserve), records the holds (cost and tokens: their estimate), request counts
 -- (+1 per requests bucket), the session admission, the concurrency slot and the reservation
--- record. ARGV[7] = '0' is the dry run of /check and /usage: it records nothing.
+-- record. ARGV[7] = '2' (/authz) records the same but holds nothing: the estimates are only
+-- checked. ARGV[7] = '0' is the dry run of /check and /usage: it records nothing.
 -- (Expired holds, slots and stale slices met on the way are dropped either way.)
 --
 -- KEYS  1 warm flags; 2 reservation record; 3 applied markers (unused); 4.. per bucket, its metric's keys
 --       (layout.lua)
--- ARGV  1-6 shared head (lib.lua); 7 record '1'|'0'; 8 estimates 'cost input output'; 9 session id
+-- ARGV  1-6 shared head (lib.lua); 7 record '1' | record without holds '2' | dry run '0';
+--       8 estimates 'cost input output'; 9 session id
 --       (base64url, '' = none); 10 session ttl ms; 11 request id (base64url); 12 hold ttl ms;
 --       13 body hash; 14 payload; 15 record ttl ms; 16.. 1 per bucket (layout.lua)
 -- Reply {'existing', state, bodyHash, expiresAt, payload}   the request id already reserved here
@@ -14,7 +16,8 @@
 --       {'decided', 1|0, state, ...}                         admitted?, one state per bucket:
 --       states after recording when admitted, as found when refused
 
-local RECORD = ARGV[7] == '1'
+local RECORD = ARGV[7] ~= '0'
+local HOLD = ARGV[7] == '1'
 local ESTIMATES = parse_amounts(ARGV[8])
 local SESSION = ARGV[9]
 local SESSION_TTL_MS = tonumber(ARGV[10])
@@ -38,7 +41,7 @@ refresh_warmth()
 local function record(b, state)
   if HELD[b.metric] then
     local estimate = amount_of(b, ESTIMATES)
-    if estimate > 0 then
+    if HOLD and estimate > 0 then
       holds_add(b, REQ, estimate, EXPIRES)
     end
     usage_add(b, 0, nil) -- opens a first-use window
