@@ -1,19 +1,22 @@
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { AppConfig } from './config.js';
 import type { Database } from './db/client.js';
 import { createAuthenticator, type ResolvedTokens } from './http/auth.js';
+import { registerBodyParsing } from './http/body-parsing.js';
 import { registerErrorHandling } from './http/problem.js';
 import { registerRequestTime } from './http/request-time.js';
 import { adminRoutes } from './http/routes/admin/index.js';
+import { authzRoutes } from './http/routes/authz.js';
 import { decisionRoutes } from './http/routes/decisions.js';
 import { opsRoutes } from './http/routes/ops.js';
 import { createDataPlane } from './decisions/data-plane.js';
 import { DeliveryWorker } from './alerts/delivery-worker.js';
 import { registerSwagger } from './http/swagger.js';
+import { validatorCompiler } from './http/validation.js';
 import { createMetrics } from './ops/metrics.js';
 import type { ZodApp } from './http/types.js';
 import { ConfigSync } from './snapshot/config-sync.js';
@@ -53,6 +56,7 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
+  registerBodyParsing(app);
   registerRequestTime(app, clock, config.QUOTA_TEST_CLOCK);
   await registerSwagger(app);
 
@@ -102,6 +106,12 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
   app.addHook('onClose', () => deliveries.stop());
   await app.register(opsRoutes, { database, redis, sync, metrics, health: plane.health });
   await app.register(decisionRoutes, { ...plane.services, authenticate, metrics });
+  await app.register(authzRoutes, {
+    decisions: plane.services.decisions,
+    authenticate,
+    metrics,
+    denyStatus: config.AUTHZ_DENY_STATUS,
+  });
   await app.register(adminRoutes, { prefix: '/admin', db: database.db, sync, authenticate, config });
   return app;
 }

@@ -1,6 +1,7 @@
 import type { Db, Tx } from '../db/client.js';
 import {
   deleteBoost,
+  findBoost,
   insertBoost,
   listBoosts as listBoostRows,
   type BoostFilter,
@@ -52,6 +53,12 @@ async function warningsFor(tx: Tx, draft: BoostDraft, now: number): Promise<stri
   if ((await countLimitsOn(tx, owners, draft)) === 0) warnings.push(NO_MATCHING_LIMIT);
   if (draft.expiresAt <= now) warnings.push(ALREADY_EXPIRED);
   return warnings;
+}
+
+export async function getBoost(db: Db, id: number): Promise<BoostView> {
+  const boost = await findBoost(db, id);
+  if (!boost) throw notFound('boost', id);
+  return toBoostView(boost);
 }
 
 export async function listBoosts(db: Db, filter: BoostFilter): Promise<BoostView[]> {

@@ -14,6 +14,8 @@ export const ERROR_STATUS = {
   model_conflict: 409,
   idempotency_conflict: 409,
   reservation_closed: 409,
+  /** A refusal at /authz, sent with AUTHZ_DENY_STATUS (429, 403 or 401), never thrown. */
+  rate_limited: 429,
   payload_too_large: 413,
   unsupported_media_type: 415,
   internal_error: 500,

@@ -8,6 +8,10 @@ export const MIN_CUSTOM_SECONDS = 1;
 export const MAX_CUSTOM_SECONDS = 400 * 86_400;
 export const CONCURRENCY_SLOT = 'concurrent';
 
+/** The one answer to a window that is not one: every accepted form, so `0s` and `hourly` read alike. */
+export const WINDOW_FORMS =
+  'must be a window length: 5h, daily, weekly, monthly, total or <n>s/m/h/d between 1 s and 400 d';
+
 const UNIT_SECONDS = { d: 86_400, h: 3_600, m: 60, s: 1 } as const;
 const NAMED_SECONDS: Record<string, number> = { '5h': 18_000, daily: 86_400, weekly: 604_800 };
 
@@ -47,12 +51,9 @@ export function parseWindow(window: string): WindowParse {
     });
   }
   const match = /^([1-9][0-9]{0,9})([smhd])$/.exec(window);
-  if (!match) {
-    return { ok: false, message: 'must be 5h, daily, weekly, monthly, total or <n>s|m|h|d' };
-  }
-  const seconds = Number(match[1]) * UNIT_SECONDS[match[2] as keyof typeof UNIT_SECONDS];
+  const seconds = match ? Number(match[1]) * UNIT_SECONDS[match[2] as keyof typeof UNIT_SECONDS] : 0;
   if (seconds < MIN_CUSTOM_SECONDS || seconds > MAX_CUSTOM_SECONDS) {
-    return { ok: false, message: 'a custom window must be between 1s and 400d' };
+    return { ok: false, message: WINDOW_FORMS };
   }
   return ok({
     slot: slotOfSeconds(seconds),

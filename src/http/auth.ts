@@ -82,14 +82,46 @@ declare module 'fastify' {
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
-/** An onRequest hook that admits `required` (admin passes everything). */
-export function requireRole(authenticate: (token: string) => Principal | null, required: Role) {
-  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+/** Where a request carries its token, and how to tell a caller that sent none or a wrong one. */
+export interface TokenSource {
+  read(request: FastifyRequest): string | undefined;
+  hint: string;
+  /** `WWW-Authenticate` of its 401 (RFC 9110 §11.6.1), when the token travels in a standard scheme. */
+  challenge?: string;
+}
+
+export const bearerToken: TokenSource = {
+  read: (request) => {
     const header = request.headers.authorization;
-    const token = header ? BEARER.exec(header)?.[1] : undefined;
+    return header ? BEARER.exec(header)?.[1] : undefined;
+  },
+  hint: 'send Authorization: Bearer <token> with a configured token',
+  challenge: 'Bearer realm="quotagate"',
+};
+
+/** /authz (SPEC §7.1): proxies forward the client's own Authorization, so the token has its own header. */
+export const quotaTokenHeader: TokenSource = {
+  read: (request) => {
+    const header = request.headers['x-quota-token'];
+    return typeof header === 'string' && header.trim() !== '' ? header.trim() : undefined;
+  },
+  hint: 'send X-Quota-Token: <token> with a configured service token',
+};
+
+/** An onRequest hook that admits `required` (admin passes everything). */
+export function requireRole(
+  authenticate: (token: string) => Principal | null,
+  required: Role,
+  source: TokenSource = bearerToken,
+) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const token = source.read(request);
     const principal = token ? authenticate(token) : null;
-    if (!principal)
-      throw new AppError('unauthorized', 'send Authorization: Bearer <token> with a configured token');
+    if (!principal) {
+      // Set here, not by the error handler: only this hook knows which scheme the path takes.
+      if (source.challenge) reply.header('www-authenticate', source.challenge);
+      throw new AppError('unauthorized', source.hint);
+    }
     if (required === 'admin' && principal.role !== 'admin') {
       throw new AppError('forbidden', 'this path needs an admin token');
     }

@@ -1,15 +1,9 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import type { FastifyError, FastifyInstance, FastifyReply, HTTPMethods } from 'fastify';
 import { z } from 'zod';
 import { isDatabaseUnavailable } from '../db/errors.js';
-import {
-  AppError,
-  ERROR_STATUS,
-  storeMisconfigured,
-  type ErrorCode,
-  type FieldError,
-} from '../domain/errors.js';
+import { AppError, ERROR_STATUS, storeMisconfigured, type ErrorCode } from '../domain/errors.js';
 import { StoreMisconfiguredError, StoreUnavailableError } from '../store/store-errors.js';
+import { RequestValidationError } from './validation.js';
 
 /** RFC 9457 problem documents: the only error body quotagate sends. */
 export const problemSchema = z
@@ -41,6 +35,7 @@ const TITLES: Record<ErrorCode, string> = {
   model_conflict: 'Model belongs to another group',
   idempotency_conflict: 'Request id reused with a different body',
   reservation_closed: 'Reservation already finished',
+  rate_limited: 'Quota exceeded',
   payload_too_large: 'Body too large',
   unsupported_media_type: 'Unsupported media type',
   internal_error: 'Internal error',
@@ -49,16 +44,21 @@ const TITLES: Record<ErrorCode, string> = {
   store_misconfigured: 'Counter store misconfigured',
 };
 
-export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
-  const body = {
+/** The document of an error; `status` overrides the code's own (an /authz refusal's AUTHZ_DENY_STATUS). */
+export function problemDocument(error: AppError, status: number = error.status) {
+  return {
     type: `urn:quotagate:problem:${error.code}`,
     title: TITLES[error.code],
-    status: error.status,
+    status,
     detail: error.message,
     code: error.code,
     ...(error.errors.length > 0 ? { errors: error.errors } : {}),
     ...error.extra,
   };
+}
+
+export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
+  const body = problemDocument(error);
   if (error.status === 503) reply.header('retry-after', '1');
   return reply.code(error.status).type('application/problem+json').send(body);
 }
@@ -66,19 +66,8 @@ export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply 
 /** Maps every failure to a problem document; 5xx details go to the log only. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  if (hasZodFastifySchemaValidationErrors(err)) {
-    const errors: FieldError[] = err.validation.flatMap((v) => {
-      // A strict object's unknown keys: name each key as the field, not the object holding it.
-      const keys = v.keyword === 'unrecognized_keys' ? (v.params as { keys?: unknown }).keys : undefined;
-      if (Array.isArray(keys) && keys.length > 0) {
-        const parent = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
-        return keys.map((k) => ({
-          field: parent ? `${parent}.${String(k)}` : String(k),
-          message: 'unknown field',
-        }));
-      }
-      return [{ field: fieldOf(err.validationContext, v.instancePath), message: v.message ?? 'is invalid' }];
-    });
+  if (err instanceof RequestValidationError) {
+    const errors = err.fieldErrors();
     const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
     return new AppError('validation_failed', detail, {}, errors);
   }
@@ -101,23 +90,28 @@ export function toAppError(err: unknown): AppError {
   return new AppError('internal_error', 'an internal error occurred');
 }
 
-/** `/body/limit` on the body context → `limit`; a querystring field keeps its name. */
-function fieldOf(context: string | undefined, instancePath: string): string {
-  const path = instancePath.replace(/^\//, '').replace(/\//g, '.');
-  if (path !== '') return path;
-  return context ?? 'body';
-}
-
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => {
     const problem = toAppError(err);
     if (problem.status >= 500) request.log.error({ err }, 'request failed');
     return sendProblem(reply, problem);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(
-      reply,
-      new AppError('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const allowed = allowedMethods(app, path);
+    if (allowed.length === 0) {
+      return sendProblem(reply, new AppError('route_not_found', `no route ${request.method} ${path}`));
+    }
+    reply.header('allow', allowed.join(', '));
+    const problem = `${path} does not take ${request.method}; it takes ${allowed.join(', ')}`;
+    return sendProblem(reply, new AppError('method_not_allowed', problem));
+  });
+}
+
+const METHODS: readonly HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+/** The methods some route answers on this path (no route of the request's own, or we'd not be here). */
+function allowedMethods(app: FastifyInstance, path: string): HTTPMethods[] {
+  // findRoute is typed non-null but answers null for no match.
+  return METHODS.filter((method) => (app.findRoute({ method, url: path }) as unknown) !== null);
 }

@@ -239,6 +239,21 @@ describeWithPostgres('/admin/boosts', () => {
     });
   });
 
+  describe('GET by id', () => {
+    it('reads the boost its 201 names in Location; 404 when absent', async () => {
+      const created = await post(costBoost({ reason: 'launch' }));
+      expect(created.statusCode).toBe(201);
+      const { warnings: _warnings, ...boost } = created.json();
+      expect(created.headers.location).toBe(`/admin/boosts/${boost.id}`);
+      const read = await send(t, 'GET', created.headers.location as string);
+      expect(read.statusCode).toBe(200);
+      expect(read.json()).toEqual(boost);
+      const missing = await send(t, 'GET', '/admin/boosts/999999');
+      expect(missing.json()).toMatchObject({ code: 'not_found', detail: 'boost 999999 does not exist' });
+      expectInvalid(await send(t, 'GET', '/admin/boosts/abc'), 'id');
+    });
+  });
+
   describe('DELETE', () => {
     it('revokes (204): gone from the list at once, audited, 404 after', async () => {
       const subjectId = nextSubject();

@@ -1,6 +1,8 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { limits } from '../../src/db/schema.js';
+import { WINDOW_FORMS } from '../../src/domain/window-spec.js';
+import { ROW_ID_MESSAGE } from '../../src/http/schemas/row-id.js';
 import { ADMIN, SERVICE, startTestApp, type TestApp } from '../support/app.js';
 import { describeWithPostgres, useTestDatabase } from '../support/services.js';
 import {
@@ -81,6 +83,18 @@ describeWithPostgres('/admin/limits', () => {
       });
       const [row] = await t.database.db.select().from(limits).where(eq(limits.id, limit.id));
       expect(row).toMatchObject({ cap: 10_500_000, slot: '5h', window: '5h' });
+    });
+
+    it('names the created limit in Location; a replacement (200) has none', async () => {
+      const subjectId = nextSubject();
+      const created = await put(costLimit({ subjectId }));
+      expect(created.statusCode).toBe(201);
+      expect(created.headers.location).toBe(`/admin/limits/${created.json().id}`);
+      const read = await send(t, 'GET', created.headers.location as string);
+      expect(read.json()).toEqual(created.json());
+      const replaced = await put(costLimit({ subjectId, limit: 2 }));
+      expect(replaced.statusCode).toBe(200);
+      expect(replaced.headers.location).toBeUndefined();
     });
 
     it('replaces the limit of the same slot (200): 5h, 300m and 18000s are one', async () => {
@@ -226,9 +240,20 @@ describeWithPostgres('/admin/limits', () => {
   });
 
   describe('PUT refusals', () => {
-    it('needs limit', async () => {
+    it('needs limit, saying what it takes', async () => {
       const { limit: _limit, ...body } = costLimit();
-      expectInvalid(await put(body), 'limit');
+      const response = await put(body);
+      expectInvalid(response, 'limit');
+      expect(response.json().errors).toEqual([
+        { field: 'limit', message: 'required: a number (US dollars for cost) or a decimal string' },
+      ]);
+      const wrongType = (await put(costLimit({ limit: true }))).json();
+      expect(wrongType.errors).toEqual([
+        {
+          field: 'limit',
+          message: 'expected a number (US dollars for cost) or a decimal string, received a boolean',
+        },
+      ]);
     });
 
     it('refuses a negative limit', async () => {
@@ -265,9 +290,15 @@ describeWithPostgres('/admin/limits', () => {
       expectInvalid(await put(costLimit({ window: '5 h' })), 'window');
     });
 
-    it('refuses a custom window outside 1 s – 400 d', async () => {
-      expectInvalid(await put(costLimit({ window: '0s' })), 'window');
-      expectInvalid(await put(costLimit({ window: '401d' })), 'window');
+    it('refuses a custom window outside 1 s – 400 d, naming every accepted form', async () => {
+      for (const window of ['0s', '401d', 'hourly']) {
+        const response = await put(costLimit({ window }));
+        expectInvalid(response, 'window');
+        expect(response.json().errors).toEqual([{ field: 'window', message: WINDOW_FORMS }]);
+      }
+      expect(WINDOW_FORMS).toBe(
+        'must be a window length: 5h, daily, weekly, monthly, total or <n>s/m/h/d between 1 s and 400 d',
+      );
       expect((await put(costLimit({ window: '400d' }))).statusCode).toBe(201);
       expect((await put(costLimit({ window: '1s' }))).statusCode).toBe(201);
     });
@@ -392,6 +423,22 @@ describeWithPostgres('/admin/limits', () => {
       expect(missing.statusCode).toBe(404);
       expect(missing.json()).toMatchObject({ code: 'not_found', detail: 'limit 999999 does not exist' });
       expectInvalid(await send(t, 'GET', '/admin/limits/abc'), 'id');
+    });
+
+    it('says one thing about any bad id: not a number, zero, fractional or past int4', async () => {
+      for (const id of ['abc', '0', '-1', '1.5', '2147483648', '99999999999999999999']) {
+        const response = await send(t, 'GET', `/admin/limits/${id}`);
+        expectInvalid(response, 'id');
+        expect(response.json().errors, id).toEqual([{ field: 'id', message: ROW_ID_MESSAGE }]);
+      }
+      expect(ROW_ID_MESSAGE).toBe('must be a positive integer id (1 to 2147483647)');
+    });
+
+    it('names the model group id filter’s forms', async () => {
+      const response = await send(t, 'GET', '/admin/limits?modelGroupId=opus');
+      expect(response.json().errors).toEqual([
+        { field: 'modelGroupId', message: 'must be a model group id (1 to 2147483647), all or null' },
+      ]);
     });
   });
 

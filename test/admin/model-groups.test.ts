@@ -262,6 +262,20 @@ describeWithPostgres('admin model groups (PostgreSQL)', () => {
       expect(fields(expectProblem(res, 400, 'validation_failed'))).toEqual([field]);
     });
 
+    it.each(['opus\u0007', 'op\nus', 'a\u0000b', 'a\u200db', 'tab\tname'])(
+      'refuses the name %j with a control or format character, on create and rename',
+      async (name) => {
+        const created = await call(t, 'POST', '/admin/model-groups', { name });
+        expect(expectProblem(created, 400, 'validation_failed').errors).toEqual([
+          { field: 'name', message: 'must contain only printable characters' },
+        ]);
+        const group = await create({ name: unique('ctl') });
+        const renamed = await call(t, 'PATCH', `/admin/model-groups/${group.id}`, { name });
+        expect(fields(expectProblem(renamed, 400, 'validation_failed'))).toEqual(['name']);
+        expect((await call(t, 'GET', `/admin/model-groups/${group.id}`)).json().name).toBe(group.name);
+      },
+    );
+
     it('accepts a name of exactly 100 characters', async () => {
       await create({ name: `${'x'.repeat(96)}${String(++seq).padStart(4, '0')}` });
     });

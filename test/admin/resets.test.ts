@@ -58,6 +58,15 @@ describeWithPostgres('/admin/resets', () => {
       expect(await configVersionOf(t)).toBe(version + 1);
     });
 
+    it('names the subject’s marker list in Location (a marker has no read of its own)', async () => {
+      const response = await post(reset({ subjectId: 'u/ü 1' }));
+      expect(response.statusCode).toBe(201);
+      const location = response.headers.location as string;
+      expect(location).toBe('/admin/resets?subjectType=user&subjectId=u%2F%C3%BC+1');
+      const listed = await send(t, 'GET', location);
+      expect(listed.json().items).toContainEqual(response.json());
+    });
+
     it('defaults to the all-models scope and takes concurrency without a window', async () => {
       const response = await post({ subjectType: 'key', subjectId: 'k-9', metric: 'concurrency' });
       expect(response.statusCode).toBe(201);

@@ -215,6 +215,20 @@ describeWithPostgres('admin user groups (PostgreSQL)', () => {
       expect(fields(expectProblem(res, 400, 'validation_failed'))).toEqual([field]);
     });
 
+    it.each(['pro\u0007', 'p\nro', 'a\u0000b', 'a\u200db'])(
+      'refuses the name %j with a control or format character, on create and rename',
+      async (name) => {
+        const created = await call('POST', '/admin/user-groups', { name });
+        expect(expectProblem(created, 400, 'validation_failed').errors).toEqual([
+          { field: 'name', message: 'must contain only printable characters' },
+        ]);
+        const group = await create();
+        const renamed = await call('PATCH', `/admin/user-groups/${group.id}`, { name });
+        expect(fields(expectProblem(renamed, 400, 'validation_failed'))).toEqual(['name']);
+        expect((await call('GET', `/admin/user-groups/${group.id}`)).json().name).toBe(group.name);
+      },
+    );
+
     it('refuses an empty patch and unknown patch fields with 400', async () => {
       const group = await create();
       expectProblem(await call('PATCH', `/admin/user-groups/${group.id}`, {}), 400, 'validation_failed');

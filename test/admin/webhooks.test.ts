@@ -107,7 +107,11 @@ describeWithPostgres('/admin/webhooks', () => {
     });
 
     it('needs a url, takes a 2048-character one, and refuses unknown fields and bad types by name', async () => {
-      expectInvalid(await send('POST', '/admin/webhooks', { description: 'x' }), 'url');
+      const missing = await send('POST', '/admin/webhooks', { description: 'x' });
+      expectInvalid(missing, 'url');
+      expect(missing.json().errors).toEqual([
+        { field: 'url', message: 'required: an absolute http or https URL' },
+      ]);
       const longest = `https://alerts.example.com/${'a'.repeat(2048 - 'https://alerts.example.com/'.length)}`;
       expect((await send('POST', '/admin/webhooks', { url: longest })).statusCode).toBe(201);
       expectInvalid(

@@ -1,39 +1,32 @@
 import { z } from 'zod';
+import { rowIdParams } from './row-id.js';
 
 /** Fields shared by the model-group and user-group admin schemas (SPEC §1, §5). */
-const INT4_MAX = 2_147_483_647;
-const ID_MESSAGE = `must be an integer id from 1 to ${INT4_MAX}`;
+export const idParams = rowIdParams('group');
 
-export const idParams = z.object({
-  id: z.coerce
-    .number({ error: ID_MESSAGE })
-    .int({ error: ID_MESSAGE, abort: true })
-    .min(1, ID_MESSAGE)
-    .max(INT4_MAX, ID_MESSAGE)
-    .describe('Numeric id of the group'),
-});
+/** `\p{C}`: control, format, surrogate, private-use and unassigned code points. */
+const PRINTABLE = /^[^\p{C}]+$/u;
+const PRINTABLE_MESSAGE = 'must contain only printable characters';
 
 export const groupName = z
   .string()
   .trim()
-  .min(1)
+  .min(1, { abort: true })
   .max(100)
-  .describe('Unique name, 1–100 characters (trimmed)');
+  .regex(PRINTABLE, PRINTABLE_MESSAGE)
+  .describe('Unique name, 1–100 printable characters (trimmed)');
 
 export const groupDescription = z
   .string()
   .max(1000)
   .describe('Free text for operators, at most 1000 characters');
 
-/** `\p{C}`: control, format, surrogate, private-use and unassigned code points. */
-const PRINTABLE = /^[^\p{C}]+$/u;
-
 const opaqueId = (what: string) =>
   z
     .string()
     .min(1, { error: 'must not be empty', abort: true })
     .max(256)
-    .regex(PRINTABLE, 'must contain only printable characters')
+    .regex(PRINTABLE, PRINTABLE_MESSAGE)
     .describe(`${what}: 1–256 printable characters, case-sensitive`);
 
 export const modelId = opaqueId('Model id exactly as the gateway sends it').meta({

@@ -1,14 +1,13 @@
 import { z } from 'zod';
 import { MAX_ROW_ID, SUBJECT_ID_MAX_LENGTH, SUBJECT_ID_PATTERN } from '../../domain/limit-rules.js';
 import { METRICS } from '../../domain/types.js';
+import { expecting } from './error-map.js';
+import { rowId } from './row-id.js';
 
 /**
  * Fields shared by the limit, boost and reset-marker schemas. zod checks shape and
  * documents it; the SPEC rules that relate fields live in src/domain/limit-rules.ts.
  */
-export const rowIdParams = (what: string) =>
-  z.object({ id: z.coerce.number().int().min(1).max(MAX_ROW_ID).describe(`Numeric id of the ${what}`) });
-
 export const subjectId = (description: string) =>
   z
     .string()
@@ -60,13 +59,17 @@ export const subjectIdFilter = z
 
 /** `all` and `null` both select the all-models scope (`modelGroupId=null` reads naturally in scripts). */
 export const modelGroupIdFilter = z
-  .union([z.enum(['all', 'null']).transform(() => null), z.coerce.number().int().min(1).max(MAX_ROW_ID)])
+  .union([z.enum(['all', 'null']).transform(() => null), rowId()], {
+    error: `must be a model group id (1 to ${MAX_ROW_ID}), all or null`,
+  })
   .describe('Only entries on this model group id; `all` or `null`: only entries on the all-models scope');
 
 /** A decimal in a string is parsed from its text, so `"0.1"` is exactly 100000 µ$. */
 export const quantityIn = (description: string) =>
   z
-    .union([z.number(), z.string().max(40)])
+    .union([z.number(), z.string().max(40)], {
+      error: expecting('a number (US dollars for cost) or a decimal string'),
+    })
     .describe(description)
     .meta({ examples: [10.5, '0.000001', 100] });
 

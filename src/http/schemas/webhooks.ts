@@ -5,7 +5,10 @@ import { timestamp } from './group-fields.js';
 export const URL_MAX_LENGTH = 2048;
 
 const webhookUrl = z
-  .url({ protocol: /^https?$/, error: 'must be an absolute http or https URL' })
+  .url({
+    protocol: /^https?$/,
+    error: (issue) => `${issue.input === undefined ? 'required:' : 'must be'} an absolute http or https URL`,
+  })
   .max(URL_MAX_LENGTH)
   .describe(`Where events are POSTed: an absolute http or https URL, at most ${URL_MAX_LENGTH} characters`)
   .meta({ examples: ['https://alerts.example.com/quotagate'] });

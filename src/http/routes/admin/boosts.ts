@@ -1,10 +1,19 @@
-import { createBoost, listBoosts, revokeBoost } from '../../../admin/boosts.js';
-import { boostList, boostListQuery, createBoostBody, createdBoostSchema } from '../../schemas/boosts.js';
-import { noContent, rowIdParams } from '../../schemas/quota-fields.js';
+import { createBoost, getBoost, listBoosts, revokeBoost } from '../../../admin/boosts.js';
+import {
+  boostList,
+  boostListQuery,
+  boostSchema,
+  createBoostBody,
+  createdBoostSchema,
+} from '../../schemas/boosts.js';
+import { noContent } from '../../schemas/quota-fields.js';
+import { rowIdParams } from '../../schemas/row-id.js';
 import type { ZodApp } from '../../types.js';
 import { adminContext, type AdminRouteDeps } from './index.js';
 
 export async function boostRoutes(app: ZodApp, deps: AdminRouteDeps): Promise<void> {
+  const params = rowIdParams('boost');
+
   app.post(
     '/boosts',
     {
@@ -19,7 +28,7 @@ export async function boostRoutes(app: ZodApp, deps: AdminRouteDeps): Promise<vo
     },
     async (request, reply) => {
       const boost = await createBoost(adminContext(deps, request), request.body, request.now);
-      return reply.code(201).send(boost);
+      return reply.code(201).header('location', `/admin/boosts/${boost.id}`).send(boost);
     },
   );
 
@@ -43,13 +52,19 @@ export async function boostRoutes(app: ZodApp, deps: AdminRouteDeps): Promise<vo
     },
   );
 
+  app.get(
+    '/boosts/:id',
+    { schema: { summary: 'Read a boost', params, response: { 200: boostSchema } } },
+    async (request) => getBoost(deps.db, request.params.id),
+  );
+
   app.delete(
     '/boosts/:id',
     {
       schema: {
         summary: 'Revoke a boost',
         description: 'Deletes the boost; it stops applying at once (the audit log keeps it).',
-        params: rowIdParams('boost'),
+        params,
         response: { 204: noContent },
       },
     },

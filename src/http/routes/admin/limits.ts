@@ -1,6 +1,7 @@
 import { deleteLimit, getLimit, listLimits, putLimit } from '../../../admin/limits.js';
 import { limitList, limitListQuery, limitSchema, putLimitBody } from '../../schemas/limits.js';
-import { noContent, rowIdParams } from '../../schemas/quota-fields.js';
+import { noContent } from '../../schemas/quota-fields.js';
+import { rowIdParams } from '../../schemas/row-id.js';
 import type { ZodApp } from '../../types.js';
 import { adminContext, type AdminRouteDeps } from './index.js';
 
@@ -21,6 +22,7 @@ export async function limitRoutes(app: ZodApp, deps: AdminRouteDeps): Promise<vo
     },
     async (request, reply) => {
       const { limit, created } = await putLimit(adminContext(deps, request), request.body, request.now);
+      if (created) reply.header('location', `/admin/limits/${limit.id}`);
       return reply.code(created ? 201 : 200).send(limit);
     },
   );

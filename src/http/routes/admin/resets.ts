@@ -11,14 +11,16 @@ export async function resetRoutes(app: ZodApp, deps: AdminRouteDeps): Promise<vo
         summary: 'Reset one bucket now',
         description:
           'Writes a reset marker at the request’s time: the bucket (subject, scope, metric, window slot) ' +
-          'counts only usage after it. The ledger keeps all usage.',
+          'counts only usage after it. The ledger keeps all usage. A marker has no read of its own: ' +
+          '`Location` names the list of the subject’s markers, which holds it.',
         body: createResetBody,
         response: { 201: resetMarkerSchema },
       },
     },
     async (request, reply) => {
       const marker = await createResetMarker(adminContext(deps, request), request.body, request.now);
-      return reply.code(201).send(marker);
+      const filter = new URLSearchParams({ subjectType: marker.subjectType, subjectId: marker.subjectId });
+      return reply.code(201).header('location', `/admin/resets?${filter.toString()}`).send(marker);
     },
   );
 

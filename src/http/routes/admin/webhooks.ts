@@ -1,6 +1,7 @@
 import * as service from '../../../alerts/webhook-service.js';
 import type { DeliveryRecord } from '../../../alerts/delivery-rows.js';
-import { noContent, rowIdParams } from '../../schemas/quota-fields.js';
+import { noContent } from '../../schemas/quota-fields.js';
+import { rowIdParams } from '../../schemas/row-id.js';
 import {
   createWebhookBody,
   createdWebhookSchema,
