@@ -1,5 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, expect, it } from 'vitest';
+import { ADMIN, SERVICE } from '../support/app.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { describeWithPostgres, useTestDatabase } from '../support/services.js';
 import { Receiver, eventually, headersOf } from './receiver.js';
@@ -63,5 +64,41 @@ describeWithPostgres('the outbox across a crash (server processes)', () => {
     for (const got of receiver.received) {
       expect(new Webhook(secret).verify(got.body, headersOf(got))).toMatchObject({ type: 'webhook.test' });
     }
+  });
+
+  it('delivers the threshold crossing of a settle answered just before a SIGKILL', async () => {
+    const port = await Receiver.freePort();
+    const first = await start();
+    const api = viaHttp(first.url);
+    const { secret } = await createWebhook(api, `http://127.0.0.1:${port}/hook`);
+    const call = (server: ServerProcess, method: string, path: string, body: object, token = ADMIN) =>
+      fetch(`${server.url}${path}`, {
+        method,
+        headers: { ...token, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const group = (await (
+      await call(first, 'POST', '/admin/model-groups', { name: 'crash-alerts', models: ['m-crash'] })
+    ).json()) as { id: number };
+    const limit = { subjectType: 'user', subjectId: 'u-crash', modelGroupId: group.id, metric: 'cost' };
+    await call(first, 'PUT', '/admin/limits', { ...limit, window: 'total', limit: 1, alertAt: [0.5] });
+    const settled = await call(
+      first,
+      'POST',
+      '/settle',
+      { requestId: 'r-crash', userId: 'u-crash', model: 'm-crash', costUsd: 0.6 },
+      SERVICE,
+    );
+    expect(settled.status).toBe(200);
+    // The receiver is down: the event can only be in the outbox when the process dies.
+    await first.stop('SIGKILL');
+    await start();
+    receiver = await Receiver.start(() => 200, port);
+    await receiver.waitUntil(() => receiver!.received.length > 0, 20_000);
+    const [got] = receiver.received;
+    expect(got && new Webhook(secret).verify(got.body, headersOf(got))).toMatchObject({
+      type: 'quota.threshold_crossed',
+      data: { requestId: 'r-crash', threshold: 0.5, used: 0.6, effectiveLimit: 1 },
+    });
   });
 });
