@@ -2,6 +2,7 @@ import { expect } from 'vitest';
 import { openPostgres } from '../../src/db/client.js';
 import { applyMigrations } from '../../src/db/migrate.js';
 import { ADMIN, SERVICE, type TestApp } from '../support/app.js';
+export { until } from '../support/until.js';
 
 /** Shared by the fault-path tests: one model group, user limits, and a client at a fixed "now". */
 export const MODEL = 'claude-opus-4-1';
@@ -47,12 +48,4 @@ export async function migrated(url: string): Promise<void> {
 export function sample(text: string, name: string, labels = ''): number | null {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
   return line === undefined ? null : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
-
-export async function until(condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

@@ -8,6 +8,7 @@ import { ADMIN, SERVICE, startTestApp, type TestApp } from '../support/app.js';
 import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 import { describeWithServers, services, useRedisPrefix, useTestDatabase } from '../support/services.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
+import { until } from '../support/until.js';
 
 const MODEL = 'claude-opus-4-1';
 const NOW = Date.parse('2027-03-10T12:00:00Z');
@@ -41,14 +42,6 @@ async function configure(t: TestApp, limits: Record<string, unknown>[]) {
       payload: { subjectType: 'user', subjectId: 'u-1', modelGroupId: null, ...limit },
     });
     expect(put.statusCode).toBe(201);
-  }
-}
-
-async function until(condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 

@@ -17,19 +17,13 @@ import {
   uid,
   type Gate,
 } from './decisions/support.js';
+import { until } from '../support/until.js';
 
 /**
  * The paths back from a fault (SPEC §4.4–§4.6), each found broken once: a rebuild for any
  * cause but a loss of Redis data keeps what open reservations counted; a moved window
  * counts the ledger; marks clear; admissions answered before a loss survive it.
  */
-async function until(condition: () => Promise<boolean>, timeoutMs = 8_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 const used = async (g: Gate, userId: string, model: string, key: string, now: number) =>
   bucketOf((await g.usage({ userId, model }, now)).body, key).used as number;

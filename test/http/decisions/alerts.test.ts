@@ -5,6 +5,7 @@ import { formatAlert } from '../../../src/store/alert-entries.js';
 import { startTestApp } from '../../support/app.js';
 import { describeWithServers, services, useRedisPrefix, useTestDatabase } from '../../support/services.js';
 import { DAY, HOUR, gate, keyOf, T0, uid, useEmbeddedGate, useServersGate, type Gate } from './support.js';
+import { until } from '../../support/until.js';
 
 /**
  * SPEC §5.1 threshold crossings: detected in the store atomically with the charge, written
@@ -16,14 +17,6 @@ async function events(g: Gate, bucket: string) {
     .map((r) => r.payload as { type: string; data: { bucket: string; threshold: number; used: number } })
     .filter((p) => p.type === 'quota.threshold_crossed' && p.data.bucket === bucket)
     .map((p) => p.data);
-}
-
-async function until(condition: () => Promise<boolean>, timeoutMs = 8_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 function alertsContract(gateOf: () => Gate) {
