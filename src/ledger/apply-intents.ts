@@ -1,6 +1,7 @@
 import { Param, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
+import { BatchTimer } from './batch-timer.js';
 
 /**
  * This instance's open apply intents (one per ledger batch, see insertApplyIntent): how
@@ -12,14 +13,15 @@ import type { Db } from '../db/client.js';
 export class ApplyIntents {
   private readonly pending = new Map<number, number>();
   private done: number[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private deleting: Promise<void> | null = null;
+  private readonly batches: BatchTimer;
 
   constructor(
     private readonly db: Db,
     private readonly logger: Logger,
-    private readonly intervalMs = 200,
-  ) {}
+    intervalMs = 200,
+  ) {
+    this.batches = new BatchTimer(() => this.deleteDone(), intervalMs);
+  }
 
   /** A batch committed `count` settles under `intent`. */
   opened(intent: number, count: number): void {
@@ -39,21 +41,12 @@ export class ApplyIntents {
   }
 
   /** Deletes the finished intents now (graceful shutdown, tests). */
-  async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.deleting;
-    this.deleting = this.deleteDone().finally(() => (this.deleting = null));
-    await this.deleting;
+  flush(): Promise<void> {
+    return this.batches.flush();
   }
 
   private schedule(): void {
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.flush();
-    }, this.intervalMs);
-    this.timer.unref();
+    this.batches.schedule();
   }
 
   private async deleteDone(): Promise<void> {

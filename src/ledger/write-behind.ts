@@ -1,6 +1,7 @@
 import { Param, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db, Executor } from '../db/client.js';
+import { BatchTimer } from './batch-timer.js';
 import { firstUseWindows, sessionAdmissions } from '../db/schema.js';
 
 export interface AdmissionRow {
@@ -53,14 +54,15 @@ export class WriteBehind {
   private replayed: AdmissionRow[] = [];
   /** bucket → the start already queued, so each window's start is written once. */
   private knownStarts = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | null = null;
+  private readonly batches: BatchTimer;
 
   constructor(
     private readonly db: Db,
     private readonly logger: Logger,
-    private readonly intervalMs = 50,
-  ) {}
+    intervalMs = 50,
+  ) {
+    this.batches = new BatchTimer(() => this.writeOnce(), intervalMs);
+  }
 
   reservation(row: ReservationRow): void {
     this.reserved.push(row);
@@ -88,21 +90,12 @@ export class WriteBehind {
   }
 
   /** Writes everything buffered (graceful shutdown, tests). */
-  async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.flushing;
-    this.flushing = this.writeOnce().finally(() => (this.flushing = null));
-    await this.flushing;
+  flush(): Promise<void> {
+    return this.batches.flush();
   }
 
   private schedule(): void {
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.flush().catch(() => undefined);
-    }, this.intervalMs);
-    this.timer.unref();
+    this.batches.schedule();
   }
 
   private async writeOnce(): Promise<void> {
