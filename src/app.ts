@@ -11,6 +11,7 @@ import { registerErrorHandling } from './http/problem.js';
 import { registerRequestTime } from './http/request-time.js';
 import { adminRoutes } from './http/routes/admin/index.js';
 import { authzRoutes } from './http/routes/authz.js';
+import { consoleRoutes } from './http/routes/console.js';
 import { decisionRoutes } from './http/routes/decisions.js';
 import { opsRoutes } from './http/routes/ops.js';
 import { createDataPlane } from './decisions/data-plane.js';
@@ -113,5 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
     denyStatus: config.AUTHZ_DENY_STATUS,
   });
   await app.register(adminRoutes, { prefix: '/admin', db: database.db, sync, authenticate, config });
+  // Static files of the operator console (no token: its data comes from /admin).
+  await app.register(consoleRoutes, {});
   return app;
 }

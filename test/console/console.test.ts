@@ -1,0 +1,288 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerErrorHandling } from '../../src/http/problem.js';
+import { consoleRoutes } from '../../src/http/routes/console.js';
+import type { ZodApp } from '../../src/http/types.js';
+import { ADMIN_TOKEN, SERVICE_TOKEN, startTestApp, type TestApp } from '../support/app.js';
+import { services, useTestDatabase } from '../support/services.js';
+
+/**
+ * The operator console (SPEC 7.3) in a real headless Chromium against the real app on a
+ * loopback port: sign in, create through the forms, see an API validation error next to
+ * its field, see the lists, and the usage bars after a few settles.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const OUT = join(process.cwd(), 'test-output', 'console');
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  const message = `${CHROMIUM} not found: the console browser test is skipped (apt-get install chromium)`;
+  if (process.env.QUOTAGATE_REQUIRE_SERVICES === '1') throw new Error(message);
+  console.warn(`\n*** ${message} ***\n`);
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** dist/console is what /console serves: (re)built when missing or older than its sources. */
+function ensureConsoleBuilt(): void {
+  const index = join(process.cwd(), 'dist', 'console', 'index.html');
+  if (existsSync(index) && statSync(index).mtimeMs >= newestMtime(join(process.cwd(), 'src', 'console')))
+    return;
+  execFileSync('npx', ['vite', 'build', '--config', 'src/console/vite.config.ts'], { stdio: 'inherit' });
+}
+
+describe('console route without a build', () => {
+  it('answers 503 naming the fix, and 404 problem documents for other files', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'qg-console-empty-'));
+    const app = Fastify();
+    registerErrorHandling(app);
+    await app.register((instance) => consoleRoutes(instance as unknown as ZodApp, { dir: empty }));
+    try {
+      const index = await app.inject({ url: '/console' });
+      expect(index.statusCode).toBe(503);
+      expect(index.body).toBe('console not built: npm run build');
+      const asset = await app.inject({ url: '/console/assets/x.js' });
+      expect(asset.statusCode).toBe(404);
+      expect(asset.json()).toMatchObject({ code: 'not_found' });
+    } finally {
+      await app.close();
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+(hasChromium ? describe : describe.skip)('operator console in Chromium', () => {
+  const databaseUrl = useTestDatabase();
+  let t: TestApp;
+  let base = '';
+  let context: BrowserContext;
+  let page: Page;
+  let profile = '';
+  const shots: string[] = [];
+
+  const shot = async (name: string) => {
+    const path = join(OUT, `${name}.png`);
+    await page.screenshot({ path, fullPage: true });
+    shots.push(path);
+  };
+  const form = (id: string) => page.locator(`#${id}`);
+  const settle = (requestId: string, costUsd: number) =>
+    fetch(`${base}/settle`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SERVICE_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ requestId, userId: 'u-42', model: 'claude-opus-4-1', costUsd }),
+    });
+
+  beforeAll(async () => {
+    ensureConsoleBuilt();
+    mkdirSync(OUT, { recursive: true });
+    t = await startTestApp({ databaseUrl: services.postgresUrl ? databaseUrl() : undefined });
+    base = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    profile = mkdtempSync(join(tmpdir(), 'qg-console-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(10_000);
+  }, 60_000);
+
+  afterAll(async () => {
+    await context?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+    await t?.close();
+    if (shots.length) console.log(`console screenshots:\n  ${shots.join('\n  ')}`);
+  });
+
+  it('serves its static files without a token, and nothing outside them', async () => {
+    const index = await fetch(`${base}/console`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await index.text();
+    const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`${base}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('content-type')).toMatch(/javascript/);
+    expect(asset.headers.get('cache-control')).toMatch(/immutable/);
+    expect((await fetch(`${base}/console/assets/nope.js`)).status).toBe(404);
+    expect((await fetch(`${base}/console/%2e%2e/%2e%2e/package.json`)).status).toBe(404);
+    // Its data still needs the admin token.
+    expect((await fetch(`${base}/admin/model-groups`)).status).toBe(401);
+  });
+
+  it('signs in, creates through the forms, shows field errors, lists, and draws usage', async () => {
+    await page.goto(`${base}/console`);
+    const signin = form('signin-form');
+    await signin.locator('[name="token"]').fill('not-a-token');
+    await signin.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => signin.locator('.form-error').textContent()).toMatch(/unauthorized/);
+    await shot('01-signin');
+    await signin.locator('[name="token"]').fill(ADMIN_TOKEN);
+    await signin.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('header nav').waitFor();
+    expect(await page.evaluate('Object.keys(sessionStorage)')).toEqual(['quotagate.console.token']);
+    expect(await page.evaluate('Object.keys(localStorage)')).toEqual([]);
+
+    // Model groups
+    const mg = form('model-group-form');
+    await mg.locator('[name="name"]').fill('opus');
+    await mg.locator('[name="models"]').fill('claude-opus-4-1, claude-opus-4-5');
+    await mg.getByRole('button', { name: 'Create model group' }).click();
+    await page.locator('#model-groups tbody tr', { hasText: 'opus' }).waitFor();
+    expect(await page.locator('#model-groups tbody tr').first().textContent()).toContain('claude-opus-4-5');
+    // A second group claiming the same model: the API's 409 shows above the form.
+    await mg.locator('[name="name"]').fill('opus-again');
+    await mg.locator('[name="models"]').fill('claude-opus-4-1');
+    await mg.getByRole('button', { name: 'Create model group' }).click();
+    await expect.poll(() => mg.locator('.form-error').textContent()).toMatch(/model_conflict/);
+    await shot('02-model-groups');
+
+    // User groups
+    await page.goto(`${base}/console#/user-groups`);
+    const ug = form('user-group-form');
+    await ug.locator('[name="name"]').fill('pro');
+    await ug.getByRole('button', { name: 'Create user group' }).click();
+    await page.locator('#user-groups tbody tr', { hasText: 'pro' }).waitFor();
+    await shot('03-user-groups');
+
+    // Limits: a bad window first — the API's message sits next to the window field.
+    await page.goto(`${base}/console#/limits`);
+    const lf = form('limit-form');
+    await lf.locator('[name="subjectId"]').fill('u-42');
+    await lf.locator('[name="modelGroupId"] option', { hasText: 'opus' }).waitFor({ state: 'attached' });
+    await lf.locator('[name="modelGroupId"]').selectOption({ label: 'opus (#1)' });
+    await lf.locator('[name="metric"]').selectOption('cost');
+    await lf.locator('[name="window"]').fill('5 hours');
+    await lf.locator('[name="limit"]').fill('10');
+    await lf.locator('[name="alertAt"]').fill('0.5, 0.8');
+    await lf.getByRole('button', { name: 'Save limit' }).click();
+    const windowError = lf.locator('.field-error[data-field="window"]');
+    await windowError.waitFor();
+    expect(await windowError.textContent()).toMatch(/\S/);
+    expect(await lf.locator('.field-error').count()).toBe(1);
+    await shot('04-limits-validation-error');
+    await lf.locator('[name="window"]').fill('5h');
+    await lf.getByRole('button', { name: 'Save limit' }).click();
+    await page.locator('#limits tbody tr', { hasText: 'cost' }).waitFor();
+    await expect.poll(() => lf.locator('.field-error').count()).toBe(0);
+    // A second limit: 5 requests in a rolling 20h, in shadow.
+    await lf.locator('[name="subjectId"]').fill('u-42');
+    await lf.locator('[name="metric"]').selectOption('requests');
+    await lf.locator('[name="window"]').fill('20h');
+    await lf.locator('[name="limit"]').fill('5');
+    await lf.locator('[name="mode"]').selectOption('shadow');
+    await lf.getByRole('button', { name: 'Save limit' }).click();
+    await page.locator('#limits tbody tr', { hasText: 'requests' }).waitFor();
+    expect(await page.locator('#limits tbody tr').count()).toBe(2);
+    // Edit: the row fills the form; saving upserts the same limit.
+    await page
+      .locator('#limits tbody tr', { hasText: 'requests' })
+      .getByRole('button', { name: 'edit' })
+      .click();
+    expect(await lf.locator('[name="window"]').inputValue()).toBe('20h');
+    await lf.locator('[name="mode"]').selectOption('enforce');
+    await lf.getByRole('button', { name: 'Save limit' }).click();
+    await expect
+      .poll(() => page.locator('#limits tbody tr', { hasText: 'requests' }).textContent())
+      .toContain('enforce');
+    expect(await page.locator('#limits tbody tr').count()).toBe(2);
+    // Filter
+    const filter = form('limit-filter');
+    await filter.locator('[name="metric"]').selectOption('requests');
+    await filter.getByRole('button', { name: 'Apply filter' }).click();
+    await expect.poll(() => page.locator('#limits tbody tr').count()).toBe(1);
+    await shot('05-limits');
+
+    // Boosts: +5 on the cost bucket until February.
+    await page.goto(`${base}/console#/boosts`);
+    const bf = form('boost-form');
+    await bf.locator('[name="subjectId"]').fill('u-42');
+    await bf.locator('[name="modelGroupId"] option', { hasText: 'opus' }).waitFor({ state: 'attached' });
+    await bf.locator('[name="modelGroupId"]').selectOption({ label: 'opus (#1)' });
+    await bf.locator('[name="amount"]').fill('0');
+    await bf.locator('[name="expiresAt"]').fill('2027-02-01T00:00');
+    await bf.getByRole('button', { name: 'Create boost' }).click();
+    await bf.locator('.field-error[data-field="amount"]').waitFor();
+    await bf.locator('[name="amount"]').fill('5');
+    await bf.locator('[name="reason"]').fill('launch week');
+    await bf.getByRole('button', { name: 'Create boost' }).click();
+    await page.locator('#boosts tbody tr', { hasText: 'launch week' }).waitFor();
+    await shot('06-boosts');
+
+    // Webhooks: the secret is shown once.
+    await page.goto(`${base}/console#/webhooks`);
+    const wf = form('webhook-form');
+    await wf.locator('[name="url"]').fill('not a url');
+    await wf.getByRole('button', { name: 'Create webhook' }).click();
+    await wf.locator('.field-error[data-field="url"]').waitFor();
+    await wf.locator('[name="url"]').fill('http://127.0.0.1:9/hook');
+    await wf.getByRole('button', { name: 'Create webhook' }).click();
+    expect(await page.locator('#webhook-secret code').textContent()).toMatch(/^whsec_/);
+    await page.locator('#webhooks tbody tr').getByRole('button', { name: 'deliveries' }).click();
+    await page.locator('#deliveries').waitFor();
+    await shot('07-webhooks');
+
+    // Three settles of $2.50: 7.50 of 15 (10 + 5 boost), 3 of 5 requests.
+    for (const id of ['r-1', 'r-2', 'r-3']) expect((await settle(id, 2.5)).status).toBe(200);
+    await page.goto(`${base}/console#/usage`);
+    const uf = form('usage-form');
+    await uf.locator('[name="userId"]').fill('u-42');
+    await uf.locator('[name="model"]').fill('claude-opus-4-1');
+    await uf.getByRole('button', { name: 'Show usage' }).click();
+    await page.locator('#usage .bucket').first().waitFor();
+    const lines = await page.locator('#usage .bucket-line').allTextContents();
+    expect(lines).toHaveLength(2);
+    expect(lines.find((l) => l.includes('requests'))).toMatch(
+      /^3 \/ 5 requests used in the last 20h — next back at \S+/,
+    );
+    expect(lines.find((l) => l.startsWith('$'))).toMatch(
+      /^\$7\.50 \/ \$15\.00 used in the last 5h — next back at/,
+    );
+    const cost = page.locator('#usage .bucket', { hasText: '$7.50' });
+    expect(await cost.locator('.bucket-nums').textContent()).toContain('boost $5.00');
+    expect(await cost.locator('.bar .used').getAttribute('style')).toMatch(/width: 50%/);
+    expect(await cost.locator('.bar .limit-mark').count()).toBe(1);
+    await shot('08-usage');
+
+    // Reset marker: the requests bucket starts over.
+    await page.goto(`${base}/console#/resets`);
+    const rf = form('reset-form');
+    await rf.locator('[name="subjectId"]').fill('u-42');
+    await rf.locator('[name="modelGroupId"] option', { hasText: 'opus' }).waitFor({ state: 'attached' });
+    await rf.locator('[name="modelGroupId"]').selectOption({ label: 'opus (#1)' });
+    await rf.locator('[name="metric"]').selectOption('requests');
+    await rf.locator('[name="window"]').fill('20h');
+    await rf.getByRole('button', { name: 'Reset bucket' }).click();
+    await page.locator('#resets tbody tr', { hasText: 'requests' }).waitFor();
+    await shot('09-resets');
+
+    // Audit: every change above, by the token's name.
+    await page.goto(`${base}/console#/audit`);
+    await page.locator('#audit tbody tr').first().waitFor();
+    expect(await page.locator('#audit tbody tr').count()).toBeGreaterThanOrEqual(7);
+    expect(await page.locator('#audit tbody tr').first().textContent()).toContain('ops');
+    await shot('10-audit');
+  }, 60_000);
+});
