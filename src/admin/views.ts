@@ -1,4 +1,4 @@
-import { microsToUsd } from '../domain/money.js';
+import { apiAmount } from '../domain/money.js';
 import type { BucketSubjectType, LimitMode, LimitSubjectType, Metric, Reset } from '../domain/types.js';
 import type { StoredBoost } from '../db/repositories/boosts.js';
 import type { StoredLimit } from '../db/repositories/limits.js';
@@ -54,10 +54,6 @@ export interface ResetMarkerView {
 
 const iso = (epochMs: number) => new Date(epochMs).toISOString();
 
-/** µ$ → dollars for cost; a count stays a count. */
-export const quantityView = (metric: Metric, value: number) =>
-  metric === 'cost' ? microsToUsd(value) : value;
-
 export function toLimitView(l: StoredLimit): LimitView {
   return {
     id: l.id,
@@ -70,7 +66,7 @@ export function toLimitView(l: StoredLimit): LimitView {
     anchor: l.anchor === null ? null : iso(l.anchor),
     timezone: l.timezone,
     resetTime: l.resetTime,
-    limit: quantityView(l.metric, l.cap),
+    limit: apiAmount(l.metric, l.cap),
     mode: l.mode,
     alertAt: l.alertAt,
     createdAt: iso(l.createdAt),
@@ -86,7 +82,7 @@ export function toBoostView(b: StoredBoost): BoostView {
     modelGroupId: b.modelGroupId,
     metric: b.metric,
     window: b.window,
-    amount: quantityView(b.metric, b.amount),
+    amount: apiAmount(b.metric, b.amount),
     startsAt: iso(b.startsAt),
     expiresAt: iso(b.expiresAt),
     reason: b.reason,

@@ -1,6 +1,6 @@
 import type { ThresholdCrossing } from '../alerts/outbox.js';
 import type { Bucket } from '../domain/buckets.js';
-import { microsToUsd } from '../domain/money.js';
+import { apiAmount } from '../domain/money.js';
 import type { BucketSubjectType, Metric } from '../domain/types.js';
 import type { StoredAlert, StoreBucket } from '../store/counter-store.js';
 
@@ -58,7 +58,7 @@ export function crossingOf(alert: StoredAlert): Crossing | null {
   }
   const threshold = context.fractions?.[alert.threshold];
   if (threshold === undefined) return null;
-  const units = context.metric === 'cost' ? microsToUsd : (n: number) => n;
+  const units = (n: number) => apiAmount(context.metric, n);
   return {
     bucket: context.bucket,
     axis: context.axis,

@@ -1,6 +1,6 @@
 import type { BucketSource } from './buckets.js';
 import type { BucketVerdict, Decision } from './decide.js';
-import { microsToUsd } from './money.js';
+import { apiAmount } from './money.js';
 import { decisionHeaders, type HeaderRecord } from './rate-limit-headers.js';
 import { RESETS, type BucketSubjectType, type Metric, type Reset } from './types.js';
 
@@ -98,7 +98,7 @@ export function failOpenResponse(requestId: string | null = null): DecisionRespo
 
 export function bucketView(v: BucketVerdict): BucketView {
   const { bucket, state } = v;
-  const money = bucket.metric === 'cost' ? microsToUsd : (n: number) => n;
+  const money = (n: number) => apiAmount(bucket.metric, n);
   return {
     key: bucket.key,
     axis: bucket.axis,

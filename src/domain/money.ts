@@ -30,6 +30,10 @@ export function microsToUsd(micros: number): number {
   return Number(`${sign}${whole}.${fraction}`);
 }
 
+/** An amount as the API shows it: dollars for cost (stored in µ$), counts and tokens as they are. */
+export const apiAmount = (metric: string, value: number): number =>
+  metric === 'cost' ? microsToUsd(value) : value;
+
 /** A number's shortest round-trip text, without exponent (1e-7 → "0.0000001"). */
 function numberToPlain(value: number): string {
   const text = String(value);
