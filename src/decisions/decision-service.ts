@@ -13,7 +13,7 @@ import {
 } from '../domain/decision.js';
 import { AppError, storeMisconfigured } from '../domain/errors.js';
 import { bucketAt } from '../domain/frozen.js';
-import type { WriteBehind } from '../ledger/write-behind.js';
+import type { ReservationRow, WriteBehind } from '../ledger/write-behind.js';
 import type { ConfigSnapshot } from '../snapshot/snapshot.js';
 import type {
   BucketState,
@@ -201,14 +201,9 @@ export function createDecisionService(deps: DecisionDeps) {
       if (!outcome.admitted || !outcome.reservation)
         return respond(kind.endpoint, decision, { requestId: input.requestId });
       recordAdmissions(deps.writeBehind, buckets, outcome.states, input, now, sessionTtlMs(input));
-      deps.writeBehind.reservation({
-        requestId: input.requestId,
-        userId: input.userId,
-        reservedAt: new Date(now),
-        expiresAt: new Date(outcome.reservation.expiresAt),
-        buckets: buckets.filter((b) => b.metric === 'requests').map((b) => b.key),
-        payload,
-      });
+      deps.writeBehind.reservation(
+        reservationRow(outcome.reservation, { userId: input.userId, reservedAt: now, buckets }),
+      );
       // An /authz holds nothing: not an open hold (quotagate_open_holds).
       if (kind.holdEstimates) deps.observer.holdOpened(input.requestId, outcome.reservation.expiresAt);
       return respond(kind.endpoint, decision, {
@@ -253,14 +248,7 @@ export function createDecisionService(deps: DecisionDeps) {
    * session is logged already (it was then a reconnect).
    */
   function recordReplayed(reservation: Reservation, payload: ReservationPayload): void {
-    deps.writeBehind.reservation({
-      requestId: reservation.requestId,
-      userId: payload.userId,
-      reservedAt: new Date(payload.reservedAt),
-      expiresAt: new Date(reservation.expiresAt),
-      buckets: payload.buckets.filter((b) => b.metric === 'requests').map((b) => b.key),
-      payload: reservation.payload,
-    });
+    deps.writeBehind.reservation(reservationRow(reservation, payload));
     const { sessionId } = payload;
     if (!sessionId) return;
     for (const bucket of payload.buckets.filter((b) => b.metric === 'sessions')) {
@@ -302,6 +290,21 @@ export function createDecisionService(deps: DecisionDeps) {
 }
 
 export type DecisionService = ReturnType<typeof createDecisionService>;
+
+/** The row written behind an admitted reservation: the requests buckets it counted in, its payload. */
+function reservationRow(
+  reservation: Reservation,
+  payload: Pick<ReservationPayload, 'userId' | 'reservedAt' | 'buckets'>,
+): ReservationRow {
+  return {
+    requestId: reservation.requestId,
+    userId: payload.userId,
+    reservedAt: new Date(payload.reservedAt),
+    expiresAt: new Date(reservation.expiresAt),
+    buckets: payload.buckets.filter((b) => b.metric === 'requests').map((b) => b.key),
+    payload: reservation.payload,
+  };
+}
 
 /**
  * The store's atomic verdict is the truth. An admitted decision shows the states after its
