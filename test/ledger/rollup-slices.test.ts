@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { coarsestLevel, coverRange, SLICE_MS, sliceRowCount } from '../../src/ledger/rollup-slices.js';
+
+const MIN = SLICE_MS.minute;
+const HOUR = SLICE_MS.hour;
+const DAY = SLICE_MS.day;
+const t0 = Date.UTC(2026, 0, 10);
+
+function contiguous(from: number, rawFrom: number, slices: { from: number; to: number }[]) {
+  let cursor = Math.floor(from / MIN) * MIN;
+  for (const s of slices) {
+    expect(s.from).toBe(cursor);
+    cursor = s.to;
+  }
+  expect(cursor).toBe(rawFrom);
+}
+
+describe('coverRange', () => {
+  it('covers a 30-day window with whole slices from the minute holding its start to the raw tail', () => {
+    const from = t0 + 17 * MIN + 5_000;
+    const now = from + 30 * DAY + 3 * HOUR + 7 * MIN;
+    const cover = coverRange(from, now - 15 * MIN, 'day');
+    contiguous(from, cover.rawFrom, cover.slices);
+    expect(cover.slices[0]!.from).toBeLessThanOrEqual(from);
+    expect(cover.rawFrom).toBeLessThanOrEqual(now - 15 * MIN);
+    expect(sliceRowCount(cover)).toBeLessThan(59 + 23 + 31 + 23 + 59);
+  });
+
+  it('reads the same number of rows for a year as the bound allows, not one per settle', () => {
+    const from = t0 + 123_456;
+    const cover = coverRange(from, from + 365 * DAY, 'day');
+    contiguous(from, cover.rawFrom, cover.slices);
+    expect(sliceRowCount(cover)).toBeLessThanOrEqual(59 + 23 + 365 + 23 + 59);
+  });
+
+  it('keeps slices no longer than the allowed level', () => {
+    const cover = coverRange(t0 + 5 * MIN, t0 + 3 * DAY, coarsestLevel(3 * DAY));
+    expect(coarsestLevel(3 * DAY)).toBe('hour');
+    expect(cover.slices.every((s) => s.level !== 'day')).toBe(true);
+    contiguous(t0 + 5 * MIN, cover.rawFrom, cover.slices);
+  });
+
+  it('leaves a range shorter than a minute to raw rows', () => {
+    const cover = coverRange(t0 + 10_000, t0 + 20_000, 'day');
+    expect(cover.slices).toEqual([]);
+    expect(cover.rawFrom).toBe(t0);
+  });
+});
+
+describe('coarsestLevel', () => {
+  it('picks the largest slice of at most a sixtieth of the window', () => {
+    expect(coarsestLevel(30 * MIN)).toBe('minute');
+    expect(coarsestLevel(60 * HOUR)).toBe('hour');
+    expect(coarsestLevel(60 * DAY)).toBe('day');
+  });
+});
