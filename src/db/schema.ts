@@ -207,6 +207,30 @@ export const usageLedger = pgTable(
   ],
 );
 
+/**
+ * Per-bucket sums of the ledger by epoch-aligned minute / hour / day slice, plus one
+ * all-time row (level `all`, slice_start epoch), written in the transaction of the ledger
+ * insert: a rebuild reads these for the old part of a window and raw rows only for the
+ * recent edge. `requests` counts every row at coalesce(reserved_at, settled_at) like the
+ * rebuild does; cost and tokens count settled rows at settled_at.
+ */
+export const ledgerRollups = pgTable(
+  'ledger_rollups',
+  {
+    bucket: text('bucket').notNull(),
+    level: text('level').notNull(),
+    sliceStart: ts('slice_start').notNull(),
+    requests: bigint('requests', { mode: 'number' }).notNull().default(0),
+    costMicros: micros('cost_micros').notNull().default(0),
+    inputTokens: bigint('input_tokens', { mode: 'number' }).notNull().default(0),
+    outputTokens: bigint('output_tokens', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.bucket, t.level, t.sliceStart] }),
+    check('ledger_rollups_level', sql`${t.level} in ('minute', 'hour', 'day', 'all')`),
+  ],
+);
+
 /** Starts of first_use windows, so losing Redis never moves a window (SPEC §1). */
 export const firstUseWindows = pgTable(
   'first_use_windows',
