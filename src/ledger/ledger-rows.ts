@@ -47,12 +47,21 @@ export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promi
   // (drizzle's row-by-row VALUES builder was a fifth of a settle's CPU).
   const column = <T>(pick: (e: LedgerEntry) => T) => new Param(entries.map(pick));
   const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+  const ids = column((e) => e.requestId);
+  // One statement: the rollups (src/db/schema.ts ledgerRollups) take exactly the rows this
+  // insert wrote (RETURNING), so a duplicate settle never counts twice; a released row
+  // turned settled gives back the request it counted before. Keys sorted: concurrent
+  // batches lock rollup rows in one order.
   const result = await tx.execute(sql`
+    with prior as (
+      select request_id, buckets, coalesce(reserved_at, settled_at) as at from usage_ledger
+      where request_id = any(${ids}::text[]) and status = 'released'
+    ), ins as (
     insert into usage_ledger (request_id, user_id, key_id, model, model_group_id, cost_micros,
       input_tokens, output_tokens,
       counted_in_user_global, counted_in_key_global, buckets, status, reserved_at, settled_at, metadata)
     select * from unnest(
-      ${column((e) => e.requestId)}::text[], ${column((e) => e.userId)}::text[],
+      ${ids}::text[], ${column((e) => e.userId)}::text[],
       ${column((e) => e.keyId)}::text[], ${column((e) => e.model)}::text[],
       ${column((e) => e.modelGroupId)}::int[], ${column((e) => e.costMicros)}::bigint[],
       ${column((e) => e.inputTokens)}::bigint[], ${column((e) => e.outputTokens)}::bigint[],
@@ -66,12 +75,38 @@ export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promi
       counted_in_user_global = excluded.counted_in_user_global,
       counted_in_key_global = excluded.counted_in_key_global
     where usage_ledger.status = 'released' and excluded.status = 'settled'
-    returning request_id`);
+    returning request_id, buckets, status, coalesce(reserved_at, settled_at) as counted_at, settled_at,
+      cost_micros, input_tokens, output_tokens
+    ), deltas as (
+      select b.bucket, i.counted_at as at, 1 as requests, 0::bigint as cost, 0::bigint as input,
+        0::bigint as output
+      from ins i, lateral (select distinct value from jsonb_array_elements_text(i.buckets)) b(bucket)
+      union all
+      select b.bucket, i.settled_at, 0, i.cost_micros, i.input_tokens, i.output_tokens
+      from ins i, lateral (select distinct value from jsonb_array_elements_text(i.buckets)) b(bucket)
+      where i.status = 'settled'
+      union all
+      select b.bucket, p.at, -1, 0, 0, 0
+      from prior p join ins i using (request_id),
+        lateral (select distinct value from jsonb_array_elements_text(p.buckets)) b(bucket)
+    ), rolled as (
+      insert into ledger_rollups (bucket, level, slice_start, requests, cost_micros, input_tokens, output_tokens)
+      select d.bucket, l.level,
+        case when l.level = 'all' then timestamptz 'epoch' else date_bin(l.step, d.at, timestamptz 'epoch') end,
+        sum(d.requests), sum(d.cost), sum(d.input), sum(d.output)
+      from deltas d cross join (values ('minute', interval '1 minute'), ('hour', interval '1 hour'),
+        ('day', interval '1 day'), ('all', interval '1 day')) l(level, step)
+      group by 1, 2, 3 order by 1, 2, 3
+      on conflict (bucket, level, slice_start) do update set
+        requests = ledger_rollups.requests + excluded.requests,
+        cost_micros = ledger_rollups.cost_micros + excluded.cost_micros,
+        input_tokens = ledger_rollups.input_tokens + excluded.input_tokens,
+        output_tokens = ledger_rollups.output_tokens + excluded.output_tokens
+    )
+    select request_id from ins`);
   const written = new Set(rowsOf<{ request_id: string }>(result).map((r) => r.request_id));
   // The ledger now counts these requests: their reservation rows have done their job.
-  await tx.execute(
-    sql`delete from reservations where request_id = any(${new Param(entries.map((e) => e.requestId))}::text[])`,
-  );
+  await tx.execute(sql`delete from reservations where request_id = any(${ids}::text[])`);
   const dirty = [...new Set(entries.filter((e) => e.markDirty).map((e) => e.userId))];
   if (dirty.length > 0) {
     await tx

@@ -4,6 +4,8 @@ import { firstUseWindows, reservations, sessionAdmissions, usageLedger } from '.
 import type { StoreBucket, SubjectSeed } from '../store/counter-store.js';
 import { activeSessionsKept } from '../store/store-constants.js';
 import { isHeldMetric, type HeldMetric } from '../domain/types.js';
+import { rolledUsage, type RolledMetric } from './rollup-read.js';
+import { coarsestLevel, rawEdge, type SliceLevel } from './rollup-slices.js';
 
 /** How long a late Redis apply of a settle may trail its commit; the store's marker TTL matches. */
 export const LATE_APPLY_WINDOW_MS = 15 * 60_000;
@@ -64,14 +66,48 @@ async function rebuildBucket(db: Executor, bucket: StoreBucket, now: number): Pr
     case 'input_tokens':
     case 'output_tokens':
     case 'tokens':
-      return { ...empty, usage: await chargedUsage(db, bucket.id, bucket.metric, from) };
+      return { ...empty, usage: await withRollups(db, bucket, bucket.metric, from, now, chargedUsage) };
     case 'requests':
-      return { ...empty, usage: await requestUsage(db, bucket.id, from) };
+      return { ...empty, usage: await withRollups(db, bucket, 'requests', from, now, requestUsage) };
     case 'sessions':
       return { ...empty, sessions: await admissions(db, bucket, from, now) };
     case 'concurrency':
       return empty;
   }
+}
+
+/** Raw usage of the window from `from`, its ledger rows from `ledgerFrom` on (older ones are rolled up). */
+type RawRead<M> = (
+  db: Executor,
+  id: string,
+  metric: M,
+  from: number,
+  ledgerFrom: number,
+  newest: number | null,
+) => Promise<Usage[]>;
+
+/**
+ * Old usage from the rollups, the recent edge (at least LATE_APPLY_WINDOW_MS) from raw rows
+ * so exclusions and includedRequestIds stay exact. An exact `log` bucket reads raw rows
+ * only, its newest max(limit, 1000) — all the store's log keeps (SPEC §4.1).
+ */
+async function withRollups<M extends RolledMetric>(
+  db: Executor,
+  bucket: StoreBucket,
+  metric: M,
+  from: number,
+  now: number,
+  raw: RawRead<M>,
+): Promise<Usage[]> {
+  const c = bucket.counting;
+  if (c.mode === 'log') return raw(db, bucket.id, metric, from, from, Math.max(bucket.limit, 1000));
+  const maxLevel: SliceLevel = c.mode === 'slices' ? coarsestLevel(c.lengthMs) : 'day';
+  // Raw reads (reservations, then ledger) before the rollups: a settle committing meanwhile
+  // may count twice (refuse early), never not at all.
+  const rawFrom = rawEdge(from, now - LATE_APPLY_WINDOW_MS);
+  const recent = await raw(db, bucket.id, metric, from, Math.max(from, rawFrom), null);
+  const old = await rolledUsage(db, bucket.id, metric, from, now - LATE_APPLY_WINDOW_MS, maxLevel);
+  return [...old.usage.map((u) => ({ ...u, settled: false })), ...recent];
 }
 
 /** Earliest instant whose usage counts now; null when nothing can count (no open first-use window). */
@@ -124,12 +160,23 @@ function chargedColumn(metric: HeldMetric) {
   }
 }
 
-async function chargedUsage(db: Executor, id: string, metric: HeldMetric, from: number): Promise<Usage[]> {
+async function chargedUsage(
+  db: Executor,
+  id: string,
+  metric: HeldMetric,
+  _from: number,
+  ledgerFrom: number,
+): Promise<Usage[]> {
+  // Held metrics never count in `log` mode: no newest-first bound needed.
   const rows = await db
     .select({ requestId: usageLedger.requestId, at: usageLedger.settledAt, amount: chargedColumn(metric) })
     .from(usageLedger)
     .where(
-      and(containsBucket(id), eq(usageLedger.status, 'settled'), gte(usageLedger.settledAt, new Date(from))),
+      and(
+        containsBucket(id),
+        eq(usageLedger.status, 'settled'),
+        gte(usageLedger.settledAt, new Date(ledgerFrom)),
+      ),
     );
   return rows.map((r) => ({ requestId: r.requestId, at: r.at.getTime(), amount: r.amount, settled: true }));
 }
@@ -139,27 +186,35 @@ async function chargedUsage(db: Executor, id: string, metric: HeldMetric, from: 
  * ledger's rows, plus reservations the ledger does not know yet (open, or lapsed without a
  * settle or release), so no rebuild forgets an admitted request (SPEC §4.5).
  */
-async function requestUsage(db: Executor, id: string, from: number): Promise<Usage[]> {
+async function requestUsage(
+  db: Executor,
+  id: string,
+  _metric: 'requests',
+  from: number,
+  ledgerFrom: number,
+  newest: number | null,
+): Promise<Usage[]> {
   const countedAt = sql<Date>`coalesce(${usageLedger.reservedAt}, ${usageLedger.settledAt})`;
-  const [ledgered, reserved] = await Promise.all([
-    db
-      .select({
-        requestId: usageLedger.requestId,
-        at: countedAt.mapWith(usageLedger.settledAt),
-        status: usageLedger.status,
-      })
-      .from(usageLedger)
-      .where(and(containsBucket(id), sql`${countedAt} >= ${new Date(from).toISOString()}`)),
-    db
-      .select({ requestId: reservations.requestId, at: reservations.reservedAt })
-      .from(reservations)
-      .where(
-        and(
-          sql`${reservations.buckets} @> ${JSON.stringify([id])}::jsonb`,
-          gte(reservations.reservedAt, new Date(from)),
-        ),
+  const reserved = await db
+    .select({ requestId: reservations.requestId, at: reservations.reservedAt })
+    .from(reservations)
+    .where(
+      and(
+        sql`${reservations.buckets} @> ${JSON.stringify([id])}::jsonb`,
+        gte(reservations.reservedAt, new Date(from)),
       ),
-  ]);
+    );
+  // Read after the reservations: a settle deleting one commits its ledger row first.
+  const ledgered = await db
+    .select({
+      requestId: usageLedger.requestId,
+      at: countedAt.mapWith(usageLedger.settledAt),
+      status: usageLedger.status,
+    })
+    .from(usageLedger)
+    .where(and(containsBucket(id), sql`${countedAt} >= ${new Date(ledgerFrom).toISOString()}`))
+    .orderBy(desc(countedAt))
+    .limit(newest ?? Number.MAX_SAFE_INTEGER);
   const usage = new Map<string, Usage>();
   for (const r of reserved)
     usage.set(r.requestId, { requestId: r.requestId, at: r.at.getTime(), amount: 1, settled: false });

@@ -23,6 +23,9 @@ export interface RangeCover {
 const LEVELS: SliceLevel[] = ['minute', 'hour', 'day'];
 const floorTo = (t: number, step: number) => Math.floor(t / step) * step;
 
+/** Where raw rows take over from rollups: the minute holding max(from, rawAfter). */
+export const rawEdge = (from: number, rawAfter: number) => floorTo(Math.max(from, rawAfter), SLICE_MS.minute);
+
 /** The coarsest level whose slice is at most windowMs / 60 (SPEC §4.1); minute at least. */
 export function coarsestLevel(windowMs: number): SliceLevel {
   const fitting = LEVELS.filter((l) => SLICE_MS[l] <= windowMs / 60);
@@ -34,7 +37,7 @@ export function coarsestLevel(windowMs: number): SliceLevel {
  * allowed level, then stepping down at the end) and leaves [rawFrom, now) to raw rows.
  */
 export function coverRange(from: number, rawAfter: number, maxLevel: SliceLevel): RangeCover {
-  const rawFrom = floorTo(Math.max(from, rawAfter), SLICE_MS.minute);
+  const rawFrom = rawEdge(from, rawAfter);
   const levels = LEVELS.slice(0, LEVELS.indexOf(maxLevel) + 1);
   const slices: SliceRange[] = [];
   let cursor = floorTo(from, SLICE_MS.minute);
