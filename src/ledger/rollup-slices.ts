@@ -45,10 +45,11 @@ export function coverRange(from: number, rawAfter: number, maxLevel: SliceLevel)
     if (to > cursor) slices.push({ level, from: cursor, to });
     cursor = Math.max(cursor, to);
   };
-  // Climb: fine slices until the cursor is aligned to the next coarser level.
+  // Climb: fine slices until the cursor is aligned to the next coarser level, whole slices
+  // only (a slice reaching past rawFrom would count the raw edge twice).
   for (let i = 0; i < levels.length - 1; i++) {
     const next = SLICE_MS[levels[i + 1]!];
-    push(levels[i]!, Math.min(Math.ceil(cursor / next) * next, rawFrom));
+    push(levels[i]!, Math.min(Math.ceil(cursor / next) * next, floorTo(rawFrom, SLICE_MS[levels[i]!])));
   }
   // Descend: the coarsest whole slices that fit, then finer ones up to rawFrom.
   for (let i = levels.length - 1; i >= 0; i--) push(levels[i]!, floorTo(rawFrom, SLICE_MS[levels[i]!]));

@@ -1,15 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { coarsestLevel, coverRange, SLICE_MS, sliceRowCount } from '../../src/ledger/rollup-slices.js';
+import {
+  coarsestLevel,
+  coverRange,
+  SLICE_MS,
+  sliceRowCount,
+  type SliceRange,
+} from '../../src/ledger/rollup-slices.js';
 
 const MIN = SLICE_MS.minute;
 const HOUR = SLICE_MS.hour;
 const DAY = SLICE_MS.day;
 const t0 = Date.UTC(2026, 0, 10);
 
-function contiguous(from: number, rawFrom: number, slices: { from: number; to: number }[]) {
+function contiguous(from: number, rawFrom: number, slices: SliceRange[]) {
   let cursor = Math.floor(from / MIN) * MIN;
   for (const s of slices) {
     expect(s.from).toBe(cursor);
+    // Whole slices only: one reaching past rawFrom would count the raw edge twice.
+    expect([s.from % SLICE_MS[s.level], s.to % SLICE_MS[s.level]]).toEqual([0, 0]);
     cursor = s.to;
   }
   expect(cursor).toBe(rawFrom);
@@ -38,6 +46,13 @@ describe('coverRange', () => {
     expect(coarsestLevel(3 * DAY)).toBe('hour');
     expect(cover.slices.every((s) => s.level !== 'day')).toBe(true);
     contiguous(t0 + 5 * MIN, cover.rawFrom, cover.slices);
+  });
+
+  it('never lets an hour slice reach into the raw tail of a window starting on the hour', () => {
+    const from = t0 + 5 * HOUR;
+    const cover = coverRange(from, from + 9 * HOUR + 29 * MIN, 'day');
+    contiguous(from, cover.rawFrom, cover.slices);
+    expect(cover.slices.map((sl) => sl.level)).toEqual(['hour', 'minute']);
   });
 
   it('leaves a range shorter than a minute to raw rows', () => {

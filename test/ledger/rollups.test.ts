@@ -142,6 +142,12 @@ describeWithPostgres('ledger rollups on PostgreSQL', () => {
       { mode: 'window', start: Date.parse('2027-03-01T00:00:00+01:00'), end: null },
       Date.parse('2027-03-01T00:00:00+01:00'),
     ],
+    [
+      'calendar day window in New York (starts on the hour), cost',
+      'cost',
+      { mode: 'window', start: Date.parse('2027-03-20T00:00:00-04:00'), end: null },
+      Date.parse('2027-03-20T00:00:00-04:00'),
+    ],
     ['total, requests', 'requests', { mode: 'window', start: 0, end: null }, 0],
     ['total, input tokens', 'input_tokens', { mode: 'window', start: 0, end: null }, 0],
     [
