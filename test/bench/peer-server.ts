@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
-import { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterUnion } from 'rate-limiter-flexible';
+import { serveYardstick, yardstickEnv, yardstickRedis } from './yardstick.js';
 
 /**
  * The two yardsticks issue 9 measures /check against, each run as its own process (PEER):
@@ -14,18 +14,10 @@ import { RateLimiterRedis, RateLimiterUnion } from 'rate-limiter-flexible';
  * Same Node, NODE_ENV, Redis and client options as quotagate (PORT, HOST, REDIS_URL,
  * REDIS_KEY_PREFIX); the body is /check's body, so parsing costs the same.
  */
-const port = Number(process.env.PORT ?? 0);
-const host = process.env.HOST ?? '127.0.0.1';
-const prefix = process.env.REDIS_KEY_PREFIX ?? 'qgbench';
+const { prefix } = yardstickEnv;
 const peer = process.env.PEER === 'rlf' ? 'rlf' : 'six-keys';
 
-const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
-  lazyConnect: true,
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 0,
-  commandTimeout: 250,
-});
-redis.on('error', () => undefined);
+const redis = yardstickRedis();
 
 const SIX_KEYS = `local out = {}
 for i = 1, 6 do
@@ -73,22 +65,4 @@ app.post('/peer', async (request, reply) => {
     return reply.code(429).send({ allowed: false, userId: user });
   }
 });
-app.get('/readyz', async () => ({ ready: (await redis.ping()) === 'PONG' }));
-
-async function main() {
-  await redis.connect();
-  await app.listen({ port, host });
-  const shutdown = () => {
-    void app.close().then(() => {
-      redis.disconnect();
-      process.exit(0);
-    });
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(`peer ${peer}: failed to start: ${String(err)}\n`);
-  process.exit(1);
-});
+serveYardstick(`peer ${peer}`, app, redis);

@@ -195,7 +195,7 @@ export function renderTable(rows: Row[]): string {
     '429',
     'errors',
     'server CPU µs/req',
-    'ratio to baseline',
+    'ratio',
     'target',
     'met?',
   ];

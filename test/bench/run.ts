@@ -262,6 +262,8 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     `  reply sizes: baseline ${Math.round(stepOf(baseRun, '/baseline').bytesPerResponse)} B, /check ${Math.round(checkFig.bytesPerResponse)} B (headers + body)`,
     `  429 is a normal answer (quota refused); "errors" are other non-2xx; socket errors/timeouts: ${socketErrors}`,
     '  latencies: every response timed by autocannon (sub-ms), percentiles computed here; req/s = responses / measured seconds',
+    '  ratio: req/s ÷ the baseline row, except the two "/check ÷ …" rows, which divide /check by the peer they name',
+    '  peers: six-keys = one EVALSHA INCRing 6 keys of the user (PEXPIRE on first use), 6-number reply; rlf = rate-limiter-flexible RateLimiterUnion of 6 RateLimiterRedis (6 separate calls, not atomic)',
     '  server CPU µs/req: user + system time of the server process over the measured seconds, per response',
     '  paced: the rate split over staggered single-connection autocannon instances; overallRate: one instance, whose per-second bursts queue like saturation',
     '',
