@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
-import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
@@ -18,6 +18,8 @@ import { createDataPlane } from './decisions/data-plane.js';
 import { DeliveryWorker } from './alerts/delivery-worker.js';
 import { registerSwagger } from './http/swagger.js';
 import { validatorCompiler } from './http/validation.js';
+import { replySerializer } from './http/serializer.js';
+import { decisionReply, settleReply } from './http/schemas/decisions.js';
 import { createMetrics } from './ops/metrics.js';
 import type { ZodApp } from './http/types.js';
 import { ConfigSync } from './snapshot/config-sync.js';
@@ -55,7 +57,7 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
     return503OnClosing: true,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(replySerializer([decisionReply, settleReply]));
   registerErrorHandling(app);
   registerBodyParsing(app);
   registerRequestTime(app, clock, config.QUOTA_TEST_CLOCK);

@@ -1,6 +1,5 @@
-import { inArray } from 'drizzle-orm';
+import { Param, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { reservations } from '../db/schema.js';
 
 interface Waiting {
   requestId: string;
@@ -31,11 +30,13 @@ export class ReservationLookup {
     const batch = this.waiting.splice(0);
     try {
       const ids = [...new Set(batch.map((w) => w.requestId))];
-      const rows = await this.db
-        .select({ requestId: reservations.requestId, payload: reservations.payload })
-        .from(reservations)
-        .where(inArray(reservations.requestId, ids));
-      const found = new Map(rows.map((r) => [r.requestId, r.payload]));
+      // One constant statement over an array parameter: the same text for 1 id or 500, where
+      // drizzle's select builder and IN list cost more CPU than the query on the settle path.
+      const result = await this.db.execute(
+        sql`select request_id, payload from reservations where request_id = any(${new Param(ids)}::text[])`,
+      );
+      const rows = (result as unknown as { rows: { request_id: string; payload: string }[] }).rows;
+      const found = new Map(rows.map((r) => [r.request_id, r.payload]));
       for (const w of batch) w.resolve(found.get(w.requestId) ?? null);
     } catch (err) {
       for (const w of batch) w.reject(err);

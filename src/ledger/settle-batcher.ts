@@ -33,6 +33,8 @@ interface Pending {
 
 export interface BatcherOptions {
   maxBatch?: number;
+  /** Batches committing at once, each its own transaction (one COMMIT round trip no longer caps the rate). */
+  maxInFlight?: number;
   /** Retries of a batch whose COMMIT outcome is unknown (connection lost). */
   retries?: number;
   onBatch?: (size: number, seconds: number) => void;
@@ -41,16 +43,22 @@ export interface BatcherOptions {
 }
 
 /**
- * Group commit for the ledger: entries that arrive while a commit is in flight wait and go
- * together in the next transaction, so concurrent settles share one COMMIT. Nobody is
+ * Group commit for the ledger: entries that arrive while commits are in flight wait and go
+ * together in the next transaction, so concurrent settles share one COMMIT; up to
+ * `maxInFlight` batches commit at once. A request id waits while an earlier entry of it is
+ * in flight, so entries of one request commit in arrival order. Nobody is
  * answered before their row's fate is known: a lost connection during COMMIT retries the
  * whole batch (idempotent by request id) before anyone hears back; a bad row is retried
  * alone in a savepoint so it never sinks the others.
  */
 export class SettleBatcher {
   private queue: Pending[] = [];
-  private flushing: Promise<void> | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Request ids of the batches in flight. */
+  private readonly busy = new Set<string>();
+  private scheduled = false;
   private readonly maxBatch: number;
+  private readonly maxInFlight: number;
   private readonly retries: number;
 
   constructor(
@@ -59,29 +67,63 @@ export class SettleBatcher {
     private readonly options: BatcherOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 500;
+    this.maxInFlight = options.maxInFlight ?? 3;
     this.retries = options.retries ?? 3;
   }
 
   submit(entry: LedgerEntry): Promise<LedgerOutcome> {
     return new Promise((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
-      if (!this.flushing) this.flushing = this.drain();
+      this.schedule();
     });
   }
 
   /** Resolves once everything submitted so far has its answer (graceful shutdown). */
   async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    while (this.queue.length > 0 || this.inFlight.size > 0) {
+      if (this.inFlight.size > 0) await Promise.all(this.inFlight);
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
-  private async drain(): Promise<void> {
-    // Let every settle that arrived in this event-loop turn join the first batch.
-    await new Promise((resolve) => setImmediate(resolve));
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      await this.commitBatch(batch);
+  /** Let every settle that arrives in this event-loop turn join the next batch. */
+  private schedule(): void {
+    if (this.scheduled || this.inFlight.size >= this.maxInFlight) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.launch();
+    });
+  }
+
+  private launch(): void {
+    while (this.inFlight.size < this.maxInFlight && this.queue.length > 0) {
+      const batch = this.takeBatch();
+      if (batch.length === 0) return;
+      const run: Promise<void> = this.commitBatch(batch).finally(() => {
+        this.inFlight.delete(run);
+        for (const p of batch) this.busy.delete(p.entry.requestId);
+        this.launch();
+      });
+      this.inFlight.add(run);
     }
-    this.flushing = null;
+  }
+
+  /** The oldest entries whose request id has nothing in flight; the rest keep their place. */
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    const rest: Pending[] = [];
+    const taken = new Set<string>();
+    for (const p of this.queue) {
+      const id = p.entry.requestId;
+      if (batch.length < this.maxBatch && (taken.has(id) || !this.busy.has(id))) {
+        batch.push(p);
+        taken.add(id);
+      } else rest.push(p);
+    }
+    this.queue = rest;
+    for (const id of taken) this.busy.add(id);
+    return batch;
   }
 
   private async commitBatch(batch: Pending[]): Promise<void> {

@@ -15,6 +15,7 @@ import {
 import {
   baseline,
   check,
+  peer,
   reserveThenSettle,
   settleAlone,
   tokenCheck,
@@ -30,7 +31,13 @@ import { describeSettings, loadSettings, type BenchSettings } from './settings.j
  * writes nothing. Everything it creates (processes, database, Redis keys) is removed at
  * the end, also when a step fails or the run is interrupted.
  */
-const TARGETS = { checkRatio: 0.9, settlePerSecond: 3_000, halfSaturationP99Ms: 3 };
+const TARGETS = {
+  checkRatio: 0.9,
+  sixKeysRatio: 0.65,
+  rlfRatio: 1.5,
+  settlePerSecond: 3_000,
+  halfSaturationP99Ms: 3,
+};
 
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
@@ -136,7 +143,22 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     env: common,
   });
   servers.push(base);
-  log(`quotagate pid ${quotagate.pid} at ${quotagate.url}; baseline pid ${base.pid} at ${base.url}`);
+  const startPeer = async (name: 'six-keys' | 'rlf') => {
+    const server = await startServer({
+      name,
+      args: ['--import', 'tsx', 'test/bench/peer-server.ts'],
+      port: await freePort(),
+      readyPath: '/readyz',
+      env: { ...common, PEER: name },
+    });
+    servers.push(server);
+    return server;
+  };
+  const sixKeys = await startPeer('six-keys');
+  const rlf = await startPeer('rlf');
+  log(
+    `quotagate pid ${quotagate.pid} at ${quotagate.url}; baseline pid ${base.pid}; six-keys pid ${sixKeys.pid}; rlf pid ${rlf.pid}`,
+  );
 
   const seeded = await seed(new AdminClient(quotagate.url, adminToken), settings.users);
   log(`seeded ${settings.users} users, ${seeded.limits} limits in ${seeded.seedSeconds.toFixed(1)} s`);
@@ -171,6 +193,8 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     closedLoop(url, conns, s, requests);
 
   const baseRun = await measure('baseline', base, baseline(target), closed(c));
+  const sixKeysRun = await measure('six-key EVALSHA peer', sixKeys, peer(target), closed(c));
+  const rlfRun = await measure('rate-limiter-flexible peer', rlf, peer(target), closed(c));
   const checkRun = await measure('/check', quotagate, check(target), closed(c));
   const tokenRun = await measure('/check with token buckets', quotagate, tokenCheck(target), closed(c));
   const flowRun = await measure('/reserve→/settle', quotagate, reserveThenSettle(target), closed(c));
@@ -197,13 +221,32 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     seeded.modelGroupId,
   );
 
-  const runs: BenchRuns = { baseRun, checkRun, tokenRun, flowRun, settleRun, probeRun, pacedRun, burstRun };
+  const runs: BenchRuns = {
+    baseRun,
+    sixKeysRun,
+    rlfRun,
+    checkRun,
+    tokenRun,
+    flowRun,
+    settleRun,
+    probeRun,
+    pacedRun,
+    burstRun,
+  };
   const rows = buildRows(runs, c, TARGETS);
   const checkFig = stepOf(checkRun, '/check');
-  const socketErrors = [baseRun, checkRun, tokenRun, flowRun, settleRun, probeRun, pacedRun, burstRun].reduce(
-    (sum, r) => sum + r.socketErrors,
-    0,
-  );
+  const socketErrors = [
+    baseRun,
+    sixKeysRun,
+    rlfRun,
+    checkRun,
+    tokenRun,
+    flowRun,
+    settleRun,
+    probeRun,
+    pacedRun,
+    burstRun,
+  ].reduce((sum, r) => sum + r.socketErrors, 0);
   const out = [
     '',
     'quotagate benchmark: npm run bench',
@@ -219,6 +262,8 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     `  reply sizes: baseline ${Math.round(stepOf(baseRun, '/baseline').bytesPerResponse)} B, /check ${Math.round(checkFig.bytesPerResponse)} B (headers + body)`,
     `  429 is a normal answer (quota refused); "errors" are other non-2xx; socket errors/timeouts: ${socketErrors}`,
     '  latencies: every response timed by autocannon (sub-ms), percentiles computed here; req/s = responses / measured seconds',
+    '  ratio: req/s ÷ the baseline row, except the two "/check ÷ …" rows, which divide /check by the peer they name',
+    '  peers: six-keys = one EVALSHA INCRing 6 keys of the user (PEXPIRE on first use), 6-number reply; rlf = rate-limiter-flexible RateLimiterUnion of 6 RateLimiterRedis (6 separate calls, not atomic)',
     '  server CPU µs/req: user + system time of the server process over the measured seconds, per response',
     '  paced: the rate split over staggered single-connection autocannon instances; overallRate: one instance, whose per-second bursts queue like saturation',
     '',

@@ -62,6 +62,14 @@ export const baseline =
     return [post('/baseline', 'unused', () => demand(next()), recorder.mark('/baseline'))];
   };
 
+/** The peers (peer-server.ts) get the same body too. */
+export const peer =
+  ({ users }: ScenarioTarget): RequestsFactory =>
+  (recorder: Recorder) => {
+    const next = rotation(users);
+    return [post('/peer', 'unused', () => demand(next()), recorder.mark('/peer'))];
+  };
+
 export const check =
   ({ token, users }: ScenarioTarget): RequestsFactory =>
   (recorder: Recorder) => {

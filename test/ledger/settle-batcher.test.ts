@@ -76,6 +76,31 @@ describeWithPostgres('settle batcher (group commit) on PostgreSQL', () => {
     expect(b).toMatchObject({ kind: 'exists' });
   });
 
+  it('commits batches side by side and keeps the entries of one request in arrival order', async () => {
+    const sizes: number[] = [];
+    const batcher = new SettleBatcher(database, logger, {
+      maxBatch: 1,
+      maxInFlight: 3,
+      onBatch: (size) => sizes.push(size),
+    });
+    const others = Array.from({ length: 6 }, () => entry());
+    const released = entry({ status: 'released', costMicros: 0, countedInUserGlobal: false });
+    const settled = { ...released, status: 'settled' as const, costMicros: 5_000, countedInUserGlobal: true };
+    const [release, settle, ...rest] = await Promise.all(
+      [released, settled, ...others].map((e) => batcher.submit(e)),
+    );
+    // The settle waited for the release's commit: both were written, the row ends settled.
+    expect(release).toEqual({ kind: 'written' });
+    expect(settle).toMatchObject({ kind: 'written' });
+    expect(rest.every((o) => o.kind === 'written')).toBe(true);
+    expect(sizes).toEqual(Array.from({ length: 8 }, () => 1));
+    const [row] = await database.db
+      .select()
+      .from(usageLedger)
+      .where(eq(usageLedger.requestId, released.requestId));
+    expect(row).toMatchObject({ status: 'settled', costMicros: 5_000 });
+  });
+
   it("turns a released row settled with the settle's buckets and cost split (SPEC §4.5)", async () => {
     const batcher = new SettleBatcher(database, logger);
     const released = entry({

@@ -1,0 +1,68 @@
+import Fastify from 'fastify';
+import { RateLimiterRedis, RateLimiterUnion } from 'rate-limiter-flexible';
+import { serveYardstick, yardstickEnv, yardstickRedis } from './yardstick.js';
+
+/**
+ * The two yardsticks issue 9 measures /check against, each run as its own process (PEER):
+ *
+ * - `six-keys`: a bare Fastify route doing one EVALSHA of a script that INCRs six keys of
+ *   the user (with PEXPIRE on first use) and answers the six counts: the floor of "one
+ *   atomic script over six buckets".
+ * - `rlf`: rate-limiter-flexible's RateLimiterUnion of six RateLimiterRedis limiters (six
+ *   separate, non-atomic round trips in one pipeline-less burst) keyed by the user.
+ *
+ * Same Node, NODE_ENV, Redis and client options as quotagate (PORT, HOST, REDIS_URL,
+ * REDIS_KEY_PREFIX); the body is /check's body, so parsing costs the same.
+ */
+const { prefix } = yardstickEnv;
+const peer = process.env.PEER === 'rlf' ? 'rlf' : 'six-keys';
+
+const redis = yardstickRedis();
+
+const SIX_KEYS = `local out = {}
+for i = 1, 6 do
+  local n = redis.call('INCR', KEYS[i])
+  if n == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+  out[i] = n
+end
+return out`;
+redis.defineCommand('benchSix', { numberOfKeys: 6, lua: SIX_KEYS });
+const benchSix = (...args: string[]): Promise<number[]> =>
+  (redis as unknown as { benchSix(...a: string[]): Promise<number[]> }).benchSix(...args);
+
+// Six limits like the fixture's six buckets: 5 h, 1 d, 1 w, key 1 d, 1 min, concurrency-ish.
+const DURATIONS_S = [5 * 3600, 86_400, 7 * 86_400, 86_400, 60, 3600];
+const union = new RateLimiterUnion(
+  ...DURATIONS_S.map(
+    (duration, i) =>
+      new RateLimiterRedis({
+        storeClient: redis,
+        keyPrefix: `${prefix}:rlf${i}`,
+        points: 1_000_000_000,
+        duration,
+      }),
+  ),
+);
+
+const userOf = (body: unknown): string => {
+  const userId = (body as { userId?: unknown } | null)?.userId;
+  return typeof userId === 'string' ? userId : 'anonymous';
+};
+
+const app = Fastify({ logger: false });
+
+app.post('/peer', async (request, reply) => {
+  const user = userOf(request.body);
+  if (peer === 'six-keys') {
+    const k = `${prefix}:six:{${user}}`;
+    const counts = await benchSix(`${k}:a`, `${k}:b`, `${k}:c`, `${k}:d`, `${k}:e`, `${k}:f`, '3600000');
+    return { allowed: true, userId: user, counts };
+  }
+  try {
+    const result = await union.consume(user, 1);
+    return { allowed: true, userId: user, remaining: Object.values(result).map((r) => r.remainingPoints) };
+  } catch {
+    return reply.code(429).send({ allowed: false, userId: user });
+  }
+});
+serveYardstick(`peer ${peer}`, app, redis);
