@@ -13,15 +13,6 @@ type Decided = Extract<DecideOutcome, { kind: 'decided' }>;
 const MAX_CLAIMS = 3;
 
 /**
- * A /reserve: decide.lua plus the request id's pointer (tagged by the request id, so in its
- * own slot) in ONE pipeline: SET NX, extend (GT), GET. The pointer lets `reservation()` find
- * the record from the request id alone; a refused reserve may leave one behind, harmlessly.
- *
- * Rare path: the pointer names another subject. If that subject holds a reservation for the
- * request id, this decision is undone (undo.lua) and that reservation returned as `existing`.
- * If it holds none (its reserve was refused), the pointer is taken over by compare-and-set.
- */
-/**
  * One pipeline on one server. In a cluster the pointer's slot is another master's, and a
  * pipeline must stay in one slot: two concurrent round trips, each atomic in its slot —
  * the same guarantees, since the pipeline was never a transaction either.
@@ -47,6 +38,16 @@ async function decideAndPoint(
   return [reply, pipelineResults(exec)[2]];
 }
 
+/**
+ * A /reserve: decide.lua plus the request id's pointer (tagged by the request id, so in its
+ * own slot): SET NX, extend (GT), GET — one pipeline on one server, two concurrent calls (one
+ * per slot) on a cluster (decideAndPoint). The pointer lets `reservation()` find
+ * the record from the request id alone; a refused reserve may leave one behind, harmlessly.
+ *
+ * Rare path: the pointer names another subject. If that subject holds a reservation for the
+ * request id, this decision is undone (undo.lua) and that reservation returned as `existing`.
+ * If it holds none (its reserve was refused), the pointer is taken over by compare-and-set.
+ */
 export async function reserveWithPointer(
   redis: RedisClient,
   calls: ScriptCalls,
