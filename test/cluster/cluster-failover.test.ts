@@ -36,7 +36,7 @@ describeWithServers('a master failover under quotagate traffic (REDIS_CLUSTER=tr
   /** One reserve and its settle; the settle's cost counts once it was acknowledged. */
   const spend = async (userId: string, costUsd: number) => {
     const requestId = `r-${next++}`;
-    const reserve = await post('/reserve', { userId, model: MODEL, requestId, estimateUsd: costUsd });
+    const reserve = await post('/reserve', { userId, model: MODEL, requestId, estimatedCostUsd: costUsd });
     if (reserve.statusCode !== 200) return reserve;
     const settle = await post('/settle', { requestId, costUsd });
     if (settle.statusCode === 200) settled.set(userId, (settled.get(userId) ?? 0) + costUsd);
