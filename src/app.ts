@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './store/redis/connect.js';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { AppConfig } from './config.js';
@@ -35,7 +35,7 @@ export interface AppDeps {
   config: AppConfig;
   database: Database;
   /** null: embedded mode (in-process counters, config polling only). */
-  redis: Redis | null;
+  redis: RedisClient | null;
   clock: Clock;
   logger: Logger;
   tokens: ResolvedTokens;

@@ -1,14 +1,14 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './store/redis/connect.js';
 import type { Logger } from 'pino';
 import { OffsetClock, systemClock, type Clock } from './clock.js';
 import type { AppConfig } from './config.js';
 import { openPglite, openPostgres, type Database } from './db/client.js';
 import { applyMigrations } from './db/migrate.js';
-import { connectRedis, redisTime } from './store/redis/connect.js';
+import { connectStore, redisTime } from './store/redis/connect.js';
 
 export interface Infrastructure {
   database: Database;
-  redis: Redis | null;
+  redis: RedisClient | null;
   clock: Clock;
   close(): Promise<void>;
 }
@@ -21,10 +21,10 @@ export async function openInfrastructure(config: AppConfig, logger: Logger): Pro
   if (!config.DATABASE_URL) logger.info({ dataDir: config.DATA_DIR }, 'embedded PostgreSQL (PGlite)');
   try {
     if (config.AUTO_MIGRATE) await applyMigrations(database);
-    let redis: Redis | null = null;
+    let redis: RedisClient | null = null;
     let clock: Clock = systemClock;
     if (config.REDIS_URL) {
-      redis = connectRedis(config.REDIS_URL, config.STORE_TIMEOUT_MS);
+      redis = connectStore(config.REDIS_URL, config.REDIS_CLUSTER, config.STORE_TIMEOUT_MS);
       clock = await followRedis(redis, logger);
     } else {
       logger.warn('REDIS_URL unset: in-process counter store, single instance only');
@@ -50,7 +50,7 @@ export async function openInfrastructure(config: AppConfig, logger: Logger): Pro
  * serves by FAIL_MODE while it is unreachable (SPEC §4.6). The client keeps reconnecting
  * (connectRedis' retryStrategy), and every connection re-measures the clock.
  */
-async function followRedis(redis: Redis, logger: Logger): Promise<OffsetClock> {
+async function followRedis(redis: RedisClient, logger: Logger): Promise<OffsetClock> {
   const clock = new OffsetClock(() => redisTime(redis));
   redis.on('ready', () => void clock.remeasure());
   try {

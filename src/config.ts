@@ -18,6 +18,19 @@ const optionalUrl = z
   .pipe(z.url().optional())
   .optional();
 
+/** One URL, or comma-separated URLs (cluster seeds); a list without REDIS_CLUSTER is refused below. */
+const urlList = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .pipe(
+    z
+      .string()
+      .refine((v) => v.split(',').every((part) => z.url().safeParse(part.trim()).success), 'Invalid URL')
+      .optional(),
+  )
+  .optional();
+
 export const tokenListSchema = z
   .string()
   .optional()
@@ -41,8 +54,11 @@ export const envSchema = z.object({
   DATABASE_URL: optionalUrl.describe(
     'PostgreSQL connection string; unset runs embedded PostgreSQL (PGlite) under DATA_DIR',
   ),
-  REDIS_URL: optionalUrl.describe(
-    'Redis connection string; unset uses the in-process counter store (single instance only)',
+  REDIS_URL: urlList.describe(
+    'Redis connection string; unset uses the in-process counter store (single instance only). With REDIS_CLUSTER=true: comma-separated seed nodes',
+  ),
+  REDIS_CLUSTER: bool(false).describe(
+    'REDIS_URL lists seed nodes of a Redis Cluster (SPEC §8): keys spread over its masters by subject',
   ),
   REDIS_KEY_PREFIX: z
     .string()
@@ -160,7 +176,12 @@ export class ConfigError extends Error {
 /** Parses the environment once; throws a ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
   const known = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, env[k]]));
-  const result = envSchema.safeParse(known);
+  const result = envSchema
+    .refine((c) => c.REDIS_CLUSTER || !c.REDIS_URL?.includes(','), {
+      path: ['REDIS_URL'],
+      message: 'several URLs need REDIS_CLUSTER=true',
+    })
+    .safeParse(known);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid environment:\n  ${lines.join('\n  ')}`);

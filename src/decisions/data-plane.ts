@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis/connect.js';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -25,7 +25,7 @@ export interface DataPlaneDeps {
   metrics: Metrics;
   config: AppConfig;
   database: Database;
-  redis: Redis | null;
+  redis: RedisClient | null;
   logger: Logger;
   snapshot: () => ConfigSnapshot;
 }
@@ -37,7 +37,12 @@ export interface DataPlaneDeps {
 export function createDataPlane(deps: DataPlaneDeps) {
   const { config, database, redis, logger, snapshot } = deps;
   const store: CounterStore = redis
-    ? new RedisCounterStore(redis, { prefix: config.REDIS_KEY_PREFIX })
+    ? new RedisCounterStore(redis, {
+        prefix: config.REDIS_KEY_PREFIX,
+        ...(config.REDIS_CLUSTER
+          ? { replicaAckMs: Math.max(1, Math.floor(config.STORE_TIMEOUT_MS / 2)) }
+          : {}),
+      })
     : new MemoryCounterStore();
   const intents = new ApplyIntents(database.db, logger);
   const batcher = new SettleBatcher(database, logger, {
@@ -47,7 +52,7 @@ export function createDataPlane(deps: DataPlaneDeps) {
       deps.metrics.settleCommit.observe(seconds);
     },
   });
-  const holds = redis ? redisOpenHolds(redis, `${config.REDIS_KEY_PREFIX}:open-holds`) : memoryOpenHolds();
+  const holds = redis ? redisOpenHolds(redis, config.REDIS_KEY_PREFIX) : memoryOpenHolds();
   const observer = metricsObserver(deps.metrics, holds);
   const writeBehind = new WriteBehind(database.db, logger);
   const health = new StoreHealth();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster } from 'ioredis';
+import { isCluster, type RedisClient } from '../store/redis/connect.js';
 import type { Logger } from 'pino';
 
 /**
@@ -11,11 +12,12 @@ import type { Logger } from 'pino';
 export class RedisWatch {
   private generation: string | null = null;
   private runId: string | null = null;
+  private masters = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   losses = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
     private readonly logger: Logger,
     private readonly intervalMs = 5_000,
@@ -37,6 +39,7 @@ export class RedisWatch {
   private readonly onReady = () => void this.check();
 
   async check(): Promise<void> {
+    if (isCluster(this.redis)) return this.checkMasters(this.redis);
     try {
       await this.redis.set(this.key, randomUUID(), 'NX');
       const [generation, info] = await Promise.all([this.redis.get(this.key), this.redis.info('server')]);
@@ -52,6 +55,27 @@ export class RedisWatch {
       this.runId = runId;
     } catch {
       // Unreachable: the decision path applies FAIL_MODE; try again next tick.
+    }
+  }
+
+  /**
+   * A cluster: one generation key would watch one master only, so the masters' run ids are
+   * compared instead. A master that failed over (its replica promoted) or restarted drops
+   * out of the set; its slots may have lost their last writes (settles are covered by
+   * WAIT, src/store/README.md), and their buckets rebuild once their warm flags are gone.
+   */
+  private async checkMasters(cluster: Cluster): Promise<void> {
+    try {
+      const infos = await Promise.all(cluster.nodes('master').map((node) => node.info('server')));
+      const runIds = new Set(infos.map((info) => /run_id:(\w+)/.exec(info)?.[1] ?? ''));
+      const gone = [...this.masters].filter((id) => !runIds.has(id));
+      if (gone.length > 0) {
+        this.losses += 1;
+        this.logger.warn({ gone, masters: [...runIds] }, 'a Redis Cluster master failed over or restarted');
+      }
+      this.masters = runIds;
+    } catch {
+      // A node unreachable mid-failover: the decision path applies FAIL_MODE; next tick.
     }
   }
 

@@ -195,6 +195,8 @@ export function createSettleService(deps: SettleDeps) {
       );
       await recordFirstUse(plan, now);
       deps.health.markUp();
+      // A failover could lose it with its master: the ledger has it, the rebuild restores it.
+      if (outcome.kind === 'applied' && outcome.unreplicated) await markDirty(plan.userId);
       return (
         outcome.kind !== 'applied' || (await deps.alerts.forward(plan.userId, outcome.alerts ?? [], now))
       );

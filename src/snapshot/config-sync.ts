@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../store/redis/connect.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/client.js';
@@ -11,7 +11,7 @@ export interface ConfigSyncOptions {
   logger: Logger;
   pollSeconds: number;
   /** A Redis connection to duplicate for pub/sub; null: polling alone (embedded mode). */
-  redis: Redis | null;
+  redis: RedisClient | null;
   channel: string;
 }
 
@@ -24,7 +24,7 @@ export class ConfigSync {
   private snapshot: ConfigSnapshot = emptySnapshot();
   private reloading: Promise<void> | null = null;
   private reloadAgain = false;
-  private subscriber: Redis | null = null;
+  private subscriber: RedisClient | null = null;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -51,12 +51,11 @@ export class ConfigSync {
    * SUBSCRIBE waits in the offline queue for the connection the client keeps retrying
    * (ioredis resubscribes after every reconnect), and polling serves meanwhile.
    */
-  private async subscribe(redis: Redis, channel: string): Promise<void> {
-    const subscriber = redis.duplicate({
-      lazyConnect: true,
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-    });
+  private async subscribe(redis: RedisClient, channel: string): Promise<void> {
+    // In a cluster, PUBLISH reaches every node, so one subscription on any node hears it.
+    const subscriber = isCluster(redis)
+      ? redis.duplicate([], { lazyConnect: true, enableOfflineQueue: true })
+      : redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.subscriber = subscriber;
     subscriber.on('message', (_channel: string, message: string) => this.onAnnounced(Number(message)));
     subscriber.on('error', () => undefined);

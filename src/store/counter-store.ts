@@ -156,7 +156,8 @@ export interface StoredAlert {
 
 export type ApplyOutcome =
   /** `alerts`: thresholds this settle crossed, kept by the store until acknowledged. */
-  | { kind: 'applied'; alerts?: StoredAlert[] }
+  /** `unreplicated`: no replica acknowledged it in time (cluster): rebuild the subject. */
+  | { kind: 'applied'; alerts?: StoredAlert[]; unreplicated?: true }
   | { kind: 'already_applied' }
   | { kind: 'cold'; buckets: string[] };
 

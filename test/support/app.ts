@@ -6,8 +6,7 @@ import { loadConfig, type Env } from '../../src/config.js';
 import { openPglite, openPostgres, type Database } from '../../src/db/client.js';
 import { applyMigrations } from '../../src/db/migrate.js';
 import { resolveTokens } from '../../src/http/auth.js';
-import { connectRedis } from '../../src/store/redis/connect.js';
-import type { Redis } from 'ioredis';
+import { connectStore, type RedisClient } from '../../src/store/redis/connect.js';
 
 export const ADMIN_TOKEN = 'admin-token-0001';
 export const SERVICE_TOKEN = 'service-token-0001';
@@ -31,7 +30,7 @@ export interface TestAppOptions {
 export interface TestApp {
   app: FastifyInstance;
   database: Database;
-  redis: Redis | null;
+  redis: RedisClient | null;
   clock: Clock;
   inject(options: InjectOptions): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
@@ -50,7 +49,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   });
   const database = options.databaseUrl ? openPostgres(options.databaseUrl, 4) : await openPglite('memory://');
   if (options.migrate !== false) await applyMigrations(database);
-  const redis = options.redisUrl ? connectRedis(options.redisUrl, config.STORE_TIMEOUT_MS) : null;
+  const redis = options.redisUrl
+    ? connectStore(options.redisUrl, config.REDIS_CLUSTER, config.STORE_TIMEOUT_MS)
+    : null;
   await redis?.connect();
   const clock = options.clock ?? new ManualClock();
   const app = await buildApp({

@@ -110,6 +110,21 @@ async function ask(port: number, ...command: [string, ...string[]]): Promise<str
   }
 }
 
+/** How many replica entries the node's CLUSTER SLOTS reply holds, over all slot ranges. */
+async function replicasListed(port: number): Promise<number> {
+  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    const ranges = (await probe.call('CLUSTER', 'SLOTS')) as unknown[][];
+    return ranges.reduce((sum, range) => sum + Math.max(0, range.length - 3), 0);
+  } catch {
+    return 0;
+  } finally {
+    probe.disconnect();
+  }
+}
+
 function exited(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -154,6 +169,14 @@ export async function startPrivateCluster(options: ClusterOptions = {}): Promise
       await until('cluster_state:ok on every node', async () =>
         Boolean((await ask(node.port, 'CLUSTER', 'INFO'))?.includes('cluster_state:ok')),
       );
+    }
+    // A replica is listed by CLUSTER SLOTS (and so known to a client) only once it is in sync.
+    for (const node of started) {
+      await until('every replica in sync and listed by CLUSTER SLOTS', async () => {
+        const role = await ask(node.port, 'ROLE');
+        if (role?.startsWith('slave') && !role.includes('connected')) return false;
+        return (await replicasListed(node.port)) >= masters * replicasPerMaster;
+      });
     }
     const nodes: ClusterNode[] = [];
     for (const node of started) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../store/redis/connect.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
@@ -11,7 +11,7 @@ import type { ZodApp } from '../types.js';
 
 export interface OpsDeps {
   database: Database;
-  redis: Redis | null;
+  redis: RedisClient | null;
   sync: ConfigSync;
   metrics: Metrics;
   health: StoreHealth;
@@ -20,7 +20,7 @@ export interface OpsDeps {
 const check = z.enum(['ok', 'fail', 'absent']);
 const redisCheck = z
   .enum(['ok', 'fail', 'absent', 'misconfigured'])
-  .describe('misconfigured: Redis answers, but not as configured (see the service log)');
+  .describe('misconfigured: RedisClient answers, but not as configured (see the service log)');
 const readySchema = z
   .object({
     ready: z.boolean(),
@@ -40,7 +40,7 @@ async function probe(run: () => Promise<unknown>): Promise<'ok' | 'fail'> {
 
 /** Reachable and of the kind configured, and no decision met a misconfiguration lately. */
 async function probeRedis(
-  redis: Redis,
+  redis: RedisClient,
   health: StoreHealth,
   logger: Pick<Logger, 'error'>,
 ): Promise<z.infer<typeof redisCheck>> {

@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import { isCluster, type RedisClient } from './connect.js';
 import type { DecideInput, DecideOutcome, Reservation } from '../counter-store.js';
 import { parseDecide, parseRecordHash, ScriptReplyError } from './replies.js';
 import { recordTtlMs, type ScriptCalls } from './script-calls.js';
-import { scriptArgs } from './scripts.js';
+import { scriptArgs, type ScriptCall } from './scripts.js';
 import { pipelineResults, roundTrip } from './unavailable.js';
 
 type Reserve = NonNullable<DecideInput['reserve']>;
@@ -12,8 +13,35 @@ type Decided = Extract<DecideOutcome, { kind: 'decided' }>;
 const MAX_CLAIMS = 3;
 
 /**
+ * One pipeline on one server. In a cluster the pointer's slot is another master's, and a
+ * pipeline must stay in one slot: two concurrent round trips, each atomic in its slot —
+ * the same guarantees, since the pipeline was never a transaction either.
+ */
+async function decideAndPoint(
+  redis: RedisClient,
+  decide: ScriptCall,
+  pointer: string,
+  subject: string,
+  ttl: number,
+): Promise<[unknown, unknown]> {
+  const point = (p: ChainableCommander) =>
+    p.set(pointer, subject, 'PX', ttl, 'NX').pexpire(pointer, ttl, 'GT').get(pointer);
+  if (!isCluster(redis)) {
+    const exec = await roundTrip(() => point(redis.pipeline().qgDecide(...scriptArgs(decide))).exec());
+    const [reply, , , owner] = pipelineResults(exec);
+    return [reply, owner];
+  }
+  const [reply, exec] = await Promise.all([
+    roundTrip(() => redis.qgDecide(...scriptArgs(decide))),
+    roundTrip(() => point(redis.pipeline()).exec()),
+  ]);
+  return [reply, pipelineResults(exec)[2]];
+}
+
+/**
  * A /reserve: decide.lua plus the request id's pointer (tagged by the request id, so in its
- * own slot) in ONE pipeline: SET NX, extend (GT), GET. The pointer lets `reservation()` find
+ * own slot): SET NX, extend (GT), GET — one pipeline on one server, two concurrent calls (one
+ * per slot) on a cluster (decideAndPoint). The pointer lets `reservation()` find
  * the record from the request id alone; a refused reserve may leave one behind, harmlessly.
  *
  * Rare path: the pointer names another subject. If that subject holds a reservation for the
@@ -21,23 +49,14 @@ const MAX_CLAIMS = 3;
  * If it holds none (its reserve was refused), the pointer is taken over by compare-and-set.
  */
 export async function reserveWithPointer(
-  redis: Redis,
+  redis: RedisClient,
   calls: ScriptCalls,
   input: DecideInput,
 ): Promise<DecideOutcome> {
   const reserve = input.reserve as Reserve;
   const pointer = calls.pointer(reserve.requestId);
   const ttl = recordTtlMs(reserve.holdTtlMs);
-  const exec = await roundTrip(() =>
-    redis
-      .pipeline()
-      .qgDecide(...scriptArgs(calls.decide(input)))
-      .set(pointer, input.subject, 'PX', ttl, 'NX')
-      .pexpire(pointer, ttl, 'GT')
-      .get(pointer)
-      .exec(),
-  );
-  const [reply, , , owner] = pipelineResults(exec);
+  const [reply, owner] = await decideAndPoint(redis, calls.decide(input), pointer, input.subject, ttl);
   const outcome = parseDecide(reply, input.buckets, input.now);
   if (outcome.kind === 'existing') {
     return {
@@ -54,7 +73,7 @@ export async function reserveWithPointer(
 }
 
 async function resolveConflict(
-  redis: Redis,
+  redis: RedisClient,
   calls: ScriptCalls,
   input: DecideInput,
   decided: Decided,
@@ -82,7 +101,12 @@ async function resolveConflict(
   throw new Error(`counter store: request id ${requestId} is contended by several subjects`);
 }
 
-async function undo(redis: Redis, calls: ScriptCalls, input: DecideInput, decided: Decided): Promise<void> {
+async function undo(
+  redis: RedisClient,
+  calls: ScriptCalls,
+  input: DecideInput,
+  decided: Decided,
+): Promise<void> {
   const newAdmissions = input.buckets.map(
     (b, i) => b.metric === 'sessions' && Boolean(input.sessionId) && decided.states[i]?.reconnect === false,
   );
@@ -91,7 +115,7 @@ async function undo(redis: Redis, calls: ScriptCalls, input: DecideInput, decide
 }
 
 export async function readReservation(
-  redis: Redis,
+  redis: RedisClient,
   calls: ScriptCalls,
   subject: string,
   requestId: string,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from './connect.js';
 import type {
   ApplyOutcome,
   BucketState,
@@ -32,6 +32,12 @@ import { parseAlerts } from '../alert-entries.js';
 export interface RedisStoreOptions {
   /** Namespace of every key (no braces): one per deployment, or per test file. */
   prefix: string;
+  /**
+   * Cluster only: after each settle, WAIT up to this many ms for one replica to acknowledge
+   * it. A settle no replica has could be lost with its master in a failover, so it comes
+   * back `unreplicated` and the caller marks the subject for rebuild (PostgreSQL has it).
+   */
+  replicaAckMs?: number;
 }
 
 /**
@@ -44,8 +50,8 @@ export class RedisCounterStore implements CounterStore {
   private readonly calls: ScriptCalls;
 
   constructor(
-    private readonly redis: Redis,
-    options: RedisStoreOptions,
+    private readonly redis: RedisClient,
+    private readonly options: RedisStoreOptions,
   ) {
     assertPrefix(options.prefix);
     this.calls = new ScriptCalls(options.prefix);
@@ -66,8 +72,23 @@ export class RedisCounterStore implements CounterStore {
 
   async settle(input: SettleInput): Promise<ApplyOutcome> {
     assertSettleInput(input);
-    const reply = await roundTrip(() => this.redis.qgSettle(...scriptArgs(this.calls.settle(input))));
-    return parseApply(reply, input.buckets);
+    const args = scriptArgs(this.calls.settle(input));
+    const ackMs = this.options.replicaAckMs;
+    const redis = this.redis;
+    if (ackMs === undefined || !isCluster(redis) || redis.nodes('slave').length === 0) {
+      return parseApply(await roundTrip(() => redis.qgSettle(...args)), input.buckets);
+    }
+    // WAIT has no key: the pipeline sends it to the settle's master, right behind the script.
+    const exec = await roundTrip(() =>
+      redis
+        .pipeline()
+        .qgSettle(...args)
+        .call('WAIT', '1', String(ackMs))
+        .exec(),
+    );
+    const [reply, acks] = pipelineResults(exec);
+    const outcome = parseApply(reply, input.buckets);
+    return outcome.kind === 'applied' && acks === 0 ? { ...outcome, unreplicated: true } : outcome;
   }
 
   /** The script, then the request id's pointer (its own slot) kept as long as the record. */

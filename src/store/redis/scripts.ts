@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { ClientContext, Redis, Result } from 'ioredis';
+import type { ClientContext, Result } from 'ioredis';
+import type { RedisClient } from './connect.js';
 
 /**
  * The Lua scripts, read once from disk (src/store/redis/lua, copied to dist by the build)
@@ -47,7 +48,7 @@ function loadSources(): Record<ScriptName, string> {
 }
 
 /** Registers every script on a client (idempotent). */
-export function registerScripts(redis: Redis): void {
+export function registerScripts(redis: RedisClient): void {
   sources ??= loadSources();
   for (const [name, lua] of Object.entries(sources)) redis.defineCommand(name, { lua });
 }
