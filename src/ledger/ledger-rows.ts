@@ -107,7 +107,8 @@ export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promi
   const written = new Set(rowsOf<{ request_id: string }>(result).map((r) => r.request_id));
   // The ledger now counts these requests: their reservation rows have done their job.
   await tx.execute(sql`delete from reservations where request_id = any(${ids}::text[])`);
-  const dirty = [...new Set(entries.filter((e) => e.markDirty).map((e) => e.userId))];
+  // Sorted: concurrent batches then lock the marks in one order (no deadlock).
+  const dirty = [...new Set(entries.filter((e) => e.markDirty).map((e) => e.userId))].sort();
   if (dirty.length > 0) {
     await tx
       .insert(dirtySubjects)
