@@ -90,7 +90,8 @@ describeWithServers('recovery paths', () => {
       values (${uid('r')}, ${user}, ${model}, ${group}, 4000000, false, false,
         ${JSON.stringify([cost])}::jsonb, 'settled', ${new Date(T0).toISOString()})`);
     await g.t.database.db.insert(dirtySubjects).values({ subject: user });
-    await until(async () => (await dirtyRows()) === 0);
+    // 701 rebuilds: give a loaded CI host room, the assertion is that every mark goes.
+    await until(async () => (await dirtyRows()) === 0, 20_000);
     expect(await used(g, user, model, cost, T0)).toBe(4);
   });
 
