@@ -20,7 +20,7 @@ export interface OpsDeps {
 const check = z.enum(['ok', 'fail', 'absent']);
 const redisCheck = z
   .enum(['ok', 'fail', 'absent', 'misconfigured'])
-  .describe('misconfigured: RedisClient answers, but not as configured (see the service log)');
+  .describe('misconfigured: Redis answers, but not as configured (see the service log)');
 const readySchema = z
   .object({
     ready: z.boolean(),
