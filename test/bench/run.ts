@@ -235,18 +235,7 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
   };
   const rows = buildRows(runs, c, TARGETS);
   const checkFig = stepOf(checkRun, '/check');
-  const socketErrors = [
-    baseRun,
-    sixKeysRun,
-    rlfRun,
-    checkRun,
-    tokenRun,
-    flowRun,
-    settleRun,
-    probeRun,
-    pacedRun,
-    burstRun,
-  ].reduce((sum, r) => sum + r.socketErrors, 0);
+  const socketErrors = Object.values(runs).reduce((sum, r) => sum + r.socketErrors, 0);
   const out = [
     '',
     'quotagate benchmark: npm run bench',
