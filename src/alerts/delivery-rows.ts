@@ -1,5 +1,5 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
-import type { Executor } from '../db/client.js';
+import { rowsOf, type Executor } from '../db/client.js';
 import { webhookDeliveries, webhookEvents } from '../db/schema.js';
 import { WEBHOOK_TEST } from './outbox.js';
 
@@ -54,7 +54,7 @@ export async function claimDue(
     returning d.id::float8 as id, d.attempts as attempt, d.webhook_id as "webhookId", w.url, w.secret,
       e.id as "eventId", (extract(epoch from e.created_at) * 1000)::float8 as "eventCreatedAt",
       e.payload::text as body`);
-  return (result as unknown as { rows: ClaimedDelivery[] }).rows;
+  return rowsOf<ClaimedDelivery>(result);
 }
 
 export type AttemptOutcome =
@@ -107,7 +107,7 @@ export async function failExpired(db: Executor, now: number, retryWindowMs: numb
     where e.id = d.event_id and d.status = 'pending' and d.next_attempt_at <= ${at}::timestamptz
       and e.created_at <= ${new Date(now - retryWindowMs).toISOString()}::timestamptz
     returning d.id`);
-  return (result as unknown as { rows: unknown[] }).rows.length;
+  return rowsOf<unknown>(result).length;
 }
 
 export interface DeliveryRecord {

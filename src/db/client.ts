@@ -15,6 +15,11 @@ export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelati
 /** A repository call runs on the pool or inside a caller's transaction. */
 export type Executor = Db | Tx;
 
+/** node-postgres answers `{rows}`; PGlite too — one shape for both drivers. */
+export function rowsOf<T>(result: unknown): T[] {
+  return (result as { rows: T[] }).rows;
+}
+
 export interface Database {
   db: Db;
   kind: 'postgres' | 'pglite';

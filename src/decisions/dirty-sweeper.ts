@@ -1,6 +1,6 @@
 import { Param, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Db } from '../db/client.js';
+import { rowsOf, type Db } from '../db/client.js';
 import type { CounterStore } from '../store/counter-store.js';
 import type { StoreHealth } from './store-health.js';
 
@@ -76,7 +76,7 @@ export class DirtySweeper {
   private async takeOverdueIntents(): Promise<void> {
     const result = await this.deps.db.execute(sql`
       select id, subjects from apply_intents where due_at <= now() order by due_at limit ${BATCH}`);
-    const overdue = (result as unknown as { rows: { id: string | number; subjects: string[] }[] }).rows;
+    const overdue = rowsOf<{ id: string | number; subjects: string[] }>(result);
     if (overdue.length === 0) return;
     for (const subject of new Set(overdue.flatMap((i) => i.subjects))) await this.deps.drainAlerts(subject);
     await this.deps.db.execute(sql`
@@ -91,7 +91,7 @@ export class DirtySweeper {
   private async oldestMarks(): Promise<Mark[]> {
     const result = await this.deps.db.execute(sql`
       select subject, marked_at::text as "markedAt" from dirty_subjects order by marked_at limit ${BATCH}`);
-    return (result as unknown as { rows: Mark[] }).rows;
+    return rowsOf<Mark>(result);
   }
 
   /** The warm flags go first: a mark is only cleared once the store has forgotten them. */

@@ -1,5 +1,5 @@
 import { inArray, Param, sql } from 'drizzle-orm';
-import type { Executor } from '../db/client.js';
+import { rowsOf, type Executor } from '../db/client.js';
 import { dirtySubjects, usageLedger } from '../db/schema.js';
 
 /** One settle or release as the ledger records it (money in µ$). */
@@ -77,14 +77,16 @@ export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promi
     where usage_ledger.status = 'released' and excluded.status = 'settled'
     returning request_id, buckets, status, coalesce(reserved_at, settled_at) as counted_at, settled_at,
       cost_micros, input_tokens, output_tokens
+    ), charged as (
+      select b.bucket, i.* from ins i,
+        lateral (select distinct value from jsonb_array_elements_text(i.buckets)) b(bucket)
     ), deltas as (
-      select b.bucket, i.counted_at as at, 1 as requests, 0::bigint as cost, 0::bigint as input,
+      select bucket, counted_at as at, 1 as requests, 0::bigint as cost, 0::bigint as input,
         0::bigint as output
-      from ins i, lateral (select distinct value from jsonb_array_elements_text(i.buckets)) b(bucket)
+      from charged
       union all
-      select b.bucket, i.settled_at, 0, i.cost_micros, i.input_tokens, i.output_tokens
-      from ins i, lateral (select distinct value from jsonb_array_elements_text(i.buckets)) b(bucket)
-      where i.status = 'settled'
+      select bucket, settled_at, 0, cost_micros, input_tokens, output_tokens
+      from charged where status = 'settled'
       union all
       select b.bucket, p.at, -1, 0, 0, 0
       from prior p join ins i using (request_id),
@@ -150,9 +152,4 @@ export async function insertApplyIntent(tx: Executor, subjects: string[], dueMs:
   const [row] = rowsOf<{ id: string | number }>(result);
   if (!row) throw new Error('apply intent not recorded');
   return Number(row.id);
-}
-
-/** node-postgres answers `{rows}`; PGlite too — one shape for both drivers. */
-function rowsOf<T>(result: unknown): T[] {
-  return (result as { rows: T[] }).rows;
 }

@@ -1,5 +1,5 @@
 import { Param, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { rowsOf, type Db } from '../db/client.js';
 
 interface Waiting {
   requestId: string;
@@ -35,7 +35,7 @@ export class ReservationLookup {
       const result = await this.db.execute(
         sql`select request_id, payload from reservations where request_id = any(${new Param(ids)}::text[])`,
       );
-      const rows = (result as unknown as { rows: { request_id: string; payload: string }[] }).rows;
+      const rows = rowsOf<{ request_id: string; payload: string }>(result);
       const found = new Map(rows.map((r) => [r.request_id, r.payload]));
       for (const w of batch) w.resolve(found.get(w.requestId) ?? null);
     } catch (err) {

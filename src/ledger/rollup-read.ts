@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
-import type { Executor } from '../db/client.js';
+import { rowsOf, type Executor } from '../db/client.js';
 import { coverRange, SLICE_MS, type SliceLevel } from './rollup-slices.js';
 
 /** Which rollup column a bucket's metric sums (`tokens` = input + output). */
@@ -44,7 +44,7 @@ export async function rolledUsage(
   const result = await db.execute(sql`
     select level, (extract(epoch from slice_start) * 1000)::bigint as start, ${AMOUNT[metric]} as amount
     from ledger_rollups where bucket = ${bucket} and (${sql.join(ranges, sql` or `)})`);
-  const rows = (result as unknown as { rows: { level: SliceLevel; start: string; amount: string }[] }).rows;
+  const rows = rowsOf<{ level: SliceLevel; start: string; amount: string }>(result);
   const usage = rows
     .map((r) => ({ at: Number(r.start) + SLICE_MS[r.level] - 1, amount: Number(r.amount), level: r.level }))
     .filter((r) => r.amount > 0)
@@ -68,7 +68,7 @@ async function allTime(
   const result = await db.execute(sql`
     select coalesce((select ${AMOUNT[metric]} from ledger_rollups
       where bucket = ${bucket} and level = 'all' and slice_start = timestamptz 'epoch'), 0) - (${raw}) as amount`);
-  const amount = Number((result as unknown as { rows: { amount: string }[] }).rows[0]?.amount ?? 0);
+  const amount = Number(rowsOf<{ amount: string }>(result)[0]?.amount ?? 0);
   // Before the raw part: counted in a total window whatever its instant.
   return amount > 0 ? [{ requestId: 'rollup:all', at: rawFrom - 1, amount }] : [];
 }
