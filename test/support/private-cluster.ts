@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,10 +40,14 @@ export function clusterToolsAvailable(): boolean {
   );
 }
 
-/** The cluster bus listens on port + 10000, so both must be free and the port ≤ 55535. */
+/**
+ * The cluster bus listens on port + 10000, so both must be free. Both stay below the
+ * kernel's ephemeral range (32768 up): a port the OS hands to another test's outgoing
+ * connection or `listen(0)` between our probe and the node's bind would kill the node.
+ */
 async function freeClusterPort(taken: Set<number>): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    const port = 10_000 + Math.floor(Math.random() * 12_700);
     if (taken.has(port)) continue;
     if ((await canListen(port)) && (await canListen(port + 10_000))) {
       taken.add(port);
@@ -79,8 +83,48 @@ function spawnNode(port: number, dir: string, nodeTimeoutMs: number): ChildProce
     '',
     '--appendonly',
     'no',
+    '--logfile',
+    `redis-${port}.log`,
   ];
   return spawn('redis-server', args, { stdio: 'ignore' });
+}
+
+/**
+ * Starts one node and waits for its PONG; a node that exits first (its port was taken
+ * after the probe, by another test's server) is started again on another port.
+ */
+async function startNode(
+  dir: string,
+  nodeTimeoutMs: number,
+  taken: Set<number>,
+): Promise<{ port: number; process: ChildProcess }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freeClusterPort(taken);
+    const child = spawnNode(port, dir, nodeTimeoutMs);
+    const up = await until('a node answering PING', async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return true;
+      return (await ask(port, 'PING')) === 'PONG';
+    }).then(
+      () => child.exitCode === null && child.signalCode === null,
+      async (err: unknown) => {
+        await exited(child, 'SIGKILL');
+        throw err instanceof Error ? new Error(`${err.message}; log:\n${logTail(dir, port)}`) : err;
+      },
+    );
+    if (up) return { port, process: child };
+    if (attempt === 5) throw new Error(`redis-server exited 5 times; last log:\n${logTail(dir, port)}`);
+  }
+}
+
+function logTail(dir: string, port: number): string {
+  try {
+    return readFileSync(path.join(dir, `redis-${port}.log`), 'utf8')
+      .split('\n')
+      .slice(-15)
+      .join('\n');
+  } catch {
+    return '(no log)';
+  }
 }
 
 async function until(what: string, condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -145,12 +189,8 @@ export async function startPrivateCluster(options: ClusterOptions = {}): Promise
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (let i = 0; i < masters * (1 + replicasPerMaster); i++) {
-      const port = await freeClusterPort(taken);
-      started.push({ port, process: spawnNode(port, dir, nodeTimeoutMs) });
-    }
-    for (const node of started)
-      await until('a node answering PING', async () => (await ask(node.port, 'PING')) === 'PONG');
+    for (let i = 0; i < masters * (1 + replicasPerMaster); i++)
+      started.push(await startNode(dir, nodeTimeoutMs, taken));
     const create = spawnSync(
       'redis-cli',
       [

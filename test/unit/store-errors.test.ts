@@ -40,6 +40,14 @@ describe('classifying Redis failures', () => {
     expect(replyKind(message)).toBe(kind);
   });
 
+  it.each(['MOVED 12182 127.0.0.1:30003', 'ASK 12182 127.0.0.1:30003'])(
+    'treats %j from a cluster client as a slot moving (a failover), so unavailable',
+    (message) => {
+      expect(toStoreError(reply(message), true)).toBeInstanceOf(StoreUnavailableError);
+      expect(toStoreError(reply('CROSSSLOT Keys in request'), true)).toBeInstanceOf(StoreMisconfiguredError);
+    },
+  );
+
   it('treats a lost connection and a timeout as unavailable, with their reason', () => {
     expect(toStoreError(new Error('Connection is closed.'))).toMatchObject({ reason: 'unavailable' });
     expect(toStoreError(new Error('Command timed out'))).toMatchObject({ reason: 'timeout' });

@@ -85,14 +85,14 @@ export async function redisTime(redis: RedisClient): Promise<number> {
 export async function serverMisconfiguration(redis: RedisClient): Promise<StoreMisconfiguredError | null> {
   if (isCluster(redis)) {
     // The cluster client already refused a plain server (CLUSTER SLOTS fails); reachability only.
-    await roundTrip(() => redis.ping());
+    await roundTrip(redis, () => redis.ping());
     return null;
   }
-  const info = await roundTrip(() => redis.info('cluster')).catch((err: unknown) => {
+  const info = await roundTrip(redis, () => redis.info('cluster')).catch((err: unknown) => {
     if (err instanceof StoreMisconfiguredError && err.reply === 'NOPERM') return null;
     throw err;
   });
-  if (info === null) await roundTrip(() => redis.ping());
+  if (info === null) await roundTrip(redis, () => redis.ping());
   if (info === null || !/^cluster_enabled:1\b/m.test(info)) return null;
   return new StoreMisconfiguredError(
     'counter store misconfigured: REDIS_URL names a Redis Cluster node, which this client treats as one plain server',

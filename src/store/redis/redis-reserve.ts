@@ -27,15 +27,15 @@ async function decideAndPoint(
   const point = (p: ChainableCommander) =>
     p.set(pointer, subject, 'PX', ttl, 'NX').pexpire(pointer, ttl, 'GT').get(pointer);
   if (!isCluster(redis)) {
-    const exec = await roundTrip(() => point(redis.pipeline().qgDecide(...scriptArgs(decide))).exec());
-    const [reply, , , owner] = pipelineResults(exec);
+    const exec = await roundTrip(redis, () => point(redis.pipeline().qgDecide(...scriptArgs(decide))).exec());
+    const [reply, , , owner] = pipelineResults(redis, exec);
     return [reply, owner];
   }
   const [reply, exec] = await Promise.all([
-    roundTrip(() => redis.qgDecide(...scriptArgs(decide))),
-    roundTrip(() => point(redis.pipeline()).exec()),
+    roundTrip(redis, () => redis.qgDecide(...scriptArgs(decide))),
+    roundTrip(redis, () => point(redis.pipeline()).exec()),
   ]);
-  return [reply, pipelineResults(exec)[2]];
+  return [reply, pipelineResults(redis, exec)[2]];
 }
 
 /**
@@ -93,7 +93,7 @@ async function resolveConflict(
       input.subject,
       recordTtlMs((input.reserve as Reserve).holdTtlMs),
     );
-    const claimed = await roundTrip(() => redis.qgClaim(...scriptArgs(call)));
+    const claimed = await roundTrip(redis, () => redis.qgClaim(...scriptArgs(call)));
     if (claimed === input.subject) return decided;
     owner = typeof claimed === 'string' ? claimed : null;
   }
@@ -111,7 +111,7 @@ async function undo(
     (b, i) => b.metric === 'sessions' && Boolean(input.sessionId) && decided.states[i]?.reconnect === false,
   );
   const call = calls.undo(input, (input.reserve as Reserve).requestId, newAdmissions);
-  await roundTrip(() => redis.qgUndo(...scriptArgs(call)));
+  await roundTrip(redis, () => redis.qgUndo(...scriptArgs(call)));
 }
 
 export async function readReservation(
@@ -120,7 +120,7 @@ export async function readReservation(
   subject: string,
   requestId: string,
 ): Promise<Reservation | null> {
-  const hash = await roundTrip(() => redis.hgetall(calls.record(subject, requestId)));
+  const hash = await roundTrip(redis, () => redis.hgetall(calls.record(subject, requestId)));
   const record = parseRecordHash(hash);
   return record && { ...record, requestId, subject };
 }

@@ -66,7 +66,7 @@ export class RedisCounterStore implements CounterStore {
 
   async reservation(requestId: string): Promise<Reservation | null> {
     assertId('requestId', requestId);
-    const subject = await roundTrip(() => this.redis.get(this.calls.pointer(requestId)));
+    const subject = await roundTrip(this.redis, () => this.redis.get(this.calls.pointer(requestId)));
     return subject === null ? null : readReservation(this.redis, this.calls, subject, requestId);
   }
 
@@ -76,17 +76,17 @@ export class RedisCounterStore implements CounterStore {
     const ackMs = this.options.replicaAckMs;
     const redis = this.redis;
     if (ackMs === undefined || !isCluster(redis) || redis.nodes('slave').length === 0) {
-      return parseApply(await roundTrip(() => redis.qgSettle(...args)), input.buckets);
+      return parseApply(await roundTrip(redis, () => redis.qgSettle(...args)), input.buckets);
     }
     // WAIT has no key: the pipeline sends it to the settle's master, right behind the script.
-    const exec = await roundTrip(() =>
+    const exec = await roundTrip(redis, () =>
       redis
         .pipeline()
         .qgSettle(...args)
         .call('WAIT', '1', String(ackMs))
         .exec(),
     );
-    const [reply, acks] = pipelineResults(exec);
+    const [reply, acks] = pipelineResults(redis, exec);
     const outcome = parseApply(reply, input.buckets);
     return outcome.kind === 'applied' && acks === 0 ? { ...outcome, unreplicated: true } : outcome;
   }
@@ -95,11 +95,11 @@ export class RedisCounterStore implements CounterStore {
   async extend(input: ExtendInput): Promise<ExtendOutcome> {
     assertExtend(input);
     const call = this.calls.extend(input);
-    const reply = await roundTrip(() => this.redis.qgExtend(...scriptArgs(call)));
+    const reply = await roundTrip(this.redis, () => this.redis.qgExtend(...scriptArgs(call)));
     const outcome = parseExtend(reply);
     if (outcome.kind === 'extended') {
       const ttl = recordTtlMs(input.expiresAt - input.now);
-      await roundTrip(() => this.redis.pexpire(this.calls.pointer(input.requestId), ttl, 'GT'));
+      await roundTrip(this.redis, () => this.redis.pexpire(this.calls.pointer(input.requestId), ttl, 'GT'));
     }
     return outcome;
   }
@@ -112,7 +112,7 @@ export class RedisCounterStore implements CounterStore {
   ): Promise<ApplyOutcome> {
     assertRelease(subject, requestId, buckets, now);
     const call = this.calls.release(subject, requestId, buckets, now);
-    return parseApply(await roundTrip(() => this.redis.qgRelease(...scriptArgs(call))), buckets);
+    return parseApply(await roundTrip(this.redis, () => this.redis.qgRelease(...scriptArgs(call))), buckets);
   }
 
   /** decide.lua's dry run without an estimate: the same reading of every structure. */
@@ -139,12 +139,14 @@ export class RedisCounterStore implements CounterStore {
   async seed(seed: SubjectSeed): Promise<void> {
     assertSeed(seed);
     const call = this.calls.seed(seed);
-    await roundTrip(() => this.redis.qgSeed(...scriptArgs(call)));
+    await roundTrip(this.redis, () => this.redis.qgSeed(...scriptArgs(call)));
   }
 
   async pendingAlerts(subject: string): Promise<StoredAlert[]> {
     assertId('subject', subject);
-    return parseAlerts(await roundTrip(() => this.redis.lrange(this.calls.alerts(subject), 0, -1)));
+    return parseAlerts(
+      await roundTrip(this.redis, () => this.redis.lrange(this.calls.alerts(subject), 0, -1)),
+    );
   }
 
   async ackAlerts(subject: string, alerts: StoredAlert[]): Promise<void> {
@@ -153,12 +155,12 @@ export class RedisCounterStore implements CounterStore {
     const key = this.calls.alerts(subject);
     const pipeline = this.redis.pipeline();
     for (const alert of alerts) pipeline.lrem(key, 1, alert.raw);
-    pipelineResults(await roundTrip(() => pipeline.exec()));
+    pipelineResults(this.redis, await roundTrip(this.redis, () => pipeline.exec()));
   }
 
   async markCold(subject: string): Promise<void> {
     assertId('subject', subject);
-    await roundTrip(() => this.redis.del(this.calls.warm(subject)));
+    await roundTrip(this.redis, () => this.redis.del(this.calls.warm(subject)));
   }
 
   async close(): Promise<void> {
@@ -166,7 +168,9 @@ export class RedisCounterStore implements CounterStore {
   }
 
   private async dryRun(input: DecideInput) {
-    const reply = await roundTrip(() => this.redis.qgDecide(...scriptArgs(this.calls.decide(input))));
+    const reply = await roundTrip(this.redis, () =>
+      this.redis.qgDecide(...scriptArgs(this.calls.decide(input))),
+    );
     const outcome = parseDecide(reply, input.buckets, input.now);
     if (outcome.kind === 'existing')
       throw new ScriptReplyError('counter store: a dry run found a reservation');

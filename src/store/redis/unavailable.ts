@@ -1,12 +1,16 @@
 import { StoreMisconfiguredError, StoreUnavailableError } from '../store-errors.js';
+import { isCluster, type RedisClient } from './connect.js';
 import { ScriptReplyError } from './replies.js';
 
-/**
- * Server replies that mean "not now": loading, a busy script, a failover under way. A
- * cluster redirection (MOVED, ASK) is not one of them: it means this client speaks to a
- * Cluster as if it were one server, and keeps meaning it.
- */
+/** Server replies that mean "not now": loading, a busy script, a failover under way. */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY)\b/;
+/**
+ * A redirection means "not now" only to a cluster client: it follows MOVED and ASK itself,
+ * so one that reaches us is a slot moving under it (a failover: a pipeline met the old
+ * master, ioredis gave up after its redirections). To a single-server client it means it
+ * speaks to a Cluster as if it were one server, and keeps meaning it.
+ */
+const REDIRECTION = /^(MOVED|ASK)\b/;
 
 const isReplyError = (err: unknown): err is Error => err instanceof Error && err.name === 'ReplyError';
 
@@ -29,7 +33,7 @@ export function replyKind(message: string): string {
  * Every other server reply (WRONGTYPE, MOVED, NOSCRIPT that survived the EVAL fallback,
  * NOPERM, script errors, unknown commands) becomes StoreMisconfiguredError.
  */
-export function toStoreError(err: unknown): Error {
+export function toStoreError(err: unknown, cluster = false): Error {
   if (
     err instanceof StoreUnavailableError ||
     err instanceof StoreMisconfiguredError ||
@@ -37,7 +41,9 @@ export function toStoreError(err: unknown): Error {
     err instanceof TypeError
   )
     return err;
-  if (isReplyError(err) && !TRANSIENT_REPLY.test(err.message)) {
+  const transient = (message: string) =>
+    TRANSIENT_REPLY.test(message) || (cluster && REDIRECTION.test(message));
+  if (isReplyError(err) && !transient(err.message)) {
     return new StoreMisconfiguredError(`counter store misconfigured: ${err.message}`, {
       cause: err,
       reply: replyKind(err.message),
@@ -49,20 +55,20 @@ export function toStoreError(err: unknown): Error {
   return new StoreUnavailableError(`counter store unavailable: ${detail}`, { cause: err, reason });
 }
 
-/** Runs one Redis round trip, mapping its failure. */
-export async function roundTrip<T>(run: () => Promise<T>): Promise<T> {
+/** Runs one Redis round trip on the client, mapping its failure. */
+export async function roundTrip<T>(redis: RedisClient, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    throw toStoreError(err);
+    throw toStoreError(err, isCluster(redis));
   }
 }
 
 /** A pipeline's results, each failure mapped; exec() resolving to null means the connection went away. */
-export function pipelineResults(results: [Error | null, unknown][] | null): unknown[] {
+export function pipelineResults(redis: RedisClient, results: [Error | null, unknown][] | null): unknown[] {
   if (results === null) throw new StoreUnavailableError('counter store unavailable: pipeline discarded');
   return results.map(([err, value]) => {
-    if (err) throw toStoreError(err);
+    if (err) throw toStoreError(err, isCluster(redis));
     return value;
   });
 }
