@@ -56,6 +56,18 @@ export function windowsSuite(store: () => CounterStore): void {
       expect(lastCounted + 1).toBeGreaterThanOrEqual(T0 + 30 * SECOND + HOUR);
     });
 
+    it('an admitting sliced bucket reports its oldest counted slice first (its next release)', async () => {
+      const u = freshSubject();
+      const cost = bucket.costSlices('cost', 10_000, HOUR, MINUTE);
+      await d.warm(u, [cost]);
+      for (let i = 0; i < 3; i++) await d.settle(u, [cost], T0 + i * MINUTE, `s${i}`, 100);
+      const state = stateOf(await d.check(u, [cost], T0 + 10 * MINUTE), 'cost');
+      expect(state.used).toBe(300);
+      expect(state.timeline[0]).toEqual({ at: T0, amount: 100 });
+      const refused = stateOf(await d.check(u, [cost], T0 + 10 * MINUTE, { estimate: 9_800 }), 'cost');
+      expect(refused.timeline.map((e) => e.at)).toEqual([T0, T0 + MINUTE, T0 + 2 * MINUTE]);
+    });
+
     it('slices sum every settle inside the window', async () => {
       const u = freshSubject();
       const cost = bucket.costSlices('cost', 1_000, HOUR, MINUTE);

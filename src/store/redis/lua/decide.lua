@@ -81,8 +81,14 @@ if admitted and RECORD then
   end
 end
 
+-- An admitting bucket's caller needs only its oldest entry (the next release, SPEC §4.2
+-- nextFreeAt); the whole timeline is for a refusing one's retry time.
 local reply = { 'decided', admitted and 1 or 0 }
-for _, state in ipairs(states) do
+for i, state in ipairs(states) do
+  local timeline = state[5]
+  if verdicts[i] == 1 and #timeline > 2 then
+    state[5] = { timeline[1], timeline[2] }
+  end
   reply[#reply + 1] = state
 end
 return reply

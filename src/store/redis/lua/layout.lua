@@ -36,19 +36,22 @@ local BUCKET_KEYS = {
   concurrency = { 'holds' },
 }
 
+-- One match per argument: a gmatch loop over its words was a third of a /check's script time.
+local BUCKET_ARG = '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) ?(%S*) ?(%S*)$'
+
 local function read_buckets(argv_base)
   local buckets, k = {}, 4
   for i = 1, BUCKET_COUNT do
-    local f = {}
-    for word in string.gmatch(ARGV[argv_base + i - 1], '%S+') do f[#f + 1] = word end
+    local metric, mode, limit, len, slice, floor, start, wend, field, shadow, alerts, ctx =
+      string.match(ARGV[argv_base + i - 1], BUCKET_ARG)
     local b = {
-      index = i, metric = f[1], mode = f[2], limit = tonumber(f[3]),
-      len = tonumber(f[4]), slice = tonumber(f[5]), floor = tonumber(f[6]),
-      start = tonumber(f[7]), wend = tonumber(f[8]), field = f[9], shadow = f[10] == '1',
+      index = i, metric = metric, mode = mode, limit = tonumber(limit),
+      len = tonumber(len), slice = tonumber(slice), floor = tonumber(floor),
+      start = tonumber(start), wend = tonumber(wend), field = field, shadow = shadow == '1',
     }
-    if f[11] and f[11] ~= '-' then -- settle only: alert thresholds and their context
-      b.alerts, b.ctx = {}, f[12]
-      for t in string.gmatch(f[11], '[^,]+') do b.alerts[#b.alerts + 1] = tonumber(t) end
+    if alerts ~= '' and alerts ~= '-' then -- settle only: alert thresholds and their context
+      b.alerts, b.ctx = {}, ctx
+      for t in string.gmatch(alerts, '[^,]+') do b.alerts[#b.alerts + 1] = tonumber(t) end
     end
     for _, name in ipairs(BUCKET_KEYS[b.metric]) do
       b[name] = KEYS[k]
@@ -70,11 +73,23 @@ local function amount_of(b, amounts)
   return amounts[b.metric] or 0
 end
 
+-- One HMGET for every bucket's warm flag (concurrency slots are never rebuilt).
 local function cold_indexes(buckets)
-  local cold = {}
+  local fields, of = {}, {}
   for _, b in ipairs(buckets) do
-    if b.metric ~= 'concurrency' and redis.call('HEXISTS', KEY_WARM, b.field) == 0 then
-      cold[#cold + 1] = b.index
+    if b.metric ~= 'concurrency' then
+      fields[#fields + 1] = b.field
+      of[#fields] = b.index
+    end
+  end
+  local cold = {}
+  if #fields == 0 then
+    return cold
+  end
+  local flags = redis.call('HMGET', KEY_WARM, unpack(fields))
+  for j = 1, #fields do
+    if not flags[j] then
+      cold[#cold + 1] = of[j]
     end
   end
   return cold

@@ -115,7 +115,8 @@ local function usage_used(b)
   if b.mode == 'log' then
     return log_used(b), nil
   elseif b.mode == 'slices' then
-    local used = slices_read(b)
+    local used, list = slices_read(b)
+    b.slices = list -- usage_timeline's, read once
     return used, nil
   elseif b.mode == 'window' then
     return window_used(b), nil
@@ -145,7 +146,10 @@ local function usage_timeline(b, used)
   end
   local flat = {}
   if b.mode == 'slices' then
-    local _, list = slices_read(b)
+    local list = b.slices
+    if list == nil then
+      _, list = slices_read(b)
+    end
     for _, e in ipairs(list) do
       flat[#flat + 1] = e[1]
       flat[#flat + 1] = e[2]
