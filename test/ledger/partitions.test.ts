@@ -1,5 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
@@ -16,6 +15,7 @@ import { createAheadPartitions } from '../../src/ledger/ledger-partitions.js';
 import type { LedgerEntry } from '../../src/ledger/ledger-rows.js';
 import { rebuildSeed } from '../../src/ledger/rebuild.js';
 import { SettleBatcher } from '../../src/ledger/settle-batcher.js';
+import { ledgerEntry, migrationsBefore } from '../support/ledger.js';
 import { describeWithPostgres, useTestDatabase } from '../support/services.js';
 
 const logger = pino({ level: 'silent' });
@@ -24,18 +24,6 @@ const NOW = Date.parse('2027-03-20T12:00:30.000Z');
 const BUCKET = 'user:u-p|*|mixed';
 /** Rows at 0005: four months of history (2026-10 .. 2027-01), one released, one released then settled. */
 const OLD_TIMES = Array.from({ length: 24 }, (_, i) => Date.parse('2026-10-03T10:00:00Z') + i * 5 * DAY);
-
-/** The migrations folder as it stood before 0006. */
-function foldersBefore0006(): string {
-  const folder = mkdtempSync(join(tmpdir(), 'qg-migrations-'));
-  cpSync(MIGRATIONS_FOLDER, folder, { recursive: true });
-  rmSync(join(folder, '0006_partitioned_ledger.sql'));
-  const journalPath = join(folder, 'meta', '_journal.json');
-  const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { idx: number }[] };
-  journal.entries = journal.entries.filter((e) => e.idx <= 5);
-  writeFileSync(journalPath, JSON.stringify(journal));
-  return folder;
-}
 
 async function migrateFolder(database: Database, folder: string): Promise<void> {
   if (database.pool) await migratePg(drizzle(database.pool), { migrationsFolder: folder });
@@ -100,25 +88,14 @@ const decisions = async (database: Database) => {
 let sequence = 0;
 function entry(at: number, overrides: Partial<LedgerEntry> = {}): LedgerEntry {
   sequence += 1;
-  return {
-    requestId: `new-${sequence}`,
-    userId: 'u-p',
-    keyId: null,
-    model: 'm',
-    modelGroupId: null,
+  const fields = { requestId: `new-${sequence}`, userId: 'u-p', buckets: [BUCKET], settledAt: new Date(at) };
+  return ledgerEntry({
+    ...fields,
     costMicros: 2_000 + sequence,
     inputTokens: 3,
     outputTokens: 4,
-    countedInUserGlobal: true,
-    countedInKeyGlobal: false,
-    buckets: [BUCKET],
-    status: 'settled',
-    reservedAt: null,
-    settledAt: new Date(at),
-    metadata: null,
-    markDirty: false,
     ...overrides,
-  };
+  });
 }
 
 function carriesForward(open: () => Promise<Database>) {
@@ -127,7 +104,7 @@ function carriesForward(open: () => Promise<Database>) {
   let before: { rows: Record<string, unknown>[]; rollups: Record<string, unknown>[]; decisions: number[] };
   beforeAll(async () => {
     database = await open();
-    folder = foldersBefore0006();
+    folder = migrationsBefore(6);
     await migrateFolder(database, folder);
     await seedAt0005(database);
     before = {
