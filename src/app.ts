@@ -16,6 +16,7 @@ import { decisionRoutes } from './http/routes/decisions.js';
 import { opsRoutes } from './http/routes/ops.js';
 import { createDataPlane } from './decisions/data-plane.js';
 import { DeliveryWorker } from './alerts/delivery-worker.js';
+import { PartitionMaintainer } from './ledger/ledger-partitions.js';
 import { registerSwagger } from './http/swagger.js';
 import { validatorCompiler } from './http/validation.js';
 import { replySerializer } from './http/serializer.js';
@@ -107,6 +108,10 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
   deliveries.start();
   // Before the caller closes the database: outcomes of attempts in flight are written first.
   app.addHook('onClose', () => deliveries.stop());
+  // Migrations ran before buildApp: the ledger's months ahead exist from here on.
+  const partitions = new PartitionMaintainer({ db: database.db, clock, logger });
+  partitions.start();
+  app.addHook('onClose', () => partitions.stop());
   await app.register(opsRoutes, { database, redis, sync, metrics, health: plane.health });
   await app.register(decisionRoutes, { ...plane.services, authenticate, metrics });
   await app.register(authzRoutes, {

@@ -173,12 +173,18 @@ export const auditLog = pgTable(
  * `buckets` lists the bucket keys the cost was charged to; `countedIn*Global` record the
  * cost split of SPEC §2.5. `reservedAt` is when the request was counted (reserve time, or
  * settle time for a direct settle).
+ *
+ * Partitioned by month of `recordedAt` (migrations/0006_partitioned_ledger.sql; drizzle
+ * cannot express partitioning, so drizzle-kit must not regenerate this table): the first
+ * write's settle instant, never updated, so a released row turned settled stays in its
+ * partition. A partitioned table's unique keys must hold the partition key, so the primary
+ * key is (id, recorded_at) and request-id uniqueness lives in ledgerRequestIds.
  */
 export const usageLedger = pgTable(
   'usage_ledger',
   {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
-    requestId: text('request_id').notNull().unique('usage_ledger_request_id_unique'),
+    id: bigserial('id', { mode: 'number' }).notNull(),
+    requestId: text('request_id').notNull(),
     userId: text('user_id').notNull(),
     keyId: text('key_id'),
     model: text('model').notNull(),
@@ -195,16 +201,34 @@ export const usageLedger = pgTable(
     reservedAt: ts('reserved_at'),
     settledAt: ts('settled_at').notNull(),
     metadata: jsonb('metadata'),
+    recordedAt: ts('recorded_at').notNull().defaultNow(),
   },
   (t) => [
+    primaryKey({ columns: [t.id, t.recordedAt] }),
     index('usage_ledger_user_time_idx').on(t.userId, t.settledAt),
     index('usage_ledger_key_time_idx').on(t.keyId, t.settledAt),
     // Rebuilding one bucket reads the rows whose `buckets` contain it.
     index('usage_ledger_buckets_idx').using('gin', sql`${t.buckets} jsonb_path_ops`),
+    // A settle's lookup by request id (findRows): one probe per partition.
+    index('usage_ledger_request_id_idx').on(t.requestId),
     check('usage_ledger_cost_nonnegative', sql`${t.costMicros} >= 0`),
     check('usage_ledger_tokens_nonnegative', sql`${t.inputTokens} >= 0 and ${t.outputTokens} >= 0`),
     check('usage_ledger_status', sql`${t.status} in ('settled', 'released')`),
   ],
+);
+
+/**
+ * Every request id the ledger holds, with its row's `recorded_at` (so a settle updating a
+ * released row touches one partition): the gate of insertEntries. Not partitioned; it
+ * outlives a detached month, so a late duplicate settle is still not charged twice.
+ */
+export const ledgerRequestIds = pgTable(
+  'ledger_request_ids',
+  {
+    requestId: text('request_id').primaryKey(),
+    recordedAt: ts('recorded_at').notNull(),
+  },
+  (t) => [index('ledger_request_ids_recorded_at_idx').on(t.recordedAt)],
 );
 
 /**

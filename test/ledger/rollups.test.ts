@@ -1,19 +1,18 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPostgres, type Database } from '../../src/db/client.js';
-import { applyMigrations, MIGRATIONS_FOLDER } from '../../src/db/migrate.js';
+import { applyMigrations } from '../../src/db/migrate.js';
 import type { LedgerEntry } from '../../src/ledger/ledger-rows.js';
 import { rebuildSeed } from '../../src/ledger/rebuild.js';
 import { SettleBatcher } from '../../src/ledger/settle-batcher.js';
 import type { Counting } from '../../src/domain/counting.js';
 import type { Metric } from '../../src/domain/types.js';
 import type { StoreBucket } from '../../src/store/counter-store.js';
+import { ledgerEntry, migrationsBefore } from '../support/ledger.js';
 import { describeWithPostgres, useTestDatabase } from '../support/services.js';
 
 const logger = pino({ level: 'silent' });
@@ -26,25 +25,13 @@ let sequence = 0;
 
 function entry(at: number, overrides: Partial<LedgerEntry> = {}): LedgerEntry {
   sequence += 1;
-  return {
-    requestId: `roll-${sequence}`,
-    userId: 'u-r',
-    keyId: null,
-    model: 'm',
-    modelGroupId: null,
+  const fields = { requestId: `roll-${sequence}`, userId: 'u-r', buckets: [BUCKET], settledAt: new Date(at) };
+  const amounts = {
     costMicros: 1_000 + (sequence % 7) * 111,
     inputTokens: sequence % 5,
     outputTokens: sequence % 3,
-    countedInUserGlobal: true,
-    countedInKeyGlobal: false,
-    buckets: [BUCKET],
-    status: 'settled',
-    reservedAt: null,
-    settledAt: new Date(at),
-    metadata: null,
-    markDirty: false,
-    ...overrides,
   };
+  return ledgerEntry({ ...fields, ...amounts, ...overrides });
 }
 
 const bucket = (metric: Metric, counting: Counting): StoreBucket => ({
@@ -218,13 +205,7 @@ describeWithPostgres('migration 0005 carries an existing ledger into the rollups
   let oldFolder: string;
   beforeAll(() => {
     database = openPostgres(url(), 2);
-    oldFolder = mkdtempSync(join(tmpdir(), 'qg-migrations-'));
-    cpSync(MIGRATIONS_FOLDER, oldFolder, { recursive: true });
-    rmSync(join(oldFolder, '0005_ledger_rollups.sql'));
-    const journalPath = join(oldFolder, 'meta', '_journal.json');
-    const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { idx: number }[] };
-    journal.entries = journal.entries.filter((e) => e.idx <= 4);
-    writeFileSync(journalPath, JSON.stringify(journal));
+    oldFolder = migrationsBefore(5);
   });
   afterAll(async () => {
     rmSync(oldFolder, { recursive: true, force: true });
