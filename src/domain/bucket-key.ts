@@ -20,3 +20,17 @@ export function bucketKey(
 export function scopeKey(modelGroupId: number | null): string {
   return modelGroupId === null ? '*' : `g${modelGroupId}`;
 }
+
+/**
+ * The axis and owner a display key names (bucketKey's inverse for its first part), or null
+ * for a key bucketKey did not make.
+ */
+export function bucketOwner(key: string): { axis: BucketSubjectType; ownerId: string } | null {
+  const match = /^(user|key):([^|]*)\|/.exec(key);
+  if (!match) return null;
+  try {
+    return { axis: match[1] as BucketSubjectType, ownerId: decodeURIComponent(match[2] as string) };
+  } catch {
+    return null;
+  }
+}

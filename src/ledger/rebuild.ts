@@ -1,4 +1,5 @@
 import { and, desc, eq, gt, gte, sql } from 'drizzle-orm';
+import { containsBucket, countedSince } from './bucket-rows.js';
 import type { Executor } from '../db/client.js';
 import { firstUseWindows, reservations, sessionAdmissions, usageLedger } from '../db/schema.js';
 import type { StoreBucket, SubjectSeed } from '../store/counter-store.js';
@@ -144,8 +145,6 @@ async function openFirstUseStart(db: Executor, bucket: StoreBucket, now: number)
   return row ? row.startedAt.getTime() : null;
 }
 
-const containsBucket = (id: string) => sql`${usageLedger.buckets} @> ${JSON.stringify([id])}::jsonb`;
-
 /** What a settle charged a held metric's bucket: µ$, or tokens (`tokens` = input + output). */
 function chargedColumn(metric: HeldMetric) {
   switch (metric) {
@@ -212,7 +211,7 @@ async function requestUsage(
       status: usageLedger.status,
     })
     .from(usageLedger)
-    .where(and(containsBucket(id), sql`${countedAt} >= ${new Date(ledgerFrom).toISOString()}`))
+    .where(and(containsBucket(id), countedSince(ledgerFrom)))
     .orderBy(desc(countedAt))
     .limit(newest ?? Number.MAX_SAFE_INTEGER);
   const usage = new Map<string, Usage>();

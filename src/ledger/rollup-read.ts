@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rowsOf, type Executor } from '../db/client.js';
+import { containsBucket, countedSince } from './bucket-rows.js';
 import { coverRange, SLICE_MS, type SliceLevel } from './rollup-slices.js';
 
 /** Which rollup column a bucket's metric sums (`tokens` = input + output). */
@@ -37,13 +38,17 @@ export async function rolledUsage(
   const cover = coverRange(from, rawAfter, maxLevel);
   if (from <= 0) return { usage: await allTime(db, bucket, metric, cover.rawFrom), rawFrom: cover.rawFrom };
   if (cover.slices.length === 0) return { usage: [], rawFrom: cover.rawFrom };
+  // One index range scan per slice run: under one OR the planner scanned every rollup row
+  // of the bucket (a heavy user's minute rows), which grew with its history.
   const ranges = cover.slices.map(
-    (s) =>
-      sql`(level = ${s.level} and slice_start >= ${new Date(s.from).toISOString()}::timestamptz and slice_start < ${new Date(s.to).toISOString()}::timestamptz)`,
+    (
+      s,
+    ) => sql`select level, (extract(epoch from slice_start) * 1000)::bigint as start, ${AMOUNT[metric]} as amount
+      from ledger_rollups where bucket = ${bucket} and level = ${s.level}
+        and slice_start >= ${new Date(s.from).toISOString()}::timestamptz
+        and slice_start < ${new Date(s.to).toISOString()}::timestamptz`,
   );
-  const result = await db.execute(sql`
-    select level, (extract(epoch from slice_start) * 1000)::bigint as start, ${AMOUNT[metric]} as amount
-    from ledger_rollups where bucket = ${bucket} and (${sql.join(ranges, sql` or `)})`);
+  const result = await db.execute(sql.join(ranges, sql` union all `));
   const rows = rowsOf<{ level: SliceLevel; start: string; amount: string }>(result);
   const usage = rows
     .map((r) => ({ at: Number(r.start) + SLICE_MS[r.level] - 1, amount: Number(r.amount), level: r.level }))
@@ -61,10 +66,9 @@ async function allTime(
   const since = new Date(rawFrom).toISOString();
   const raw =
     metric === 'requests'
-      ? sql`select count(*) from usage_ledger
-          where buckets @> ${JSON.stringify([bucket])}::jsonb and coalesce(reserved_at, settled_at) >= ${since}::timestamptz`
+      ? sql`select count(*) from usage_ledger where ${containsBucket(bucket)} and ${countedSince(rawFrom)}`
       : sql`select coalesce(sum(${AMOUNT[metric]}), 0) from usage_ledger
-          where buckets @> ${JSON.stringify([bucket])}::jsonb and status = 'settled' and settled_at >= ${since}::timestamptz`;
+          where ${containsBucket(bucket)} and status = 'settled' and settled_at >= ${since}::timestamptz`;
   const result = await db.execute(sql`
     select coalesce((select ${AMOUNT[metric]} from ledger_rollups
       where bucket = ${bucket} and level = 'all' and slice_start = timestamptz 'epoch'), 0) - (${raw}) as amount`);

@@ -1,6 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
+import { benchLog, build, machine, runBench, type Cleanup } from './harness.js';
 import { closedLoop, overallRate, paced, type RequestsFactory, type RunFigures } from './load.js';
 import { cpuMillis, startServer, type ServerProcess } from './processes.js';
 import { buildRows, renderTable, stepOf, type BenchRuns } from './report.js';
@@ -39,63 +38,7 @@ const TARGETS = {
   halfSaturationP99Ms: 3,
 };
 
-const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
-
-/** LIFO cleanup, run once, whatever ended the run. */
-class Cleanup {
-  private steps: { what: string; run: () => Promise<unknown> }[] = [];
-  private done: Promise<void> | null = null;
-
-  add(what: string, run: () => Promise<unknown>): void {
-    this.steps.push({ what, run });
-  }
-
-  run(): Promise<void> {
-    this.done ??= (async () => {
-      for (const step of this.steps.reverse()) {
-        try {
-          await step.run();
-        } catch (err) {
-          log(`cleanup: ${step.what} failed: ${err instanceof Error ? err.message : String(err)}`);
-        }
-      }
-    })();
-    return this.done;
-  }
-}
-
-function build(): void {
-  log('npm run build (figures come from the compiled dist/, as in production)');
-  const result = spawnSync('npm', ['run', '--silent', 'build'], { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (result.status !== 0) throw new Error('npm run build failed');
-}
-
-function machine(): string[] {
-  const cpus = os.cpus();
-  const load = os.loadavg().map((l) => l.toFixed(2));
-  return [
-    `cores: ${cpus.length} × ${cpus[0]?.model.trim() ?? '?'}; memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    `os: ${os.type()} ${os.release()}; node ${process.version}`,
-    'load generator: autocannon in the orchestrator process, on the same host (it competes for the cores)',
-    `load average at the end (1/5/15 min): ${load.join(' ')} (other work on the host skews every figure)`,
-  ];
-}
-
-async function main(): Promise<void> {
-  const settings = loadSettings();
-  const cleanup = new Cleanup();
-  const interrupted = (signal: string) => {
-    log(`${signal}: cleaning up`);
-    void cleanup.run().then(() => process.exit(130));
-  };
-  process.once('SIGINT', () => interrupted('SIGINT'));
-  process.once('SIGTERM', () => interrupted('SIGTERM'));
-  try {
-    await bench(settings, cleanup);
-  } finally {
-    await cleanup.run();
-  }
-}
+const log = benchLog('bench');
 
 async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
   if (settings.build) build();
@@ -239,7 +182,7 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
   const out = [
     '',
     'quotagate benchmark: npm run bench',
-    ...machine().map((l) => `  ${l}`),
+    ...machine('autocannon in the orchestrator process').map((l) => `  ${l}`),
     `  PostgreSQL ${pgVersion}, Redis ${rVersion}; quotagate: node dist/server.js, NODE_ENV=production, LOG_LEVEL=warn`,
     `  settings: ${describeSettings(settings).join(' ')}`,
     `  fixture: ${settings.users} users × ${BUCKETS_PER_REQUEST} buckets (user cost 5h rolling, daily, weekly on the model group; key cost daily; user requests/1m; user concurrency)`,
@@ -260,7 +203,4 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
   process.stdout.write(out.join('\n'));
 }
 
-main().catch((err: unknown) => {
-  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exitCode = 1;
-});
+runBench((cleanup) => bench(loadSettings(), cleanup));

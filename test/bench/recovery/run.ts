@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { benchLog, build, machine, runBench, type Cleanup } from '../harness.js';
+import { startServer, type ServerProcess } from '../processes.js';
+import {
+  createDatabase,
+  deleteRedisPrefix,
+  dropDatabase,
+  freePort,
+  postgresVersion,
+  redisVersion,
+} from '../resources.js';
+import { AdminClient } from '../seed.js';
+import { generateRows, ledgerCostOf, rebuildRollups, userIdOf, type LedgerShape } from './ledger-sql.js';
+import { check, coldDecisions, warmEveryone, type Gateway, type Percentiles } from './measure.js';
+import { describeRecoverySettings, loadRecoverySettings, type RecoverySettings } from './settings.js';
+
+/**
+ * `npm run bench:recovery`: how long the first decisions take after Redis lost everything,
+ * for users with long and short histories, at two ledger sizes. One quotagate process
+ * (built JS) on a database of its own whose ledger is generated in SQL; Redis keys of the
+ * run's prefix are deleted before each measurement (never FLUSHALL: Redis may be shared).
+ */
+const log = benchLog('bench:recovery');
+const MODEL = 'recovery-model';
+/** Cost limits far above the history (every answer admits), in every counting shape a rebuild reads. */
+const LIMITS = [
+  { window: '5h' },
+  { window: 'daily', reset: 'calendar' },
+  { window: 'monthly', reset: 'calendar' },
+  { window: '30d' },
+  { window: 'total' },
+] as const;
+const CAP_USD = 1_000_000_000;
+
+interface SizeFigures {
+  rows: number;
+  seedSeconds: number;
+  heavy: Percentiles;
+  light: Percentiles;
+  fresh: Percentiles;
+  warmSeconds: number;
+  warmUsers: number;
+}
+
+async function configure(admin: AdminClient, userIds: string[]): Promise<number> {
+  const group = await admin.send<{ id: number }>('POST', '/admin/model-groups', {
+    name: 'recovery',
+    models: [MODEL],
+  });
+  const users = await admin.send<{ id: number }>('POST', '/admin/user-groups', { name: 'recovery-users' });
+  for (let i = 0; i < userIds.length; i += 1000)
+    await admin.send('POST', `/admin/user-groups/${users.id}/members`, {
+      userIds: userIds.slice(i, i + 1000),
+    });
+  for (const l of LIMITS)
+    await admin.send('PUT', '/admin/limits', {
+      subjectType: 'user_group',
+      subjectId: String(users.id),
+      modelGroupId: group.id,
+      metric: 'cost',
+      ...l,
+      limit: CAP_USD,
+    });
+  return group.id;
+}
+
+/** One real reserve and settle: the ledger row it writes names the buckets every generated row copies. */
+async function templateBuckets(gateway: Gateway, db: pg.Client, userId: string): Promise<string[]> {
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${gateway.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gateway.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  };
+  await post('/reserve', { userId, model: MODEL, requestId: 'template', estimatedCostUsd: 0.001 });
+  await post('/settle', { requestId: 'template', costUsd: 0.001 });
+  const { rows } = await db.query<{ buckets: string[] }>(
+    `select buckets from usage_ledger where request_id = 'template'`,
+  );
+  const buckets = rows[0]?.buckets;
+  if (!buckets || buckets.length !== LIMITS.length) throw new Error(`template row: ${JSON.stringify(rows)}`);
+  return buckets;
+}
+
+/** The lifetime bucket of a heavy user, rebuilt cold, must hold exactly its ledger's cost. */
+async function verifyTotals(gateway: Gateway, db: pg.Client, userIds: string[]): Promise<void> {
+  for (const userId of userIds) {
+    const body = await check(gateway, userId);
+    const total = body.buckets.find((b) => b.window === 'total');
+    const expected = (await ledgerCostOf(db, userId)) / 1e6;
+    if (!total || Math.abs(total.used - expected) > 1e-6)
+      throw new Error(
+        `${userId}: total bucket shows ${total?.used} after the rebuild, ledger holds ${expected}`,
+      );
+  }
+}
+
+/** `count` ids spread evenly over [from, to). */
+const spread = (from: number, to: number, count: number) =>
+  Array.from({ length: Math.min(count, to - from) }, (_, i) =>
+    userIdOf(from + Math.floor((i * (to - from)) / Math.min(count, to - from))),
+  );
+
+async function recovery(settings: RecoverySettings, cleanup: Cleanup): Promise<void> {
+  if (settings.build) build();
+  const tag = `${Date.now()}_${randomBytes(3).toString('hex')}`;
+  const [pgVersion, rVersion] = await Promise.all([
+    postgresVersion(settings.databaseUrl),
+    redisVersion(settings.redisUrl),
+  ]);
+  const dbName = `qg_recovery_${tag}`;
+  const databaseUrl = await createDatabase(settings.databaseUrl, dbName);
+  cleanup.add(`drop database ${dbName}`, () => dropDatabase(settings.databaseUrl, dbName));
+  const prefix = `qgr_${tag}`;
+  const flush = () => deleteRedisPrefix(settings.redisUrl, prefix);
+  cleanup.add(`delete Redis keys ${prefix}:*`, flush);
+  const adminToken = `rec-admin-${randomBytes(12).toString('hex')}`;
+  const serviceToken = `rec-service-${randomBytes(12).toString('hex')}`;
+  const servers: ServerProcess[] = [];
+  cleanup.add('stop server', () => Promise.all(servers.map((s) => s.stop())));
+  const quotagate = await startServer({
+    name: 'quotagate',
+    args: ['dist/server.js'],
+    port: await freePort(),
+    readyPath: '/readyz',
+    env: {
+      NODE_ENV: 'production',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: settings.redisUrl,
+      REDIS_KEY_PREFIX: prefix,
+      ADMIN_TOKENS: `bench:${adminToken}`,
+      SERVICE_TOKENS: `gateway:${serviceToken}`,
+      LOG_LEVEL: 'warn',
+    },
+  });
+  servers.push(quotagate);
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  cleanup.add('close the database client', () => db.end());
+
+  const historyIds = Array.from({ length: settings.users }, (_, i) => userIdOf(i));
+  const freshIds = Array.from({ length: settings.fresh }, (_, i) => userIdOf(settings.users + i));
+  const gateway: Gateway = { url: quotagate.url, token: serviceToken, model: MODEL };
+  const shape: LedgerShape = {
+    users: settings.users,
+    heavy: settings.heavy,
+    heavyRows: settings.heavyRows,
+    model: MODEL,
+    modelGroupId: await configure(new AdminClient(quotagate.url, adminToken), [...historyIds, ...freshIds]),
+    templateUser: userIdOf(0),
+    templateBuckets: [],
+  };
+  shape.templateBuckets = await templateBuckets(gateway, db, shape.templateUser);
+  const heavyIds = historyIds.slice(0, settings.heavy);
+  const lightIds = spread(settings.heavy, settings.users, settings.lightSamples);
+
+  const figures: SizeFigures[] = [];
+  let rows = 0;
+  for (const size of settings.sizes) {
+    log(`generating ledger rows ${rows}..${size}`);
+    const started = performance.now();
+    await generateRows(db, shape, rows, size);
+    await rebuildRollups(db);
+    const seedSeconds = (performance.now() - started) / 1000;
+    rows = size;
+    log(`${size} rows in ${seedSeconds.toFixed(1)} s; cold decisions`);
+    await flush();
+    const heavy = await coldDecisions(gateway, heavyIds);
+    const light = await coldDecisions(gateway, lightIds);
+    const fresh = await coldDecisions(gateway, freshIds);
+    await flush();
+    await verifyTotals(gateway, db, heavyIds.slice(0, 3));
+    await flush();
+    const everyone = [...historyIds, ...freshIds];
+    const warmSeconds = await warmEveryone(gateway, everyone, settings.warmConcurrency);
+    figures.push({ rows: size, seedSeconds, heavy, light, fresh, warmSeconds, warmUsers: everyone.length });
+  }
+  const { table, met } = render(figures, settings);
+  process.stdout.write(
+    [
+      '',
+      'quotagate recovery benchmark: npm run bench:recovery',
+      ...machine('fetch from the orchestrator process').map((l) => `  ${l}`),
+      `  PostgreSQL ${pgVersion}, Redis ${rVersion}; quotagate: node dist/server.js, NODE_ENV=production`,
+      `  settings: ${describeRecoverySettings(settings)}`,
+      `  fixture: ${settings.heavy} heavy users × ${settings.heavyRows} settles, the other rows over ${settings.users - settings.heavy} light users, ${settings.fresh} users with no history; rows spread over 90 days; 5 cost buckets per decision (5h and 30d rolling, daily and monthly calendar, total)`,
+      "  cold decision: the first /check after the run's Redis keys were deleted, one at a time (a rebuild from PostgreSQL, then the decision)",
+      '',
+      table,
+      '',
+      `  target: heavy within 2× of light (p50 and p99) at every size: ${met ? 'met' : 'NOT met'}`,
+      '',
+    ].join('\n'),
+  );
+  if (!met) process.exitCode = 1;
+}
+
+function render(figures: SizeFigures[], settings: RecoverySettings): { table: string; met: boolean } {
+  const ms = (n: number) => n.toFixed(1);
+  const ratio = (f: SizeFigures, q: 'p50' | 'p99') => f.heavy[q] / f.light[q];
+  const lines: [string, (f: SizeFigures) => string][] = [
+    ['ledger rows', (f) => f.rows.toLocaleString('en-US')],
+    ['generated in (rows + rollups), s', (f) => f.seedSeconds.toFixed(1)],
+    [
+      `heavy (${settings.heavyRows.toLocaleString('en-US')} rows) p50 / p99 ms`,
+      (f) => `${ms(f.heavy.p50)} / ${ms(f.heavy.p99)}`,
+    ],
+    ['light p50 / p99 ms', (f) => `${ms(f.light.p50)} / ${ms(f.light.p99)}`],
+    ['no history p50 / p99 ms', (f) => `${ms(f.fresh.p50)} / ${ms(f.fresh.p99)}`],
+    ['heavy ÷ light p50 / p99', (f) => `${ratio(f, 'p50').toFixed(2)}× / ${ratio(f, 'p99').toFixed(2)}×`],
+    [
+      `all users warm (${settings.warmConcurrency} in flight), s`,
+      (f) =>
+        `${f.warmSeconds.toFixed(1)} (${f.warmUsers.toLocaleString('en-US')} users, ${Math.round(f.warmUsers / f.warmSeconds)}/s)`,
+    ],
+  ];
+  const header = `| | ${figures.map((f) => `${f.rows.toLocaleString('en-US')} rows`).join(' | ')} |`;
+  const rule = `|:--|${figures.map(() => '--:').join('|')}|`;
+  const body = lines.slice(1).map(([name, cell]) => `| ${name} | ${figures.map(cell).join(' | ')} |`);
+  const met = figures.every((f) => ratio(f, 'p50') <= 2 && ratio(f, 'p99') <= 2);
+  return { table: [header, rule, ...body].join('\n'), met };
+}
+
+runBench((cleanup) => recovery(loadRecoverySettings(), cleanup));
