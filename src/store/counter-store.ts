@@ -172,7 +172,7 @@ export interface SubjectSeed {
   now: number;
   buckets: {
     bucket: StoreBucket;
-    /** Usage entries inside the bucket's current window: cost (µ$) or 1 per request. */
+    /** Usage entries inside the bucket's current window: µ$, tokens or requests (1 per raw row, a rollup slice's sum). */
     usage: { at: number; amount: number; requestId: string }[];
     /** Session admissions still in the window. */
     sessions: { sessionId: string; admittedAt: number; activeUntil: number }[];

@@ -82,13 +82,14 @@ function planBucket(entry: SeedEntry, now: number): SeedBucketPlan {
   return plan;
 }
 
-/** Sessions count admissions; requests count 1 per entry; cost counts µ$. */
+/**
+ * Sessions count admissions; requests and cost their entry's amount: 1 per raw request,
+ * or a rollup slice's request count / µ$ (a rollup entry stands for many requests).
+ */
 function eventsOf(entry: SeedEntry): Event[] {
   switch (entry.bucket.metric) {
     case 'sessions':
       return entry.sessions.map((s) => ({ at: s.admittedAt, amount: 1 }));
-    case 'requests':
-      return entry.usage.map((u) => ({ at: u.at, amount: 1 }));
     default:
       return entry.usage.map((u) => ({ at: u.at, amount: u.amount }));
   }
