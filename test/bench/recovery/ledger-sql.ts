@@ -81,11 +81,15 @@ export async function rebuildRollups(client: pg.Client): Promise<void> {
   await client.query('analyze');
 }
 
-/** The cost (µ$) a user's ledger holds: what its lifetime (`total`) bucket must show. */
-export async function ledgerCostOf(client: pg.Client, userId: string): Promise<number> {
-  const { rows } = await client.query<{ sum: string }>(
-    `select coalesce(sum(cost_micros), 0) as sum from usage_ledger where user_id = $1 and status = 'settled'`,
+/** What a user's ledger holds: the lifetime cost (µ$, settled rows) and requests (every row). */
+export async function ledgerTotalsOf(
+  client: pg.Client,
+  userId: string,
+): Promise<{ costMicros: number; requests: number }> {
+  const { rows } = await client.query<{ cost: string; requests: string }>(
+    `select coalesce(sum(cost_micros) filter (where status = 'settled'), 0) as cost, count(*) as requests
+     from usage_ledger where user_id = $1`,
     [userId],
   );
-  return Number(rows[0]?.sum ?? 0);
+  return { costMicros: Number(rows[0]?.cost ?? 0), requests: Number(rows[0]?.requests ?? 0) };
 }

@@ -11,7 +11,7 @@ import {
   redisVersion,
 } from '../resources.js';
 import { AdminClient } from '../seed.js';
-import { generateRows, ledgerCostOf, rebuildRollups, userIdOf, type LedgerShape } from './ledger-sql.js';
+import { generateRows, ledgerTotalsOf, rebuildRollups, userIdOf, type LedgerShape } from './ledger-sql.js';
 import { check, coldDecisions, warmEveryone, type Gateway, type Percentiles } from './measure.js';
 import { describeRecoverySettings, loadRecoverySettings, type RecoverySettings } from './settings.js';
 
@@ -23,15 +23,16 @@ import { describeRecoverySettings, loadRecoverySettings, type RecoverySettings }
  */
 const log = benchLog('bench:recovery');
 const MODEL = 'recovery-model';
-/** Cost limits far above the history (every answer admits), in every counting shape a rebuild reads. */
+/** Limits far above the history (every answer admits), in every counting shape a rebuild reads. */
 const LIMITS = [
-  { window: '5h' },
-  { window: 'daily', reset: 'calendar' },
-  { window: 'monthly', reset: 'calendar' },
-  { window: '30d' },
-  { window: 'total' },
+  { metric: 'cost', window: '5h' },
+  { metric: 'cost', window: 'daily', reset: 'calendar' },
+  { metric: 'cost', window: 'monthly', reset: 'calendar' },
+  { metric: 'cost', window: '30d' },
+  { metric: 'cost', window: 'total' },
+  { metric: 'requests', window: 'total' },
 ] as const;
-const CAP_USD = 1_000_000_000;
+const CAP = 1_000_000_000;
 
 interface SizeFigures {
   rows: number;
@@ -43,7 +44,16 @@ interface SizeFigures {
   warmUsers: number;
 }
 
-async function configure(admin: AdminClient, userIds: string[]): Promise<number> {
+/** The requests limit counts the history but waits WRITE_BEHIND_SETTLE_MS in every cold rebuild: only verified. */
+const isTimed = (l: (typeof LIMITS)[number]) => l.metric === 'cost';
+
+interface Tenant {
+  modelGroupId: number;
+  /** Puts (again) the limits the timed decisions leave out; returns a function that deletes them. */
+  putUntimed(): Promise<() => Promise<void>>;
+}
+
+async function configure(admin: AdminClient, userIds: string[]): Promise<Tenant> {
   const group = await admin.send<{ id: number }>('POST', '/admin/model-groups', {
     name: 'recovery',
     models: [MODEL],
@@ -53,16 +63,25 @@ async function configure(admin: AdminClient, userIds: string[]): Promise<number>
     await admin.send('POST', `/admin/user-groups/${users.id}/members`, {
       userIds: userIds.slice(i, i + 1000),
     });
-  for (const l of LIMITS)
-    await admin.send('PUT', '/admin/limits', {
+  const put = (l: (typeof LIMITS)[number]) =>
+    admin.send<{ id: number }>('PUT', '/admin/limits', {
       subjectType: 'user_group',
       subjectId: String(users.id),
       modelGroupId: group.id,
-      metric: 'cost',
       ...l,
-      limit: CAP_USD,
+      limit: CAP,
     });
-  return group.id;
+  for (const l of LIMITS.filter(isTimed)) await put(l);
+  return {
+    modelGroupId: group.id,
+    putUntimed: async () => {
+      const ids: number[] = [];
+      for (const l of LIMITS.filter((l) => !isTimed(l))) ids.push((await put(l)).id);
+      return async () => {
+        for (const id of ids) await admin.send('DELETE', `/admin/limits/${id}`);
+      };
+    },
+  };
 }
 
 /** One real reserve and settle: the ledger row it writes names the buckets every generated row copies. */
@@ -85,15 +104,18 @@ async function templateBuckets(gateway: Gateway, db: pg.Client, userId: string):
   return buckets;
 }
 
-/** The lifetime bucket of a heavy user, rebuilt cold, must hold exactly its ledger's cost. */
+/** The lifetime buckets of a user, rebuilt cold, must hold exactly its ledger's cost and requests. */
 async function verifyTotals(gateway: Gateway, db: pg.Client, userIds: string[]): Promise<void> {
   for (const userId of userIds) {
     const body = await check(gateway, userId);
-    const total = body.buckets.find((b) => b.window === 'total');
-    const expected = (await ledgerCostOf(db, userId)) / 1e6;
-    if (!total || Math.abs(total.used - expected) > 1e-6)
+    const total = (metric: string) =>
+      body.buckets.find((b) => b.window === 'total' && b.metric === metric)?.used;
+    const ledger = await ledgerTotalsOf(db, userId);
+    const cost = total('cost');
+    const requests = total('requests');
+    if (cost === undefined || Math.abs(cost - ledger.costMicros / 1e6) > 1e-6 || requests !== ledger.requests)
       throw new Error(
-        `${userId}: total bucket shows ${total?.used} after the rebuild, ledger holds ${expected}`,
+        `${userId}: total buckets show $${cost} and ${requests} requests after the rebuild, the ledger $${ledger.costMicros / 1e6} and ${ledger.requests}`,
       );
   }
 }
@@ -144,16 +166,20 @@ async function recovery(settings: RecoverySettings, cleanup: Cleanup): Promise<v
   const historyIds = Array.from({ length: settings.users }, (_, i) => userIdOf(i));
   const freshIds = Array.from({ length: settings.fresh }, (_, i) => userIdOf(settings.users + i));
   const gateway: Gateway = { url: quotagate.url, token: serviceToken, model: MODEL };
+  const tenant = await configure(new AdminClient(quotagate.url, adminToken), [...historyIds, ...freshIds]);
   const shape: LedgerShape = {
     users: settings.users,
     heavy: settings.heavy,
     heavyRows: settings.heavyRows,
     model: MODEL,
-    modelGroupId: await configure(new AdminClient(quotagate.url, adminToken), [...historyIds, ...freshIds]),
+    modelGroupId: tenant.modelGroupId,
     templateUser: userIdOf(0),
     templateBuckets: [],
   };
+  // Every generated row names every bucket, also the untimed ones (same keys when put again).
+  const deleteUntimed = await tenant.putUntimed();
   shape.templateBuckets = await templateBuckets(gateway, db, shape.templateUser);
+  await deleteUntimed();
   const heavyIds = historyIds.slice(0, settings.heavy);
   const lightIds = spread(settings.heavy, settings.users, settings.lightSamples);
 
@@ -172,7 +198,9 @@ async function recovery(settings: RecoverySettings, cleanup: Cleanup): Promise<v
     const light = await coldDecisions(gateway, lightIds);
     const fresh = await coldDecisions(gateway, freshIds);
     await flush();
-    await verifyTotals(gateway, db, heavyIds.slice(0, 3));
+    const deleteAgain = await tenant.putUntimed();
+    await verifyTotals(gateway, db, [...heavyIds.slice(0, 3), ...lightIds.slice(0, 3)]);
+    await deleteAgain();
     await flush();
     const everyone = [...historyIds, ...freshIds];
     const warmSeconds = await warmEveryone(gateway, everyone, settings.warmConcurrency);
@@ -186,7 +214,7 @@ async function recovery(settings: RecoverySettings, cleanup: Cleanup): Promise<v
       ...machine('fetch from the orchestrator process').map((l) => `  ${l}`),
       `  PostgreSQL ${pgVersion}, Redis ${rVersion}; quotagate: node dist/server.js, NODE_ENV=production`,
       `  settings: ${describeRecoverySettings(settings)}`,
-      `  fixture: ${settings.heavy} heavy users × ${settings.heavyRows} settles, the other rows over ${settings.users - settings.heavy} light users, ${settings.fresh} users with no history; rows spread over 90 days; 5 cost buckets per decision (5h and 30d rolling, daily and monthly calendar, total)`,
+      `  fixture: ${settings.heavy} heavy users × ${settings.heavyRows} settles, the other rows over ${settings.users - settings.heavy} light users, ${settings.fresh} users with no history; rows spread over 90 days; 5 cost buckets per decision (5h and 30d rolling, daily and monthly calendar, total); then, with a lifetime requests limit added, the lifetime cost and request counts of 3 heavy and 3 light users are checked against the ledger after a cold rebuild (a requests bucket is left out of the timings: its rebuild first waits WRITE_BEHIND_SETTLE_MS = 250 ms for other instances' write-behind, the same for every user)`,
       "  cold decision: the first /check after the run's Redis keys were deleted, one at a time (a rebuild from PostgreSQL, then the decision)",
       '',
       table,
