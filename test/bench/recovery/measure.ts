@@ -11,7 +11,7 @@ interface CheckBody {
   buckets: { window: string | null; metric: string; used: number }[];
 }
 
-export async function check(gateway: Gateway, userId: string): Promise<CheckBody> {
+export async function check(gateway: Gateway, userId: string, failOpenOk = false): Promise<CheckBody> {
   const res = await fetch(`${gateway.url}/check`, {
     method: 'POST',
     headers: { authorization: `Bearer ${gateway.token}`, 'content-type': 'application/json' },
@@ -21,7 +21,8 @@ export async function check(gateway: Gateway, userId: string): Promise<CheckBody
   if (res.status !== 200 && res.status !== 429)
     throw new Error(`/check for ${userId}: ${res.status} ${text}`);
   const body = JSON.parse(text) as CheckBody;
-  if (body.failOpen) throw new Error(`/check for ${userId} failed open: the rebuild did not answer`);
+  if (body.failOpen && !failOpenOk)
+    throw new Error(`/check for ${userId} failed open: the rebuild did not answer`);
   return body;
 }
 
@@ -48,13 +49,26 @@ export async function coldDecisions(gateway: Gateway, userIds: string[]): Promis
   return percentiles(samples);
 }
 
-/** Every user's first decision, `width` in flight: seconds until the last answered. */
-export async function warmEveryone(gateway: Gateway, userIds: string[], width: number): Promise<number> {
+/**
+ * Every user's first decision, `width` in flight: seconds until every user had a judged
+ * answer. A rebuild that waited too long for a PostgreSQL connection answers by FAIL_MODE
+ * (counted in `failedOpen`) and its user is asked again.
+ */
+export async function warmEveryone(
+  gateway: Gateway,
+  userIds: string[],
+  width: number,
+): Promise<{ seconds: number; failedOpen: number }> {
   const started = performance.now();
-  let next = 0;
+  const queue = [...userIds];
+  let failedOpen = 0;
   const worker = async () => {
-    while (next < userIds.length) await check(gateway, userIds[next++] as string);
+    for (let userId = queue.shift(); userId !== undefined; userId = queue.shift()) {
+      if (!(await check(gateway, userId, true)).failOpen) continue;
+      failedOpen++;
+      queue.push(userId);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(width, userIds.length) }, worker));
-  return (performance.now() - started) / 1000;
+  return { seconds: (performance.now() - started) / 1000, failedOpen };
 }

@@ -40,7 +40,7 @@ interface SizeFigures {
   heavy: Percentiles;
   light: Percentiles;
   fresh: Percentiles;
-  warmSeconds: number;
+  warm: { seconds: number; failedOpen: number };
   warmUsers: number;
 }
 
@@ -203,8 +203,8 @@ async function recovery(settings: RecoverySettings, cleanup: Cleanup): Promise<v
     await deleteAgain();
     await flush();
     const everyone = [...historyIds, ...freshIds];
-    const warmSeconds = await warmEveryone(gateway, everyone, settings.warmConcurrency);
-    figures.push({ rows: size, seedSeconds, heavy, light, fresh, warmSeconds, warmUsers: everyone.length });
+    const warm = await warmEveryone(gateway, everyone, settings.warmConcurrency);
+    figures.push({ rows: size, seedSeconds, heavy, light, fresh, warm, warmUsers: everyone.length });
   }
   const { table, met } = render(figures, settings);
   process.stdout.write(
@@ -242,8 +242,9 @@ function render(figures: SizeFigures[], settings: RecoverySettings): { table: st
     [
       `all users warm (${settings.warmConcurrency} in flight), s`,
       (f) =>
-        `${f.warmSeconds.toFixed(1)} (${f.warmUsers.toLocaleString('en-US')} users, ${Math.round(f.warmUsers / f.warmSeconds)}/s)`,
+        `${f.warm.seconds.toFixed(1)} (${f.warmUsers.toLocaleString('en-US')} users, ${Math.round(f.warmUsers / f.warm.seconds)}/s)`,
     ],
+    ['answers failed open while warming (asked again)', (f) => String(f.warm.failedOpen)],
   ];
   const header = `| | ${figures.map((f) => `${f.rows.toLocaleString('en-US')} rows`).join(' | ')} |`;
   const rule = `|:--|${figures.map(() => '--:').join('|')}|`;
