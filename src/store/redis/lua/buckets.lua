@@ -6,7 +6,7 @@ local function bucket_state(b, session)
     local used = redis.call('ZCARD', b.holds)
     return { used, 0, '', 0, slots_timeline(b, used), 0 }
   end
-  local used, first_use_start = usage_used(b)
+  local used, first_use_start, slices = usage_used(b)
   local held = 0
   if HELD[b.metric] then
     holds_drop_expired(b)
@@ -16,7 +16,7 @@ local function bucket_state(b, session)
   if b.metric == 'sessions' and session_live(b, session) then
     reconnect = 1
   end
-  return { used, held, first_use_start or '', reconnect, usage_timeline(b, used), 0 }
+  return { used, held, first_use_start or '', reconnect, usage_timeline(b, used, slices), 0 }
 end
 
 -- SPEC §4.1, as src/domain/admission.ts: a cap of 0 refuses everything, reconnects included;

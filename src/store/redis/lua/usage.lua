@@ -110,14 +110,14 @@ local function first_use_add(b, amount)
   extend(b.usage, s + b.len - NOW + MARGIN_MS)
 end
 
--- Returns used and the open first-use window's start (nil otherwise).
+-- Returns used, the open first-use window's start (nil otherwise) and, for slices, the
+-- counted slices oldest first (usage_timeline's, so the hash is read once).
 local function usage_used(b)
   if b.mode == 'log' then
     return log_used(b), nil
   elseif b.mode == 'slices' then
     local used, list = slices_read(b)
-    b.slices = list -- usage_timeline's, read once
-    return used, nil
+    return used, nil, list
   elseif b.mode == 'window' then
     return window_used(b), nil
   end
@@ -140,17 +140,14 @@ local function usage_add(b, amount, member)
   end
 end
 
-local function usage_timeline(b, used)
+-- `slices`: usage_used's third value.
+local function usage_timeline(b, used, slices)
   if b.mode == 'log' then
     return log_timeline(b, used)
   end
   local flat = {}
   if b.mode == 'slices' then
-    local list = b.slices
-    if list == nil then
-      _, list = slices_read(b)
-    end
-    for _, e in ipairs(list) do
+    for _, e in ipairs(slices) do
       flat[#flat + 1] = e[1]
       flat[#flat + 1] = e[2]
     end
