@@ -23,10 +23,12 @@ export function containsBucket(id: string): SQL {
  */
 const COUNTED_AT_SLACK_MS = 86_400_000;
 
-/** Rows a request count takes from `from` on: counted when reserved, else when settled. */
+/** When a ledger row's request counts: its reserve, else (a direct settle) its settle. A new SQL each call (mapWith sets its decoder in place). */
+export const countedAt = () => sql<Date>`coalesce(${usageLedger.reservedAt}, ${usageLedger.settledAt})`;
+
+/** Rows a request count takes from `from` on. */
 export function countedSince(from: number): SQL {
-  const countedAt = sql`coalesce(${usageLedger.reservedAt}, ${usageLedger.settledAt})`;
   const since = new Date(from).toISOString();
   const slack = new Date(from - COUNTED_AT_SLACK_MS).toISOString();
-  return sql`${usageLedger.settledAt} >= ${slack}::timestamptz and ${countedAt} >= ${since}::timestamptz`;
+  return sql`${usageLedger.settledAt} >= ${slack}::timestamptz and ${countedAt()} >= ${since}::timestamptz`;
 }

@@ -1,5 +1,5 @@
 import { and, desc, eq, gt, gte, sql } from 'drizzle-orm';
-import { containsBucket, countedSince } from './bucket-rows.js';
+import { containsBucket, countedAt, countedSince } from './bucket-rows.js';
 import type { Executor } from '../db/client.js';
 import { firstUseWindows, reservations, sessionAdmissions, usageLedger } from '../db/schema.js';
 import type { StoreBucket, SubjectSeed } from '../store/counter-store.js';
@@ -193,7 +193,6 @@ async function requestUsage(
   ledgerFrom: number,
   newest: number | null,
 ): Promise<Usage[]> {
-  const countedAt = sql<Date>`coalesce(${usageLedger.reservedAt}, ${usageLedger.settledAt})`;
   const reserved = await db
     .select({ requestId: reservations.requestId, at: reservations.reservedAt })
     .from(reservations)
@@ -207,12 +206,12 @@ async function requestUsage(
   const ledgered = await db
     .select({
       requestId: usageLedger.requestId,
-      at: countedAt.mapWith(usageLedger.settledAt),
+      at: countedAt().mapWith(usageLedger.settledAt),
       status: usageLedger.status,
     })
     .from(usageLedger)
     .where(and(containsBucket(id), countedSince(ledgerFrom)))
-    .orderBy(desc(countedAt))
+    .orderBy(desc(countedAt()))
     .limit(newest ?? Number.MAX_SAFE_INTEGER);
   const usage = new Map<string, Usage>();
   for (const r of reserved)
