@@ -1,16 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { benchLog, build, machine, runBench, type Cleanup } from './harness.js';
+import { benchLog, build, machine, prepareWorld, runBench, type Cleanup } from './harness.js';
 import { closedLoop, overallRate, paced, type RequestsFactory, type RunFigures } from './load.js';
-import { cpuMillis, startServer, type ServerProcess } from './processes.js';
+import { cpuMillis, type ServerProcess } from './processes.js';
 import { buildRows, renderTable, stepOf, type BenchRuns } from './report.js';
-import {
-  createDatabase,
-  deleteRedisPrefix,
-  dropDatabase,
-  freePort,
-  postgresVersion,
-  redisVersion,
-} from './resources.js';
+import { freePort } from './resources.js';
 import {
   baseline,
   check,
@@ -42,61 +34,26 @@ const log = benchLog('bench');
 
 async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
   if (settings.build) build();
-  const tag = `${Date.now()}_${randomBytes(3).toString('hex')}`;
-  const [pgVersion, rVersion] = await Promise.all([
-    postgresVersion(settings.databaseUrl),
-    redisVersion(settings.redisUrl),
-  ]);
-
-  const dbName = `qg_bench_${tag}`;
-  const databaseUrl = await createDatabase(settings.databaseUrl, dbName);
-  cleanup.add(`drop database ${dbName}`, () => dropDatabase(settings.databaseUrl, dbName));
-  const prefix = `qgb_${tag}`;
-  cleanup.add(`delete Redis keys ${prefix}:*`, async () =>
-    log(`deleted ${await deleteRedisPrefix(settings.redisUrl, prefix)} Redis keys under ${prefix}:`),
-  );
-  log(`database ${dbName}, Redis prefix ${prefix}`);
-
-  const adminToken = `bench-admin-${randomBytes(12).toString('hex')}`;
-  const serviceToken = `bench-service-${randomBytes(12).toString('hex')}`;
-  const common = { NODE_ENV: 'production', REDIS_URL: settings.redisUrl, REDIS_KEY_PREFIX: prefix };
-
-  const servers: ServerProcess[] = [];
-  cleanup.add('stop servers', () => Promise.all(servers.map((s) => s.stop())));
-  const quotagate = await startServer({
-    name: 'quotagate',
-    args: [...settings.nodeArgs, 'dist/server.js'],
-    port: await freePort(),
-    readyPath: '/readyz',
-    env: {
-      ...common,
-      DATABASE_URL: databaseUrl,
-      ADMIN_TOKENS: `bench:${adminToken}`,
-      SERVICE_TOKENS: `gateway:${serviceToken}`,
-      LOG_LEVEL: 'warn',
-    },
-  });
-  servers.push(quotagate);
+  const world = await prepareWorld('bench', settings, cleanup);
+  const { adminToken, serviceToken } = world;
+  const common = { NODE_ENV: 'production', REDIS_URL: settings.redisUrl, REDIS_KEY_PREFIX: world.prefix };
+  const quotagate = await world.startQuotagate(settings.nodeArgs);
   // tsx only compiles the file at start; the route then runs as plain JIT-compiled JS.
-  const base = await startServer({
+  const base = await world.start({
     name: 'baseline',
     args: ['--import', 'tsx', 'test/bench/baseline-server.ts'],
     port: await freePort(),
     readyPath: '/readyz',
     env: common,
   });
-  servers.push(base);
-  const startPeer = async (name: 'six-keys' | 'rlf') => {
-    const server = await startServer({
+  const startPeer = async (name: 'six-keys' | 'rlf') =>
+    world.start({
       name,
       args: ['--import', 'tsx', 'test/bench/peer-server.ts'],
       port: await freePort(),
       readyPath: '/readyz',
       env: { ...common, PEER: name },
     });
-    servers.push(server);
-    return server;
-  };
   const sixKeys = await startPeer('six-keys');
   const rlf = await startPeer('rlf');
   log(
@@ -183,7 +140,7 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     '',
     'quotagate benchmark: npm run bench',
     ...machine('autocannon in the orchestrator process').map((l) => `  ${l}`),
-    `  PostgreSQL ${pgVersion}, Redis ${rVersion}; quotagate: node dist/server.js, NODE_ENV=production, LOG_LEVEL=warn`,
+    `  PostgreSQL ${world.pgVersion}, Redis ${world.redisVersion}; quotagate: node dist/server.js, NODE_ENV=production, LOG_LEVEL=warn`,
     `  settings: ${describeSettings(settings).join(' ')}`,
     `  fixture: ${settings.users} users × ${BUCKETS_PER_REQUEST} buckets (user cost 5h rolling, daily, weekly on the model group; key cost daily; user requests/1m; user concurrency)`,
     `  saturation (max of /check at ${c} and ${2 * c} connections): ${Math.round(saturation)} req/s; half: ${half} req/s`,

@@ -1,15 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { benchLog, build, machine, runBench, type Cleanup } from '../harness.js';
-import { startServer, type ServerProcess } from '../processes.js';
-import {
-  createDatabase,
-  deleteRedisPrefix,
-  dropDatabase,
-  freePort,
-  postgresVersion,
-  redisVersion,
-} from '../resources.js';
+import { benchLog, build, machine, prepareWorld, runBench, type Cleanup } from '../harness.js';
 import { AdminClient } from '../seed.js';
 import { generateRows, ledgerTotalsOf, rebuildRollups, userIdOf, type LedgerShape } from './ledger-sql.js';
 import { check, coldDecisions, warmEveryone, type Gateway, type Percentiles } from './measure.js';
@@ -128,37 +118,10 @@ const spread = (from: number, to: number, count: number) =>
 
 async function recovery(settings: RecoverySettings, cleanup: Cleanup): Promise<void> {
   if (settings.build) build();
-  const tag = `${Date.now()}_${randomBytes(3).toString('hex')}`;
-  const [pgVersion, rVersion] = await Promise.all([
-    postgresVersion(settings.databaseUrl),
-    redisVersion(settings.redisUrl),
-  ]);
-  const dbName = `qg_recovery_${tag}`;
-  const databaseUrl = await createDatabase(settings.databaseUrl, dbName);
-  cleanup.add(`drop database ${dbName}`, () => dropDatabase(settings.databaseUrl, dbName));
-  const prefix = `qgr_${tag}`;
-  const flush = () => deleteRedisPrefix(settings.redisUrl, prefix);
-  cleanup.add(`delete Redis keys ${prefix}:*`, flush);
-  const adminToken = `rec-admin-${randomBytes(12).toString('hex')}`;
-  const serviceToken = `rec-service-${randomBytes(12).toString('hex')}`;
-  const servers: ServerProcess[] = [];
-  cleanup.add('stop server', () => Promise.all(servers.map((s) => s.stop())));
-  const quotagate = await startServer({
-    name: 'quotagate',
-    args: ['dist/server.js'],
-    port: await freePort(),
-    readyPath: '/readyz',
-    env: {
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: settings.redisUrl,
-      REDIS_KEY_PREFIX: prefix,
-      ADMIN_TOKENS: `bench:${adminToken}`,
-      SERVICE_TOKENS: `gateway:${serviceToken}`,
-      LOG_LEVEL: 'warn',
-    },
-  });
-  servers.push(quotagate);
+  const world = await prepareWorld('recovery', settings, cleanup);
+  const { adminToken, serviceToken, databaseUrl } = world;
+  const flush = () => world.deleteKeys();
+  const quotagate = await world.startQuotagate();
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   cleanup.add('close the database client', () => db.end());
@@ -212,7 +175,7 @@ async function recovery(settings: RecoverySettings, cleanup: Cleanup): Promise<v
       '',
       'quotagate recovery benchmark: npm run bench:recovery',
       ...machine('fetch from the orchestrator process').map((l) => `  ${l}`),
-      `  PostgreSQL ${pgVersion}, Redis ${rVersion}; quotagate: node dist/server.js, NODE_ENV=production`,
+      `  PostgreSQL ${world.pgVersion}, Redis ${world.redisVersion}; quotagate: node dist/server.js, NODE_ENV=production`,
       `  settings: ${describeRecoverySettings(settings)}`,
       `  fixture: ${settings.heavy} heavy users × ${settings.heavyRows} settles, the other rows over ${settings.users - settings.heavy} light users, ${settings.fresh} users with no history; rows spread over 90 days; 5 cost buckets per decision (5h and 30d rolling, daily and monthly calendar, total); then, with a lifetime requests limit added, the lifetime cost and request counts of 3 heavy and 3 light users are checked against the ledger after a cold rebuild (a requests bucket is left out of the timings: its rebuild first waits WRITE_BEHIND_SETTLE_MS = 250 ms for other instances' write-behind, the same for every user)`,
       "  cold decision: the first /check after the run's Redis keys were deleted, one at a time (a rebuild from PostgreSQL, then the decision)",
