@@ -236,7 +236,9 @@ export const ledgerRequestIds = pgTable(
  * all-time row (level `all`, slice_start epoch), written in the transaction of the ledger
  * insert: a rebuild reads these for the old part of a window and raw rows only for the
  * recent edge. `requests` counts every row at coalesce(reserved_at, settled_at) like the
- * rebuild does; cost and tokens count settled rows at settled_at.
+ * rebuild does; cost and tokens count settled rows at settled_at. The primary key INCLUDEs
+ * the four amounts (migration 0007, which drizzle-kit cannot express), so those reads are
+ * index-only: a busy bucket's rows lie one per heap page.
  */
 export const ledgerRollups = pgTable(
   'ledger_rollups',

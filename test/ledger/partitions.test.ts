@@ -135,6 +135,21 @@ function carriesForward(open: () => Promise<Database>) {
     expect(rowsOf<{ n: number }>(keys)[0]!.n).toBe(OLD_TIMES.length);
   });
 
+  it("answers a rebuild's slice reads from the rollup key alone (0007: it includes the amounts)", async () => {
+    // A tiny table would be read sequentially whatever its indexes: rule that out, then the
+    // key either serves the amounts itself (index-only) or sends every row to the heap.
+    const plan = await database.db.transaction(async (tx) => {
+      await tx.execute(sql`set local enable_seqscan = off`);
+      await tx.execute(sql`set local enable_bitmapscan = off`);
+      return rowsOf<{ 'QUERY PLAN': string }>(
+        await tx.execute(sql`explain select slice_start, requests, cost_micros, input_tokens + output_tokens
+          from ledger_rollups where bucket = ${BUCKET} and level = 'minute'
+            and slice_start >= timestamptz '2026-10-01' and slice_start < timestamptz '2027-02-01'`),
+      ).map((r) => r['QUERY PLAN']);
+    });
+    expect(plan.join('\n')).toMatch(/Index Only Scan using ledger_rollups_bucket_level_slice_start_pk/);
+  });
+
   it('charges a duplicate settle and a release-then-settle exactly once', async () => {
     const batcher = new SettleBatcher(database, logger);
     const rolledBefore = await rollups(database);

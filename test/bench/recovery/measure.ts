@@ -38,15 +38,38 @@ export function percentiles(samples: number[]): Percentiles {
   return { p50: at(0.5), p99: at(0.99), count: sorted.length };
 }
 
-/** Each user's first decision after the flush, sequentially (no queueing in the figure): ms. */
-export async function coldDecisions(gateway: Gateway, userIds: string[]): Promise<Percentiles> {
-  const samples: number[] = [];
-  for (const userId of userIds) {
+/**
+ * Each user's first decision after the flush, sequentially (no queueing in the figure), in
+ * ms per group. The groups are interleaved (one heavy user, then a share of the light and
+ * new ones, and so on), so the run's first decisions, which also pay each pooled
+ * connection's first look at the partitions and the JIT of the rebuild path, fall on every
+ * group alike instead of all on whichever group went first.
+ */
+export async function coldDecisions<G extends string>(
+  gateway: Gateway,
+  groups: Record<G, string[]>,
+): Promise<Record<G, Percentiles>> {
+  const samples = new Map<G, number[]>();
+  for (const [group, userId] of interleave(groups)) {
     const started = performance.now();
     await check(gateway, userId);
-    samples.push(performance.now() - started);
+    const list = samples.get(group) ?? [];
+    list.push(performance.now() - started);
+    samples.set(group, list);
   }
-  return percentiles(samples);
+  const out = {} as Record<G, Percentiles>;
+  for (const group of Object.keys(groups) as G[]) out[group] = percentiles(samples.get(group) ?? []);
+  return out;
+}
+
+/** [group, user] pairs, each group's users spread evenly over the whole sequence. */
+export function interleave<G extends string>(groups: Record<G, string[]>): [G, string][] {
+  const placed: { at: number; group: G; userId: string }[] = [];
+  for (const group of Object.keys(groups) as G[]) {
+    const ids = groups[group];
+    ids.forEach((userId, i) => placed.push({ at: (i + 0.5) / ids.length, group, userId }));
+  }
+  return placed.sort((a, b) => a.at - b.at).map((p) => [p.group, p.userId]);
 }
 
 /**

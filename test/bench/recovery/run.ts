@@ -157,9 +157,11 @@ async function recovery(settings: RecoverySettings, cleanup: Cleanup): Promise<v
     rows = size;
     log(`${size} rows in ${seedSeconds.toFixed(1)} s; cold decisions`);
     await flush();
-    const heavy = await coldDecisions(gateway, heavyIds);
-    const light = await coldDecisions(gateway, lightIds);
-    const fresh = await coldDecisions(gateway, freshIds);
+    const { heavy, light, fresh } = await coldDecisions(gateway, {
+      heavy: heavyIds,
+      light: lightIds,
+      fresh: freshIds,
+    });
     await flush();
     const deleteAgain = await tenant.putUntimed();
     await verifyTotals(gateway, db, [...heavyIds.slice(0, 3), ...lightIds.slice(0, 3)]);
@@ -178,7 +180,7 @@ async function recovery(settings: RecoverySettings, cleanup: Cleanup): Promise<v
       `  PostgreSQL ${world.pgVersion}, Redis ${world.redisVersion}; quotagate: node dist/server.js, NODE_ENV=production`,
       `  settings: ${describeRecoverySettings(settings)}`,
       `  fixture: ${settings.heavy} heavy users × ${settings.heavyRows} settles, the other rows over ${settings.users - settings.heavy} light users, ${settings.fresh} users with no history; rows spread over 90 days; 5 cost buckets per decision (5h and 30d rolling, daily and monthly calendar, total); then, with a lifetime requests limit added, the lifetime cost and request counts of 3 heavy and 3 light users are checked against the ledger after a cold rebuild (a requests bucket is left out of the timings: its rebuild first waits WRITE_BEHIND_SETTLE_MS = 250 ms for other instances' write-behind, the same for every user)`,
-      "  cold decision: the first /check after the run's Redis keys were deleted, one at a time (a rebuild from PostgreSQL, then the decision)",
+      "  cold decision: the first /check after the run's Redis keys were deleted, one at a time, heavy, light and new users interleaved (a rebuild from PostgreSQL, then the decision)",
       '',
       table,
       '',
