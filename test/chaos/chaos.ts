@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { openPostgres } from '../../src/db/client.js';
 import { Cluster } from './cluster.js';
 import { DEFAULT_FAULT_WEIGHTS, FaultInjector, FaultLog, healAll, type FaultKind } from './faults.js';
+import { planHistory, writeHistory, type UserHistory } from './history.js';
 import { UserModel, type ModelOptions } from './model.js';
 import { judgeLedger, judgeLedgerBuckets, limitIdOf, type BucketView, type LedgerRow } from './oracle.js';
 import { Prng } from './prng.js';
@@ -36,6 +38,8 @@ export interface ChaosOptions {
   storeTimeoutMs: number;
   /** closed (default): a down Redis answers 503; open: 200 with failOpen:true, never judged as an admission. */
   failMode: 'open' | 'closed';
+  /** Share (0–1) of the users with a history-able profile that get ledger history (history.ts); 0: none. */
+  historyShare: number;
   log: (line: string) => void;
 }
 
@@ -55,6 +59,7 @@ export const DEFAULT_OPTIONS: ChaosOptions = {
   pollSeconds: 1,
   storeTimeoutMs: 500,
   failMode: 'closed',
+  historyShare: 0.6,
   log: () => undefined,
 };
 
@@ -116,6 +121,19 @@ async function admin(env: ChaosEnvironment, prng: Prng, method: 'POST' | 'PUT', 
     await sleep(250);
   }
   throw new Error(`${method} ${path}: no success after 20 attempts`);
+}
+
+/** The server names each history bucket as history.ts wrote it (else the rows count nowhere). */
+async function checkHistoryKeys(env: ChaosEnvironment, histories: UserHistory[], model: string) {
+  for (const h of histories) {
+    const instance = env.cluster.instances[0];
+    if (!instance) return;
+    const r = await env.cluster.call(instance, 'GET', `/usage?userId=${h.user}&model=${model}`);
+    const served = ((r.body as { buckets?: BucketView[] } | null)?.buckets ?? []).map((b) => b.key);
+    const missing = h.keys.filter((k) => !served.includes(k));
+    if (r.status !== 200 || missing.length > 0)
+      throw new Error(`history keys ${missing.join(', ')} of ${h.user} not served (${served.join(', ')})`);
+  }
 }
 
 /** Every instance serves the seed's config (the bucket set of every user matches the profile). */
@@ -181,7 +199,20 @@ export async function runSeed(
     skewMs: options.skewMs,
   };
   const models = profiles.map((p) => new UserModel(p, modelOptions, faults));
+  // Before any decision touches the users' buckets: their first rebuild already reads it.
+  const histories = planHistory(profiles, prng.fork('history'), options.historyShare, Date.now());
+  if (histories.length > 0) {
+    const database = openPostgres(env.postgres.url, 1);
+    try {
+      await writeHistory(database, names.ungrouped, histories);
+    } finally {
+      await database.close();
+    }
+  }
+  const written = Date.now();
+  for (const h of histories) models.find((m) => m.user === h.user)?.addHistory(h.entries, written);
   await waitForConfig(env, models, names);
+  await checkHistoryKeys(env, histories, names.ungrouped);
   for (const p of profiles) {
     report.line(
       p.user,
@@ -192,6 +223,10 @@ export async function runSeed(
         )
         .join('; ')}`,
     );
+  }
+  for (const h of histories) {
+    report.line(h.user, h.summary);
+    report.history.push(`${h.user} ${h.summary}`);
   }
 
   const workerDeps = (m: UserModel, i: number) => ({

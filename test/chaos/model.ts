@@ -8,6 +8,7 @@ import {
   type Metric,
   type UserProfile,
 } from './profiles.js';
+import type { HistoryEntry } from './history.js';
 import { certainlyIn, possiblyIn, type Interval, type WindowModel } from './windows.js';
 
 /**
@@ -65,6 +66,10 @@ import { certainlyIn, possiblyIn, type Interval, type WindowModel } from './wind
  *    propagation are left out of lower bounds (they may sit in the old window's storage).
  *    Upper bounds of an edited bucket are not checked (counters may legitimately keep
  *    usage recorded under the old definition).
+ * 8. Ledger history (history.ts; §4.6 "rebuilt from the ledger"): rows settled before the
+ *    seed, written before the user's first decision, count like acknowledged settles:
+ *    spend at settled_at, one request at reserved_at, certain and visible to every decision
+ *    of the seed, and never forgiven by a data loss (they are in the ledger, not open).
  */
 
 export type Certainty = 'certain' | 'maybe';
@@ -188,6 +193,8 @@ export class UserModel {
   readonly counts: Count[] = [];
   readonly holds: Hold[] = [];
   readonly sessions: SessionAdmission[] = [];
+  /** Ledger rows written before the seed (rule 8). */
+  readonly history: HistoryEntry[] = [];
   /** Direct settles: request id → what was sent and whether it was acknowledged. */
   readonly directSettles = new Map<
     string,
@@ -528,6 +535,36 @@ export class UserModel {
       count,
     });
     this.touchFirstUse(limits, all, certainty);
+  }
+
+  /** Ledger history written before the seed, committed by `writtenAt` (rule 8). */
+  addHistory(entries: HistoryEntry[], writtenAt: number): void {
+    for (const e of entries) {
+      const specs = e.limits
+        .map((id) => this.limits.get(id)?.spec)
+        .filter((s): s is LimitSpec => s !== undefined);
+      this.charges.push({
+        origin: e.requestId,
+        certainty: 'certain',
+        limits: amountLimits(specs),
+        amounts: e.amounts,
+        at: { lo: e.settledAt, hi: e.settledAt },
+        ackHi: writtenAt,
+        disturbed: false,
+      });
+      this.counts.push({
+        origin: e.requestId,
+        certainty: 'certain',
+        limits: specs.filter((s) => s.metric === 'requests').map((s) => s.id),
+        candidates: [{ lo: e.reservedAt, hi: e.reservedAt }],
+        ackHi: writtenAt,
+        disturbed: false,
+        forgivenFrom: null,
+        lapsesAt: null,
+        ledger: 'certain',
+      });
+      this.history.push(e);
+    }
   }
 
   /** An /extend answered 200 with a new expiry (hook: the endpoint does not exist yet). */

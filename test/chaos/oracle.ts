@@ -401,6 +401,8 @@ export function judgeLedger(models: UserModel[], rows: LedgerRow[], report: Seed
     }
     for (const [id, d] of model.directSettles)
       expectSettled(id, d.amounts, d.attempts, d.ack !== null, 'direct settle');
+    for (const h of model.history)
+      expectSettled(h.requestId, h.amounts, [{ lo: h.settledAt, hi: h.settledAt }], true, 'history row');
     for (const row of rows) {
       if (row.user_id === model.user && !known.has(row.request_id)) {
         report.violation(

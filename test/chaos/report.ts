@@ -31,6 +31,8 @@ export class SeedReport {
   readonly violations: Violation[] = [];
   readonly log: LogEntry[] = [];
   readonly notes: string[] = [];
+  /** Per user given ledger history before the seed (history.ts): what it added to which bucket. */
+  readonly history: string[] = [];
   private readonly faultLines: LogEntry[] = [];
 
   constructor(readonly seed: number) {}
@@ -97,6 +99,7 @@ export function formatSeed(
   lines.push(`  operations: ${table(report.ops)}`);
   if (options.verbose) lines.push(`  outcomes:   ${table(report.outcomes)}`);
   lines.push(`  faults:     ${table(report.faults)}`);
+  for (const h of report.history) lines.push(`  history:    ${h}`);
   for (const note of report.notes) lines.push(`  note: ${note}`);
   if (report.violations.length > 0) {
     const byRule = new Map<string, number>();

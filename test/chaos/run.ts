@@ -13,6 +13,7 @@
  *   --skew-ms N                            server clock error the model tolerates (default 1000)
  *   --skew-check-ms N                      server clock error reported as clock-skew (default 50)
  *   --fail-open                            FAIL_MODE=open (fail-open admissions are not judged)
+ *   --history-share X                      share of eligible users given old ledger history (0.6; 0: none)
  *   --extend                               schedule POST /extend (the endpoint is not built yet)
  *   --verbose                              outcome counts per operation
  *   --log-file PATH                        the whole operation log of every seed
@@ -104,6 +105,12 @@ function parse(argv: string[]): Parsed {
       case '--fail-open':
         options.failMode = 'open';
         break;
+      case '--history-share': {
+        const share = Number(value(i++));
+        if (!(share >= 0 && share <= 1)) throw new Error(`${arg}: not a share between 0 and 1`);
+        options.historyShare = share;
+        break;
+      }
       case '--extend':
         options.opWeights.extend = 5;
         break;
