@@ -51,8 +51,10 @@ const TARGETS: Record<string, Target> = {
   fixed: {
     limits: ['requests/all', 'input_tokens/all'],
     ageMs: [HOUR, 3 * DAY],
-    rows: (p, spec) => spec('requests/all').cap - p.int(3, 6),
-    headroom: (p) => p.int(30, 60) * 100,
+    // The profile admits few requests (concurrency 1, sessions 2): 1–2 left reach the cap.
+    rows: (p, spec) => spec('requests/all').cap - p.int(1, 2),
+    // Over half the input cap left: the request cap, not this one, refuses first (a request holds ~2k).
+    headroom: (p, spec) => Math.round((spec.cap * p.pick([0.55, 0.65, 0.75])) / 100) * 100,
   },
   // cost total (ungrouped requests only: the cost split).
   first_use: {
