@@ -7,13 +7,28 @@ export interface Row {
   figures: StepFigures;
   /** Server CPU per request (all steps); undefined on step rows. */
   cpuMicros?: number | null;
+  /** The Redis server's CPU per request over the same seconds (all its clients). */
+  redisMicros?: number | null;
+  /** The load generator's (this process's) CPU per request. */
+  loadMicros?: number | null;
   /** null: no ratio makes sense (a fixed-rate run). */
   ratio: number | null;
   target: string;
   met: boolean | null;
 }
 
-export type MeasuredRun = RunFigures & { cpuMicros: number | null };
+export type MeasuredRun = RunFigures & {
+  cpuMicros: number | null;
+  redisMicros: number | null;
+  loadMicros: number | null;
+};
+
+/** The three CPU figures of a scenario row. */
+const cpuOf = (run: MeasuredRun): Pick<Row, 'cpuMicros' | 'redisMicros' | 'loadMicros'> => ({
+  cpuMicros: run.cpuMicros,
+  redisMicros: run.redisMicros,
+  loadMicros: run.loadMicros,
+});
 
 export interface BenchRuns {
   baseRun: MeasuredRun;
@@ -76,7 +91,7 @@ export function buildRows(runs: BenchRuns, connections: number, targets: Targets
       scenario: 'baseline: Fastify + 1 EVALSHA',
       connections: c,
       figures: stepOf(baseRun, '/baseline'),
-      cpuMicros: baseRun.cpuMicros,
+      ...cpuOf(baseRun),
       ratio: 1,
     },
     {
@@ -84,7 +99,7 @@ export function buildRows(runs: BenchRuns, connections: number, targets: Targets
       scenario: 'peer: Fastify + 1 EVALSHA INCR×6 keys',
       connections: c,
       figures: sixKeys,
-      cpuMicros: sixKeysRun.cpuMicros,
+      ...cpuOf(sixKeysRun),
       ratio: ratio(sixKeys),
     },
     {
@@ -92,14 +107,14 @@ export function buildRows(runs: BenchRuns, connections: number, targets: Targets
       scenario: 'peer: rate-limiter-flexible Union of 6 Redis',
       connections: c,
       figures: rlf,
-      cpuMicros: rlfRun.cpuMicros,
+      ...cpuOf(rlfRun),
       ratio: ratio(rlf),
     },
     {
       scenario: '/check',
       connections: c,
       figures: check,
-      cpuMicros: checkRun.cpuMicros,
+      ...cpuOf(checkRun),
       ratio: ratio(check),
       target: `≥ ${targets.checkRatio}× baseline`,
       met: ratio(check) >= targets.checkRatio,
@@ -127,7 +142,7 @@ export function buildRows(runs: BenchRuns, connections: number, targets: Targets
       scenario: '/check, 3 of 6 buckets tokens',
       connections: c,
       figures: stepOf(tokenRun, '/check'),
-      cpuMicros: tokenRun.cpuMicros,
+      ...cpuOf(tokenRun),
       ratio: ratio(stepOf(tokenRun, '/check')),
     },
     {
@@ -135,7 +150,7 @@ export function buildRows(runs: BenchRuns, connections: number, targets: Targets
       scenario: '/reserve→/settle (both steps)',
       connections: c,
       figures: flowRun.overall,
-      cpuMicros: flowRun.cpuMicros,
+      ...cpuOf(flowRun),
       ratio: ratio(flowRun.overall),
     },
     { ...plain, scenario: '  step /reserve', connections: '', figures: stepOf(flowRun, '/reserve') },
@@ -149,7 +164,7 @@ export function buildRows(runs: BenchRuns, connections: number, targets: Targets
       scenario: '/settle alone (durable)',
       connections: c,
       figures: settle,
-      cpuMicros: settleRun.cpuMicros,
+      ...cpuOf(settleRun),
       ratio: ratio(settle),
       target: `≥ ${targets.settlePerSecond.toLocaleString('en-US')}/s`,
       met: settle.perSecond >= targets.settlePerSecond,
@@ -159,14 +174,14 @@ export function buildRows(runs: BenchRuns, connections: number, targets: Targets
       scenario: '/check saturation probe',
       connections: String(2 * connections),
       figures: probe,
-      cpuMicros: probeRun.cpuMicros,
+      ...cpuOf(probeRun),
       ratio: ratio(probe),
     },
     {
       scenario: '/check at ½ saturation, paced',
       connections: `${pacedRun.connections}×1`,
       figures: halfway,
-      cpuMicros: pacedRun.cpuMicros,
+      ...cpuOf(pacedRun),
       ratio: null,
       target: `p99 ≤ ${targets.halfSaturationP99Ms} ms`,
       met: halfway.p99 <= targets.halfSaturationP99Ms,
@@ -176,13 +191,14 @@ export function buildRows(runs: BenchRuns, connections: number, targets: Targets
       scenario: '/check at ½ saturation, overallRate (bursty)',
       connections: c,
       figures: stepOf(burstRun, '/check'),
-      cpuMicros: burstRun.cpuMicros,
+      ...cpuOf(burstRun),
     },
   ];
 }
 
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '—');
 const int = (v: number) => Math.round(v).toLocaleString('en-US');
+const micros = (v: number | null | undefined) => (v === undefined ? '' : v === null ? '—' : int(v));
 const pct = (part: number, whole: number) => (whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '—');
 
 export function renderTable(rows: Row[]): string {
@@ -195,6 +211,8 @@ export function renderTable(rows: Row[]): string {
     '429',
     'errors',
     'server CPU µs/req',
+    'Redis CPU µs/req',
+    'load CPU µs/req',
     'ratio',
     'target',
     'met?',
@@ -207,7 +225,9 @@ export function renderTable(rows: Row[]): string {
     ms(r.figures.p99),
     pct(r.figures.refused, r.figures.count),
     int(r.figures.failed),
-    r.cpuMicros === undefined ? '' : r.cpuMicros === null ? '—' : int(r.cpuMicros),
+    micros(r.cpuMicros),
+    micros(r.redisMicros),
+    micros(r.loadMicros),
     r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`,
     r.target,
     r.met === null ? '' : r.met ? 'yes' : 'NO',

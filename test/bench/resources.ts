@@ -55,6 +55,23 @@ export async function redisVersion(url: string): Promise<string> {
   }
 }
 
+/**
+ * The Redis server's CPU time so far (used_cpu_user + used_cpu_sys, µs), or null when INFO
+ * does not tell. The Redis is shared: other clients' work counts too.
+ */
+export async function redisCpuMicros(url: string): Promise<number | null> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const info = await redis.info('cpu');
+    const seconds = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
+    const total = seconds('used_cpu_user') + seconds('used_cpu_sys');
+    return Number.isFinite(total) ? total * 1e6 : null;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Deletes every key under `prefix:`; returns how many. */
 export async function deleteRedisPrefix(url: string, prefix: string): Promise<number> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });

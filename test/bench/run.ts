@@ -1,8 +1,8 @@
 import { benchLog, build, machine, prepareWorld, runBench, type Cleanup } from './harness.js';
 import { closedLoop, overallRate, paced, type RequestsFactory, type RunFigures } from './load.js';
 import { cpuMillis, type ServerProcess } from './processes.js';
-import { buildRows, renderTable, stepOf, type BenchRuns } from './report.js';
-import { freePort } from './resources.js';
+import { buildRows, renderTable, stepOf, type BenchRuns, type MeasuredRun } from './report.js';
+import { freePort, redisCpuMicros } from './resources.js';
 import {
   baseline,
   check,
@@ -79,15 +79,18 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     log(`${label}: ${warmupSeconds} s warm-up, ${seconds} s measured`);
     if (warmupSeconds > 0) await run(server.url, requests, warmupSeconds);
     const cpuBefore = cpuMillis(server.pid);
+    const redisBefore = await redisCpuMicros(settings.redisUrl);
+    const loadBefore = process.cpuUsage();
     const figures = await run(server.url, requests, seconds);
+    const load = process.cpuUsage(loadBefore);
+    const redisAfter = await redisCpuMicros(settings.redisUrl);
     const cpuAfter = cpuMillis(server.pid);
     if (!server.running()) throw new Error(`${server.name} died during ${label}:\n${server.output()}`);
-    const cpuMicros =
-      cpuBefore === null || cpuAfter === null
-        ? null
-        : ((cpuAfter - cpuBefore) * 1000) / figures.overall.count;
+    const n = figures.overall.count;
+    const cpuMicros = cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1000) / n;
+    const redisMicros = redisBefore === null || redisAfter === null ? null : (redisAfter - redisBefore) / n;
     log(`${label}: ${Math.round(figures.perSecond)} req/s, p99 ${figures.overall.p99.toFixed(2)} ms`);
-    return { ...figures, cpuMicros };
+    return { ...figures, cpuMicros, redisMicros, loadMicros: (load.user + load.system) / n };
   };
   const closed = (conns: number) => (url: string, requests: RequestsFactory, s: number) =>
     closedLoop(url, conns, s, requests);
@@ -136,6 +139,19 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
   const rows = buildRows(runs, c, TARGETS);
   const checkFig = stepOf(checkRun, '/check');
   const socketErrors = Object.values(runs).reduce((sum, r) => sum + r.socketErrors, 0);
+  const machineMicros = (r: MeasuredRun) =>
+    r.cpuMicros === null || r.redisMicros === null || r.loadMicros === null
+      ? null
+      : r.cpuMicros + r.redisMicros + r.loadMicros;
+  const [sixAll, rlfAll, checkAll] = [
+    machineMicros(sixKeysRun),
+    machineMicros(rlfRun),
+    machineMicros(checkRun),
+  ];
+  const budget =
+    sixAll === null || rlfAll === null || checkAll === null
+      ? '  machine CPU per response: not measured'
+      : `  machine CPU per response (server + Redis + load): six-key peer ${Math.round(sixAll)} µs, rlf peer ${Math.round(rlfAll)} µs, /check ${Math.round(checkAll)} µs; the host is saturated, so req/s goes as 1 / that: ≥ ${TARGETS.sixKeysRatio}× six-key needs /check ≤ ${Math.round(sixAll / TARGETS.sixKeysRatio)} µs, ≥ ${TARGETS.rlfRatio}× rlf ≤ ${Math.round(rlfAll / TARGETS.rlfRatio)} µs`;
   const out = [
     '',
     'quotagate benchmark: npm run bench',
@@ -147,6 +163,7 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     '',
     renderTable(rows),
     '',
+    budget,
     `  webhook delivery (settle answer → receiver, ${webhook.events} threshold crossings one at a time): p50 ${webhook.p50.toFixed(1)} ms, p99 ${webhook.p99.toFixed(1)} ms, max ${webhook.max.toFixed(1)} ms`,
     `  reply sizes: baseline ${Math.round(stepOf(baseRun, '/baseline').bytesPerResponse)} B, /check ${Math.round(checkFig.bytesPerResponse)} B (headers + body)`,
     `  429 is a normal answer (quota refused); "errors" are other non-2xx; socket errors/timeouts: ${socketErrors}`,
@@ -154,6 +171,8 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     '  ratio: req/s ÷ the baseline row, except the two "/check ÷ …" rows, which divide /check by the peer they name',
     '  peers: six-keys = one EVALSHA INCRing 6 keys of the user (PEXPIRE on first use), 6-number reply; rlf = rate-limiter-flexible RateLimiterUnion of 6 RateLimiterRedis (6 separate calls, not atomic)',
     '  server CPU µs/req: user + system time of the server process over the measured seconds, per response',
+    '  Redis CPU µs/req: used_cpu_user + used_cpu_sys of the Redis server over the same seconds, per response (every client of that Redis counts);',
+    '    load CPU µs/req: this process (autocannon) over the same seconds. On a saturated host the three add up to what one response costs the machine',
     '  paced: the rate split over staggered single-connection autocannon instances; overallRate: one instance, whose per-second bursts queue like saturation',
     '',
   ];
