@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
-import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import { Param, sql, type ExtractTablesWithRelations, type SQL } from 'drizzle-orm';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
@@ -15,6 +15,19 @@ export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelati
 /** A repository call runs on the pool or inside a caller's transaction. */
 export type Executor = Db | Tx;
 
+/**
+ * A statement written with positional parameters ($1, $2, … each naming `values[n - 1]`)
+ * as drizzle SQL, so one text serves a prepared statement and a transaction's executor.
+ */
+export function positional(text: string, values: unknown[]): SQL {
+  const parts = text.split(/\$(\d+)/);
+  const chunks: SQL[] = [];
+  parts.forEach((part, i) =>
+    chunks.push(i % 2 === 0 ? sql.raw(part) : sql`${new Param(values[Number(part) - 1])}`),
+  );
+  return sql.join(chunks);
+}
+
 /** node-postgres answers `{rows}`; PGlite too — one shape for both drivers. */
 export function rowsOf<T>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
@@ -25,6 +38,12 @@ export interface Database {
   kind: 'postgres' | 'pglite';
   /** The node-postgres pool, when not embedded (migrations need one session for their lock). */
   pool?: pg.Pool;
+  /**
+   * One hot statement by name: node-postgres prepares it once per connection and then sends
+   * only its parameters (the text of a large statement no longer crosses the socket, nor is
+   * parsed, each call); PGlite runs it as a plain parameterised query.
+   */
+  prepared<T>(name: string, text: string, values: unknown[]): Promise<T[]>;
   /** Cheap round trip for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -41,6 +60,8 @@ export function openPostgres(url: string, poolSize = 10): Database {
     db,
     kind: 'postgres',
     pool,
+    prepared: async <T>(name: string, text: string, values: unknown[]) =>
+      (await pool.query({ name, text, values })).rows as T[],
     ping: async () => {
       await pool.query('select 1');
     },
@@ -56,6 +77,8 @@ export async function openPglite(dataDir: string): Promise<Database> {
   return {
     db,
     kind: 'pglite',
+    prepared: async <T>(_name: string, text: string, values: unknown[]) =>
+      (await client.query<T>(text, values)).rows,
     ping: async () => {
       await client.query('select 1');
     },

@@ -1,5 +1,6 @@
 import { inArray, Param, sql } from 'drizzle-orm';
-import { rowsOf, type Executor } from '../db/client.js';
+import { positional, rowsOf, type Database, type Executor } from '../db/client.js';
+import { entryColumns, WRITE_BATCH, WRITE_ROWS } from './ledger-statement.js';
 import { dirtySubjects, usageLedger } from '../db/schema.js';
 
 /** One settle or release as the ledger records it (money in µ$). */
@@ -68,105 +69,76 @@ export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promi
   return written;
 }
 
-/**
- * One statement. The gate is ledger_request_ids (the ledger is partitioned, so request-id
- * uniqueness cannot live on it, migrations/0006): a new id gets a row, recorded at its
- * settle instant; an existing id whose row is released takes a settle as an UPDATE of that
- * row, found by the gate's recorded_at (one partition); anything else is a duplicate and
- * writes nothing (ids unique within a call: SettleBatcher.writeBatch). `raced`: settles whose id a concurrent transaction committed after this
- * statement's snapshot, so a released row of theirs was invisible here.
- */
+/** `raced`: settles whose id a concurrent transaction committed after this statement's snapshot (WRITE). */
 async function writeRows(
   tx: Executor,
   entries: LedgerEntry[],
 ): Promise<{ written: Set<string>; raced: Set<string> }> {
-  // One constant statement over column arrays: building it costs the same for 1 row or 500
-  // (drizzle's row-by-row VALUES builder was a fifth of a settle's CPU).
-  const column = <T>(pick: (e: LedgerEntry) => T) => new Param(entries.map(pick));
-  const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
-  // The rollups (src/db/schema.ts ledgerRollups) take exactly the rows this statement wrote
-  // (RETURNING), so a duplicate settle never counts twice; a released row turned settled
-  // gives back the request it counted before. Keys sorted: concurrent batches lock gate
-  // and rollup rows in one order.
-  const result = await tx.execute(sql`
-    with entry as (
-      select * from unnest(
-        ${column((e) => e.requestId)}::text[], ${column((e) => e.userId)}::text[],
-        ${column((e) => e.keyId)}::text[], ${column((e) => e.model)}::text[],
-        ${column((e) => e.modelGroupId)}::int[], ${column((e) => e.costMicros)}::bigint[],
-        ${column((e) => e.inputTokens)}::bigint[], ${column((e) => e.outputTokens)}::bigint[],
-        ${column((e) => e.countedInUserGlobal)}::bool[], ${column((e) => e.countedInKeyGlobal)}::bool[],
-        ${column((e) => JSON.stringify(e.buckets))}::jsonb[], ${column((e) => e.status)}::text[],
-        ${column((e) => e.reservedAt?.toISOString() ?? null)}::timestamptz[],
-        ${column((e) => e.settledAt.toISOString())}::timestamptz[], ${column((e) => json(e.metadata))}::jsonb[])
-      as e(request_id, user_id, key_id, model, model_group_id, cost_micros, input_tokens, output_tokens,
-        counted_in_user_global, counted_in_key_global, buckets, status, reserved_at, settled_at, metadata)
-    ), gate as (
-      insert into ledger_request_ids (request_id, recorded_at)
-      select request_id, settled_at from entry order by request_id
-      on conflict do nothing
-      returning request_id, recorded_at
-    ), prior as (
-      select u.request_id, u.recorded_at, u.buckets, coalesce(u.reserved_at, u.settled_at) as at
-      from entry e join ledger_request_ids g using (request_id)
-        join usage_ledger u on u.request_id = g.request_id and u.recorded_at = g.recorded_at
-      where e.status = 'settled' and u.status = 'released'
-    ), added as (
-      insert into usage_ledger (request_id, user_id, key_id, model, model_group_id, cost_micros,
-        input_tokens, output_tokens, counted_in_user_global, counted_in_key_global, buckets, status,
-        reserved_at, settled_at, metadata, recorded_at)
-      select e.*, g.recorded_at from entry e join gate g using (request_id)
-      returning request_id, buckets, status, coalesce(reserved_at, settled_at) as counted_at, settled_at,
-        cost_micros, input_tokens, output_tokens
-    ), turned as (
-      update usage_ledger u set cost_micros = e.cost_micros, status = e.status,
-        input_tokens = e.input_tokens, output_tokens = e.output_tokens,
-        settled_at = e.settled_at, metadata = e.metadata, buckets = e.buckets,
-        counted_in_user_global = e.counted_in_user_global,
-        counted_in_key_global = e.counted_in_key_global
-      from entry e join prior p using (request_id)
-      where u.request_id = p.request_id and u.recorded_at = p.recorded_at and u.status = 'released'
-      returning u.request_id, u.buckets, u.status, coalesce(u.reserved_at, u.settled_at) as counted_at,
-        u.settled_at, u.cost_micros, u.input_tokens, u.output_tokens
-    ), ins as (
-      select * from added union all select * from turned
-    ), charged as (
-      select b.bucket, i.* from ins i,
-        lateral (select distinct value from jsonb_array_elements_text(i.buckets)) b(bucket)
-    ), deltas as (
-      select bucket, counted_at as at, 1 as requests, 0::bigint as cost, 0::bigint as input,
-        0::bigint as output
-      from charged
-      union all
-      select bucket, settled_at, 0, cost_micros, input_tokens, output_tokens
-      from charged where status = 'settled'
-      union all
-      select b.bucket, p.at, -1, 0, 0, 0
-      from prior p join ins i using (request_id),
-        lateral (select distinct value from jsonb_array_elements_text(p.buckets)) b(bucket)
-    ), rolled as (
-      insert into ledger_rollups (bucket, level, slice_start, requests, cost_micros, input_tokens, output_tokens)
-      select d.bucket, l.level,
-        case when l.level = 'all' then timestamptz 'epoch' else date_bin(l.step, d.at, timestamptz 'epoch') end,
-        sum(d.requests), sum(d.cost), sum(d.input), sum(d.output)
-      from deltas d cross join (values ('minute', interval '1 minute'), ('hour', interval '1 hour'),
-        ('day', interval '1 day'), ('all', interval '1 day')) l(level, step)
-      group by 1, 2, 3 order by 1, 2, 3
-      on conflict (bucket, level, slice_start) do update set
-        requests = ledger_rollups.requests + excluded.requests,
-        cost_micros = ledger_rollups.cost_micros + excluded.cost_micros,
-        input_tokens = ledger_rollups.input_tokens + excluded.input_tokens,
-        output_tokens = ledger_rollups.output_tokens + excluded.output_tokens
-    )
-    select request_id, false as raced from ins
-    union all
-    select e.request_id, true from entry e
-    where e.status = 'settled' and not exists (select 1 from gate g where g.request_id = e.request_id)
-      and not exists (select 1 from ledger_request_ids g where g.request_id = e.request_id)`);
+  const result = await tx.execute(positional(WRITE_ROWS, entryColumns(entries)));
   const rows = rowsOf<{ request_id: string; raced: boolean }>(result);
   return {
     written: new Set(rows.filter((r) => !r.raced).map((r) => r.request_id)),
     raced: new Set(rows.filter((r) => r.raced).map((r) => r.request_id)),
+  };
+}
+
+/** What one WRITE_BATCH statement did. */
+export interface BatchWrite {
+  written: Set<string>;
+  raced: Set<string>;
+  existing: Map<string, StoredLedgerRow>;
+  /** The apply intent of the batch's settles, when it had any. */
+  intent?: number;
+}
+
+interface BatchRow {
+  kind: 'written' | 'raced' | 'exists' | 'intent';
+  request_id: string;
+  cost_micros: string | number | null;
+  input_tokens: string | number | null;
+  output_tokens: string | number | null;
+  status: StoredLedgerRow['status'] | null;
+  reserved_at: Date | string | null;
+  settled_at: Date | string | null;
+  counted_in_user_global: boolean | null;
+  counted_in_key_global: boolean | null;
+  buckets: string[] | null;
+}
+
+const dateOf = (value: Date | string) => (value instanceof Date ? value : new Date(value));
+
+/** A ledger batch in one prepared statement (WRITE_BATCH): its own transaction, one round trip. */
+export async function writeBatch(
+  database: Database,
+  entries: LedgerEntry[],
+  dueMs: number,
+): Promise<BatchWrite> {
+  const rows = await database.prepared<BatchRow>('qg_ledger_batch', WRITE_BATCH, [
+    ...entryColumns(entries),
+    dueMs,
+  ]);
+  const done: BatchWrite = { written: new Set(), raced: new Set(), existing: new Map() };
+  for (const r of rows) {
+    if (r.kind === 'written') done.written.add(r.request_id);
+    else if (r.kind === 'raced') done.raced.add(r.request_id);
+    else if (r.kind === 'intent') done.intent = Number(r.request_id);
+    else done.existing.set(r.request_id, storedRow(r));
+  }
+  return done;
+}
+
+function storedRow(r: BatchRow): StoredLedgerRow {
+  return {
+    requestId: r.request_id,
+    costMicros: Number(r.cost_micros),
+    inputTokens: Number(r.input_tokens),
+    outputTokens: Number(r.output_tokens),
+    status: r.status ?? 'settled',
+    reservedAt: r.reserved_at === null ? null : dateOf(r.reserved_at),
+    settledAt: dateOf(r.settled_at ?? new Date(0)),
+    countedInUserGlobal: r.counted_in_user_global ?? false,
+    countedInKeyGlobal: r.counted_in_key_global ?? false,
+    buckets: r.buckets ?? [],
   };
 }
 

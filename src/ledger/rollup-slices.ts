@@ -1,3 +1,5 @@
+import { parseWindow } from '../domain/window-spec.js';
+
 /**
  * Pure slice arithmetic for ledger rollups: which rollup rows (minute / hour / day) and which
  * raw tail cover a rebuild range [from, now). No I/O. A slice straddling `from` is counted
@@ -59,4 +61,27 @@ export function coverRange(from: number, rawAfter: number, maxLevel: SliceLevel)
 /** How many rollup rows a cover reads per bucket (bounded: ≤ 59 + 23 + days + 23 + 59). */
 export function sliceRowCount(cover: RangeCover): number {
   return cover.slices.reduce((n, s) => n + (s.to - s.from) / SLICE_MS[s.level], 0);
+}
+
+/** A rollup row's level: a time slice, or `all` (one row per bucket since the epoch). */
+export type RollupLevel = SliceLevel | 'all';
+
+const EVERY_LEVEL: RollupLevel[] = ['minute', 'hour', 'day', 'all'];
+
+/**
+ * The levels a rebuild of the bucket can ever read, from the slot its key ends in (SPEC
+ * §4.3), so a settle writes only those. A window of nominal length L never spans a whole
+ * slice longer than L, whatever its reset (rolling, fixed, calendar, first use: a reset
+ * marker only shortens it), so levels above L are never read; `monthly` reads up to days;
+ * `total` reads `all`, and the slices from a reset marker on. A key of no known slot gets
+ * every level.
+ */
+export function rollupLevels(bucketKey: string): RollupLevel[] {
+  const slot = bucketKey.slice(bucketKey.lastIndexOf('|') + 1);
+  if (slot === 'total') return EVERY_LEVEL;
+  if (slot === 'monthly') return ['minute', 'hour', 'day'];
+  const parsed = parseWindow(slot);
+  const seconds = parsed.ok ? parsed.spec.seconds : null;
+  if (seconds === null) return EVERY_LEVEL;
+  return LEVELS.filter((l) => SLICE_MS[l] <= Math.max(seconds * 1000, SLICE_MS.minute));
 }

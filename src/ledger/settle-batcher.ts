@@ -6,6 +6,7 @@ import {
   findRows,
   insertApplyIntent,
   insertEntries,
+  writeBatch,
   type LedgerEntry,
   type StoredLedgerRow,
 } from './ledger-rows.js';
@@ -189,14 +190,32 @@ export class SettleBatcher {
   /** `retried`: an earlier attempt's COMMIT outcome is unknown, so a row may be our own. */
   private async writeUnique(entries: LedgerEntry[], retried: boolean): Promise<LedgerOutcome[]> {
     try {
-      return await this.database.db.transaction(async (tx) => {
-        const written = await insertEntries(tx, entries);
-        return this.outcomes(tx, entries, written, new Map(), retried);
-      });
+      return await this.writeInOneStatement(entries, retried);
     } catch (err) {
       if (isDatabaseUnavailable(err)) throw err;
       return this.writeRowByRow(entries, retried);
     }
+  }
+
+  /**
+   * The batch as one statement (writeBatch), and its raced settles — ids a concurrent
+   * batch committed after the statement's snapshot — in a second one that can see them.
+   */
+  private async writeInOneStatement(entries: LedgerEntry[], retried: boolean): Promise<LedgerOutcome[]> {
+    const first = await writeBatch(this.database, entries, APPLY_DUE_MS);
+    const again =
+      first.raced.size > 0
+        ? await writeBatch(
+            this.database,
+            entries.filter((e) => first.raced.has(e.requestId)),
+            APPLY_DUE_MS,
+          )
+        : null;
+    return entries.map((entry) => {
+      const done = again && first.raced.has(entry.requestId) ? again : first;
+      const outcome = classify(entry, done.written, new Map(), done.existing, retried);
+      return promises(entry) && done.intent !== undefined ? { ...outcome, intent: done.intent } : outcome;
+    });
   }
 
   /** A row the database refused sank its batch's transaction: retry each row in a savepoint. */
@@ -230,16 +249,18 @@ export class SettleBatcher {
     );
     const outcomes = entries.map((entry) => classify(entry, written, invalid, existing, retried));
     // Settles this batch answers must still reach the counter store: promised durably here,
-    // so a crash between this commit and the apply leaves a trace any instance completes.
-    const promised = entries.map(
-      (e, i) => e.status === 'settled' && !e.markDirty && outcomes[i]?.kind !== 'invalid',
-    );
+    // so a crash between this commit and the apply leaves a trace any instance completes
+    // (the one-statement path does the same inside WRITE_BATCH).
+    const promised = entries.map((e, i) => promises(e) && outcomes[i]?.kind !== 'invalid');
     const subjects = entries.filter((_, i) => promised[i]).map((e) => e.userId);
     if (subjects.length === 0) return outcomes;
     const intent = await insertApplyIntent(tx, subjects, APPLY_DUE_MS);
     return outcomes.map((o, i) => (promised[i] ? { ...o, intent } : o));
   }
 }
+
+/** A settle the batch promises to apply (a dirty mark already stands for a marked one). */
+const promises = (e: LedgerEntry) => e.status === 'settled' && !e.markDirty;
 
 function classify(
   entry: LedgerEntry,

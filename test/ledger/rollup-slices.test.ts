@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   coarsestLevel,
   coverRange,
+  rollupLevels,
   SLICE_MS,
   sliceRowCount,
   type SliceRange,
@@ -67,5 +68,35 @@ describe('coarsestLevel', () => {
     expect(coarsestLevel(30 * MIN)).toBe('minute');
     expect(coarsestLevel(60 * HOUR)).toBe('hour');
     expect(coarsestLevel(60 * DAY)).toBe('day');
+  });
+});
+
+describe('rollupLevels', () => {
+  it('names the levels a window of the slot can read: none longer than its length', () => {
+    expect(rollupLevels('user:u-1|g1|requests|1m')).toEqual(['minute']);
+    expect(rollupLevels('user:u-1|g1|cost|90s')).toEqual(['minute']);
+    expect(rollupLevels('user:u-1|g1|cost|5h')).toEqual(['minute', 'hour']);
+    expect(rollupLevels('key:k-1|*|tokens|daily')).toEqual(['minute', 'hour', 'day']);
+    expect(rollupLevels('user:u-1|*|cost|weekly')).toEqual(['minute', 'hour', 'day']);
+    expect(rollupLevels('user:u-1|*|cost|monthly')).toEqual(['minute', 'hour', 'day']);
+  });
+
+  it('gives a total window every level (a reset marker reads slices from it on), and so an unknown slot', () => {
+    expect(rollupLevels('user:u-1|*|cost|total')).toEqual(['minute', 'hour', 'day', 'all']);
+    expect(rollupLevels('user:u-1|*|mixed')).toEqual(['minute', 'hour', 'day', 'all']);
+  });
+
+  it('reads no slice longer than the window from any range the window can span', () => {
+    for (const [key, length] of [
+      ['user:u|*|cost|5h', 5 * HOUR],
+      ['user:u|*|cost|45m', 45 * MIN],
+      ['user:u|*|cost|daily', DAY],
+    ] as const) {
+      for (const offset of [0, 17 * MIN + 5_000, 3 * HOUR + 1]) {
+        const from = t0 + offset;
+        const cover = coverRange(from, from + length, 'day');
+        for (const s of cover.slices) expect(rollupLevels(key)).toContain(s.level);
+      }
+    }
   });
 });

@@ -21,11 +21,15 @@ const DAY = 86_400_000;
 // 30 s past a minute: no row sits in the minute straddling a window start (those count whole).
 const NOW = Date.parse('2027-03-20T12:00:30.000Z');
 const BUCKET = 'user:u-r|*|mixed';
+/** Keys that end in a slot: a settle writes only the rollup levels the slot can read (rollupLevels). */
+const slotted = (slot: string) => `user:u-r|*|m|${slot}`;
+const SLOTS = ['5h', 'daily', '7d', '30d', 'monthly', 'total'];
 let sequence = 0;
 
 function entry(at: number, overrides: Partial<LedgerEntry> = {}): LedgerEntry {
   sequence += 1;
-  const fields = { requestId: `roll-${sequence}`, userId: 'u-r', buckets: [BUCKET], settledAt: new Date(at) };
+  const buckets = [BUCKET, ...SLOTS.map(slotted)];
+  const fields = { requestId: `roll-${sequence}`, userId: 'u-r', buckets, settledAt: new Date(at) };
   const amounts = {
     costMicros: 1_000 + (sequence % 7) * 111,
     inputTokens: sequence % 5,
@@ -34,8 +38,8 @@ function entry(at: number, overrides: Partial<LedgerEntry> = {}): LedgerEntry {
   return ledgerEntry({ ...fields, ...amounts, ...overrides });
 }
 
-const bucket = (metric: Metric, counting: Counting): StoreBucket => ({
-  id: BUCKET,
+const bucket = (metric: Metric, counting: Counting, id = BUCKET): StoreBucket => ({
+  id,
   metric,
   counting,
   limit: 5000,
@@ -64,11 +68,18 @@ async function rawSum(db: Database, metric: Metric, from: number): Promise<numbe
   return Number((result as unknown as { rows: { n: string }[] }).rows[0]!.n);
 }
 
-async function rollupTotals(db: Database): Promise<Record<string, number>[]> {
+interface RollupTotal {
+  bucket: string;
+  level: string;
+  requests: number;
+  cost: number;
+}
+
+async function rollupTotals(db: Database): Promise<RollupTotal[]> {
   const result = await db.db.execute(sql`
     select bucket, level, sum(requests)::int as requests, sum(cost_micros)::int as cost
     from ledger_rollups group by bucket, level order by bucket, level`);
-  return (result as unknown as { rows: Record<string, number>[] }).rows;
+  return (result as unknown as { rows: RollupTotal[] }).rows;
 }
 
 describeWithPostgres('ledger rollups on PostgreSQL', () => {
@@ -104,50 +115,76 @@ describeWithPostgres('ledger rollups on PostgreSQL', () => {
   });
   afterAll(() => database?.close());
 
-  const cases: [string, Metric, Counting, number][] = [
+  /** [name, metric, counting, its range's start, the slot of its limit]. */
+  const cases: [string, Metric, Counting, number, string][] = [
+    [
+      'rolling 5h slices, cost',
+      'cost',
+      { mode: 'slices', lengthMs: (DAY / 24) * 5, sliceMs: ((DAY / 24) * 5) / 60, floor: 0 },
+      NOW - (DAY / 24) * 5 + 1,
+      '5h',
+    ],
+    [
+      'fixed 5h window, cost',
+      'cost',
+      { mode: 'window', start: NOW - 4 * 60 * MIN - 30_000, end: NOW + 60 * MIN - 30_000 },
+      NOW - 4 * 60 * MIN - 30_000,
+      '5h',
+    ],
     [
       'rolling 7d slices, cost',
       'cost',
       { mode: 'slices', lengthMs: 7 * DAY, sliceMs: (7 * DAY) / 60, floor: 0 },
       NOW - 7 * DAY + 1,
+      '7d',
     ],
     [
       'rolling 1d slices, tokens',
       'tokens',
       { mode: 'slices', lengthMs: DAY, sliceMs: DAY / 60, floor: 0 },
       NOW - DAY + 1,
+      'daily',
     ],
     [
       'rolling 30d slices, requests (large cap)',
       'requests',
       { mode: 'slices', lengthMs: 30 * DAY, sliceMs: (30 * DAY) / 60, floor: 0 },
       NOW - 30 * DAY + 1,
+      '30d',
     ],
     [
       'calendar month window, cost',
       'cost',
       { mode: 'window', start: Date.parse('2027-03-01T00:00:00+01:00'), end: null },
       Date.parse('2027-03-01T00:00:00+01:00'),
+      'monthly',
     ],
     [
       'calendar day window in New York (starts on the hour), cost',
       'cost',
       { mode: 'window', start: Date.parse('2027-03-20T00:00:00-04:00'), end: null },
       Date.parse('2027-03-20T00:00:00-04:00'),
+      'daily',
     ],
-    ['total, requests', 'requests', { mode: 'window', start: 0, end: null }, 0],
-    ['total, input tokens', 'input_tokens', { mode: 'window', start: 0, end: null }, 0],
+    ['total, requests', 'requests', { mode: 'window', start: 0, end: null }, 0, 'total'],
+    ['total, input tokens', 'input_tokens', { mode: 'window', start: 0, end: null }, 0, 'total'],
     [
       'total after a reset marker, cost',
       'cost',
       { mode: 'window', start: NOW - 10 * DAY + 30_000, end: null },
       NOW - 10 * DAY + 30_000,
+      'total',
     ],
   ];
-  for (const [name, metric, counting, from] of cases)
+  for (const [name, metric, counting, from, slot] of cases) {
     it(`rebuilds ${name} from rollups as from raw rows`, async () => {
       expect(await used(database, bucket(metric, counting))).toBe(await rawSum(database, metric, from));
     });
+    it(`rebuilds ${name} as from raw rows from the levels its slot (${slot}) writes`, async () => {
+      const own = bucket(metric, counting, slotted(slot));
+      expect(await used(database, own)).toBe(await rawSum(database, metric, from));
+    });
+  }
 
   it('reads a bounded number of entries whatever the history: rollup rows plus the raw recent edge', async () => {
     const counting: Counting = { mode: 'slices', lengthMs: 30 * DAY, sliceMs: (30 * DAY) / 60, floor: 0 };
@@ -196,6 +233,20 @@ describeWithPostgres('ledger rollups on PostgreSQL', () => {
     const all = await rawSum(database, 'cost', 0);
     const requests = await rawSum(database, 'requests', 0);
     for (const row of await rollupTotals(database)) expect([row.requests, row.cost]).toEqual([requests, all]);
+  });
+
+  it('writes each bucket the levels its slot can read, and a key of no known slot every level', async () => {
+    const totals = await rollupTotals(database);
+    const levelsOf = (key: string) =>
+      totals
+        .filter((r) => r.bucket === key)
+        .map((r) => r.level)
+        .sort();
+    expect(levelsOf(BUCKET)).toEqual(['all', 'day', 'hour', 'minute']);
+    expect(levelsOf(slotted('5h'))).toEqual(['hour', 'minute']);
+    expect(levelsOf(slotted('daily'))).toEqual(['day', 'hour', 'minute']);
+    expect(levelsOf(slotted('monthly'))).toEqual(['day', 'hour', 'minute']);
+    expect(levelsOf(slotted('total'))).toEqual(['all', 'day', 'hour', 'minute']);
   });
 });
 
