@@ -207,8 +207,9 @@ export const usageLedger = pgTable(
     primaryKey({ columns: [t.id, t.recordedAt] }),
     index('usage_ledger_user_time_idx').on(t.userId, t.settledAt),
     index('usage_ledger_key_time_idx').on(t.keyId, t.settledAt),
-    // Rebuilding one bucket reads the rows whose `buckets` contain it.
-    index('usage_ledger_buckets_idx').using('gin', sql`${t.buckets} jsonb_path_ops`),
+    // No index on `buckets`: a rebuild reads a bucket's rows by its owner's (id, time) index
+    // (src/ledger/bucket-rows.ts); a GIN index there cost every settle and served no read
+    // (migrations/0008).
     // A settle's lookup by request id (findRows): one probe per partition.
     index('usage_ledger_request_id_idx').on(t.requestId),
     check('usage_ledger_cost_nonnegative', sql`${t.costMicros} >= 0`),

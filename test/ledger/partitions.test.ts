@@ -150,6 +150,21 @@ function carriesForward(open: () => Promise<Database>) {
     expect(plan.join('\n')).toMatch(/Index Only Scan using ledger_rollups_bucket_level_slice_start_pk/);
   });
 
+  it('keeps no index on buckets on any partition (0008), and reads a bucket by its owner and time', async () => {
+    const indexed = await database.db.execute(sql`
+      select count(*)::int as n from pg_indexes
+      where tablename like 'usage_ledger%' and indexdef like '%(buckets%'`);
+    expect(rowsOf<{ n: number }>(indexed)[0]!.n).toBe(0);
+    const plan = await database.db.transaction(async (tx) => {
+      await tx.execute(sql`set local enable_seqscan = off`);
+      return rowsOf<{ 'QUERY PLAN': string }>(
+        await tx.execute(sql`explain select cost_micros from usage_ledger
+          where user_id = 'u-p' and buckets ? ${BUCKET} and settled_at >= timestamptz '2026-12-01'`),
+      ).map((r) => r['QUERY PLAN']);
+    });
+    expect(plan.join('\n')).toMatch(/usage_ledger_y2026m12_user_id_settled_at_idx/);
+  });
+
   it('charges a duplicate settle and a release-then-settle exactly once', async () => {
     const batcher = new SettleBatcher(database, logger);
     const rolledBefore = await rollups(database);
