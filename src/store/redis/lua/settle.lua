@@ -34,7 +34,15 @@ local function note_crossings(b, before)
   end
 end
 
-if redis.call('HEXISTS', KEY_APPLIED, '*') == 1 or redis.call('HGET', KEY_RECORD, 'state') == 'settled' then
+-- One HMGET for the settled marker and every bucket's (a rebuild that counted the request
+-- there); the record's state, nil when there is no record, says whether to mark it.
+local marker_fields = { '*' }
+for i, b in ipairs(buckets) do
+  marker_fields[i + 1] = b.field
+end
+local markers = redis.call('HMGET', KEY_APPLIED, unpack(marker_fields))
+local state = redis.call('HGET', KEY_RECORD, 'state')
+if markers[1] or state == 'settled' then
   return { 'already_applied' }
 end
 local cold = cold_indexes(buckets)
@@ -42,9 +50,9 @@ if #cold > 0 then
   return { 'cold', unpack(cold) }
 end
 
-for _, b in ipairs(buckets) do
+for i, b in ipairs(buckets) do
   release_one(b, REQ)
-  if redis.call('HEXISTS', KEY_APPLIED, b.field) == 0 then
+  if not markers[i + 1] then
     local amount = amount_of(b, AMOUNTS)
     local counted = (HELD[b.metric] and amount > 0) or (b.metric == 'requests' and COUNT_REQUEST)
     local before = counted and b.alerts and usage_used(b)
@@ -69,7 +77,7 @@ for _, b in ipairs(buckets) do
   end
 end
 
-if redis.call('EXISTS', KEY_RECORD) == 1 then
+if state then
   redis.call('HSET', KEY_RECORD, 'state', 'settled')
   extend(KEY_RECORD, APPLIED_TTL_MS)
 end
