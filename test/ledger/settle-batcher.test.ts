@@ -1,9 +1,9 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, like, sum } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPostgres, type Database } from '../../src/db/client.js';
 import { applyMigrations } from '../../src/db/migrate.js';
-import { applyIntents, dirtySubjects, usageLedger } from '../../src/db/schema.js';
+import { applyIntents, dirtySubjects, ledgerRollups, usageLedger } from '../../src/db/schema.js';
 import type { LedgerEntry } from '../../src/ledger/ledger-rows.js';
 import { LedgerUnavailableError, SettleBatcher } from '../../src/ledger/settle-batcher.js';
 import { describeWithPostgres, useTestDatabase } from '../support/services.js';
@@ -205,5 +205,73 @@ describeWithPostgres('settle batcher when PostgreSQL is unreachable', () => {
     proxy.restore();
     expect(await batcher.submit(e)).toMatchObject({ kind: 'written' });
     expect(await batcher.submit(e)).toMatchObject({ kind: 'exists', row: { costMicros: e.costMicros } });
+  });
+});
+
+describeWithPostgres('two instances settling the same request ids at once', () => {
+  const url = useTestDatabase();
+  let one: Database;
+  let two: Database;
+  beforeAll(async () => {
+    one = openPostgres(url(), 4);
+    two = openPostgres(url(), 4);
+    await applyMigrations(one);
+  });
+  afterAll(async () => {
+    await one?.close();
+    await two?.close();
+  });
+
+  const BUCKET = 'user:u-race|*|cost|daily';
+  const dayRollup = async () => {
+    const [row] = await one.db
+      .select({ requests: sum(ledgerRollups.requests), cost: sum(ledgerRollups.costMicros) })
+      .from(ledgerRollups)
+      .where(and(eq(ledgerRollups.bucket, BUCKET), eq(ledgerRollups.level, 'day')));
+    return { requests: Number(row?.requests ?? 0), cost: Number(row?.cost ?? 0) };
+  };
+  const raceEntry = (id: string, overrides: Partial<LedgerEntry>) =>
+    entry({ requestId: id, userId: 'u-race', buckets: [BUCKET], ...overrides });
+
+  it('records a retried settle once: one instance writes it, the other answers it as existing', async () => {
+    const [a, b] = [new SettleBatcher(one, logger), new SettleBatcher(two, logger)];
+    for (let round = 0; round < 15; round++) {
+      const ids = Array.from({ length: 20 }, (_, i) => `dup-${round}-${i}`);
+      const [first, second] = await Promise.all([
+        Promise.all(ids.map((id) => a.submit(raceEntry(id, { costMicros: 1_000 })))),
+        Promise.all(ids.map((id) => b.submit(raceEntry(id, { costMicros: 1_000 })))),
+      ]);
+      ids.forEach((_, i) => {
+        expect([first[i]!.kind, second[i]!.kind].sort()).toEqual(['exists', 'written']);
+        const existing = [first[i], second[i]].find((o) => o!.kind === 'exists');
+        expect(existing).toMatchObject({ row: { costMicros: 1_000, status: 'settled' } });
+      });
+    }
+    expect(await dayRollup()).toEqual({ requests: 300, cost: 300_000 });
+  });
+
+  it('settles a request whose release another instance records at the same moment, counting it once', async () => {
+    const before = await dayRollup();
+    const [a, b] = [new SettleBatcher(one, logger), new SettleBatcher(two, logger)];
+    const reservedAt = new Date('2027-01-04T09:59:00.000Z');
+    for (let round = 0; round < 15; round++) {
+      const ids = Array.from({ length: 20 }, (_, i) => `rel-${round}-${i}`);
+      const [releases, settles] = await Promise.all([
+        Promise.all(
+          ids.map((id) => a.submit(raceEntry(id, { status: 'released', costMicros: 0, reservedAt }))),
+        ),
+        Promise.all(ids.map((id) => b.submit(raceEntry(id, { costMicros: 500, reservedAt })))),
+      ]);
+      expect(settles.every((o) => o.kind === 'written')).toBe(true);
+      for (const o of releases)
+        if (o.kind !== 'written') expect(o).toMatchObject({ kind: 'exists', row: { status: 'settled' } });
+    }
+    const rows = await one.db
+      .select({ status: usageLedger.status, cost: usageLedger.costMicros })
+      .from(usageLedger)
+      .where(like(usageLedger.requestId, 'rel-%'));
+    expect(rows).toHaveLength(300);
+    expect(rows.every((r) => r.status === 'settled' && r.cost === 500)).toBe(true);
+    expect(await dayRollup()).toEqual({ requests: before.requests + 300, cost: before.cost + 150_000 });
   });
 });
