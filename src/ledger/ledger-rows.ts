@@ -108,7 +108,7 @@ interface BatchRow {
 const dateOf = (value: Date | string) => (value instanceof Date ? value : new Date(value));
 
 /** A ledger batch in one prepared statement (WRITE_BATCH): its own transaction, one round trip. */
-export async function writeBatch(
+export async function writeBatchStatement(
   database: Database,
   entries: LedgerEntry[],
   dueMs: number,

@@ -6,7 +6,7 @@ import {
   findRows,
   insertApplyIntent,
   insertEntries,
-  writeBatch,
+  writeBatchStatement,
   type LedgerEntry,
   type StoredLedgerRow,
 } from './ledger-rows.js';
@@ -198,23 +198,26 @@ export class SettleBatcher {
   }
 
   /**
-   * The batch as one statement (writeBatch), and its raced settles — ids a concurrent
-   * batch committed after the statement's snapshot — in a second one that can see them.
+   * The batch as one statement (writeBatchStatement); its raced ids — committed by a
+   * concurrent batch after the statement's snapshot — go through writeUnique again, in a new
+   * statement that can see them (row by row only if that one fails: the first statement has
+   * committed, so its rows must keep the answer it gave them).
    */
   private async writeInOneStatement(entries: LedgerEntry[], retried: boolean): Promise<LedgerOutcome[]> {
-    const first = await writeBatch(this.database, entries, APPLY_DUE_MS);
-    const again =
-      first.raced.size > 0
-        ? await writeBatch(
-            this.database,
-            entries.filter((e) => first.raced.has(e.requestId)),
-            APPLY_DUE_MS,
-          )
-        : null;
+    const first = await writeBatchStatement(this.database, entries, APPLY_DUE_MS);
+    const raced = entries.filter((e) => first.raced.has(e.requestId));
+    const again = new Map<string, LedgerOutcome>();
+    if (raced.length > 0) {
+      const outcomes = await this.writeUnique(raced, retried);
+      raced.forEach((e, i) =>
+        again.set(e.requestId, outcomes[i] ?? { kind: 'invalid', message: 'no outcome' }),
+      );
+    }
     return entries.map((entry) => {
-      const done = again && first.raced.has(entry.requestId) ? again : first;
-      const outcome = classify(entry, done.written, new Map(), done.existing, retried);
-      return promises(entry) && done.intent !== undefined ? { ...outcome, intent: done.intent } : outcome;
+      const outcome =
+        again.get(entry.requestId) ?? classify(entry, first.written, new Map(), first.existing, retried);
+      const promised = !again.has(entry.requestId) && promises(entry) && first.intent !== undefined;
+      return promised ? { ...outcome, intent: first.intent } : outcome;
     });
   }
 
