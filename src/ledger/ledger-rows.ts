@@ -69,7 +69,7 @@ export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promi
   return written;
 }
 
-/** `raced`: settles whose id a concurrent transaction committed after this statement's snapshot (WRITE). */
+/** `raced`: ids a concurrent transaction committed after this statement's snapshot (WRITE_ROWS). */
 async function writeRows(
   tx: Executor,
   entries: LedgerEntry[],
