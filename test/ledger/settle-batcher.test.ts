@@ -275,3 +275,35 @@ describeWithPostgres('two instances settling the same request ids at once', () =
     expect(await dayRollup()).toEqual({ requests: before.requests + 300, cost: before.cost + 150_000 });
   });
 });
+
+describeWithPostgres('settle batcher when its prepared statement is refused (an older PgBouncer)', () => {
+  const url = useTestDatabase();
+  let database: Database;
+  beforeAll(async () => {
+    database = openPostgres(url(), 2);
+    await applyMigrations(database);
+  });
+  afterAll(() => database?.close());
+
+  it('writes the batch row by row in a transaction instead, and answers each settle', async () => {
+    // What PgBouncer in transaction mode answers when the Bind lands on another server connection.
+    const refusing: Database = {
+      ...database,
+      prepared: () =>
+        Promise.reject(
+          Object.assign(new Error('prepared statement "qg_ledger_batch" does not exist'), { code: '26000' }),
+        ),
+    };
+    const batcher = new SettleBatcher(refusing, logger);
+    const settles = [entry({ userId: 'u-pooled' }), entry({ userId: 'u-pooled' })];
+    const outcomes = await Promise.all(settles.map((e) => batcher.submit(e)));
+    expect(outcomes.map((o) => o.kind)).toEqual(['written', 'written']);
+    expect(outcomes.every((o) => o.kind === 'written' && o.intent !== undefined)).toBe(true);
+    const rows = await database.db.select().from(usageLedger).where(eq(usageLedger.userId, 'u-pooled'));
+    expect(rows.map((r) => r.requestId).sort()).toEqual(settles.map((e) => e.requestId).sort());
+    expect(await batcher.submit({ ...settles[0]! })).toMatchObject({
+      kind: 'exists',
+      row: { costMicros: 17_300 },
+    });
+  });
+});
