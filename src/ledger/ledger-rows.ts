@@ -92,7 +92,7 @@ export interface BatchWrite {
 }
 
 interface BatchRow {
-  kind: 'written' | 'raced' | 'exists' | 'intent';
+  kind: 'written' | 'raced' | 'exists' | 'archived' | 'intent';
   request_id: string;
   cost_micros: string | number | null;
   input_tokens: string | number | null;
@@ -118,13 +118,47 @@ export async function writeBatchStatement(
     dueMs,
   ]);
   const done: BatchWrite = { written: new Set(), raced: new Set(), existing: new Map() };
+  const byId = new Map(entries.map((e) => [e.requestId, e]));
   for (const r of rows) {
+    const entry = byId.get(r.request_id);
     if (r.kind === 'written') done.written.add(r.request_id);
     else if (r.kind === 'raced') done.raced.add(r.request_id);
     else if (r.kind === 'intent') done.intent = Number(r.request_id);
+    else if (r.kind === 'archived' && entry)
+      done.existing.set(r.request_id, archivedRow(entry, r.settled_at));
     else done.existing.set(r.request_id, storedRow(r));
   }
   return done;
+}
+
+/**
+ * A request id only the gate still knows (ledger_request_ids outlives a detached month): a
+ * repeat of it, charged nothing again. Its stored amounts went with the month, so it is
+ * answered with the repeat's own.
+ */
+export function archivedRow(entry: LedgerEntry, recordedAt: Date | string | null): StoredLedgerRow {
+  return {
+    requestId: entry.requestId,
+    costMicros: entry.costMicros,
+    inputTokens: entry.inputTokens,
+    outputTokens: entry.outputTokens,
+    status: entry.status,
+    reservedAt: entry.reservedAt,
+    settledAt: dateOf(recordedAt ?? entry.settledAt),
+    countedInUserGlobal: entry.countedInUserGlobal,
+    countedInKeyGlobal: entry.countedInKeyGlobal,
+    buckets: entry.buckets,
+  };
+}
+
+/** When the gate recorded each of these ids, for ids whose ledger row is gone (archived). */
+export async function gateTimes(tx: Executor, requestIds: string[]): Promise<Map<string, Date>> {
+  if (requestIds.length === 0) return new Map();
+  const result = await tx.execute(
+    sql`select request_id, recorded_at from ledger_request_ids where request_id = any(${new Param(requestIds)}::text[])`,
+  );
+  const rows = rowsOf<{ request_id: string; recorded_at: Date | string }>(result);
+  return new Map(rows.map((r) => [r.request_id, dateOf(r.recorded_at)]));
 }
 
 function storedRow(r: BatchRow): StoredLedgerRow {

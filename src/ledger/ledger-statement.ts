@@ -107,8 +107,10 @@ export const WRITE_ROWS = `${WRITE}
  * A whole ledger batch as one statement, so one round trip and no BEGIN/COMMIT: the rows,
  * the rollups, the reservations they close, the dirty marks asked for and the apply intent
  * of its settles (all or nothing, as one statement is). Answers one row per written id
- * (`written`), raced id (`raced`) and already recorded id (`exists`, with the stored row),
- * and the intent (`intent`, its id in request_id) when the batch has settles to promise.
+ * (`written`), raced id (`raced`) and already recorded id (`exists`, with the stored row;
+ * `archived` when only the gate still knows it — its month was detached — with the instant
+ * it was recorded), and the intent (`intent`, its id in request_id) when the batch has
+ * settles to promise.
  */
 export const WRITE_BATCH = `${WRITE}, closed as (
       delete from reservations where request_id in (select request_id from entry)
@@ -132,10 +134,11 @@ export const WRITE_BATCH = `${WRITE}, closed as (
     union all
     select 'raced', request_id, null, null, null, null, null, null, null, null, null from raced
     union all
-    select 'exists', u.request_id, u.cost_micros, u.input_tokens, u.output_tokens, u.status, u.reserved_at,
-      u.settled_at, u.counted_in_user_global, u.counted_in_key_global, u.buckets
+    select case when u.request_id is null then 'archived' else 'exists' end, g.request_id, u.cost_micros,
+      u.input_tokens, u.output_tokens, u.status, u.reserved_at, coalesce(u.settled_at, g.recorded_at),
+      u.counted_in_user_global, u.counted_in_key_global, u.buckets
     from entry e join ledger_request_ids g using (request_id)
-      join usage_ledger u on u.request_id = g.request_id and u.recorded_at = g.recorded_at
+      left join usage_ledger u on u.request_id = g.request_id and u.recorded_at = g.recorded_at
     where not exists (select 1 from ins i where i.request_id = e.request_id)
     union all
     select 'intent', id::text, null, null, null, null, null, null, null, null, null from intent`;

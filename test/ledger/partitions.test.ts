@@ -203,9 +203,23 @@ function carriesForward(open: () => Promise<Database>) {
     await database.db.execute(sql`alter table usage_ledger detach partition usage_ledger_y2026m10`);
     expect(await partitionsOf(database)).not.toContain('usage_ledger_y2026m10');
     expect(await decisions(database)).toEqual(kept);
-    // A late duplicate settle of a detached month's request is still not charged.
+    // A late duplicate settle of a detached month's request is still not charged, and is
+    // answered as the repeat it is (so the settle is not applied to the counters again),
+    // in one statement as row by row.
     const rolled = await rollups(database);
-    await batcher.submit(entry(NOW, { requestId: 'old-0' }));
+    const late = entry(NOW, { requestId: 'old-0' });
+    expect(await batcher.submit(late)).toMatchObject({
+      kind: 'exists',
+      row: { costMicros: late.costMicros },
+    });
+    const rowByRow = new SettleBatcher(
+      { ...database, prepared: () => Promise.reject(new Error('refused')) },
+      logger,
+    );
+    expect(await rowByRow.submit({ ...late })).toMatchObject({
+      kind: 'exists',
+      row: { costMicros: late.costMicros },
+    });
     expect(await rollups(database)).toEqual(rolled);
   });
 }
