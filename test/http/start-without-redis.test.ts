@@ -69,6 +69,13 @@ describe.each(['open', 'closed'] as const)('starting while Redis is unreachable,
 
     redis = await startPrivateRedis({ port });
     await until(async () => (await readiness()).status === 200, 10_000);
+    // Then the first judged decision (a dry run, nothing recorded): it also rebuilds u-1's
+    // cold buckets, which on a loaded host can outlast STORE_TIMEOUT_MS once and answer by
+    // FAIL_MODE (seen in CI: a 503, and a fail-open 200).
+    await until(async () => {
+      const judged = await call('POST', '/check', { userId: 'u-1', model: MODEL });
+      return judged.status === 200 && !((await judged.json()) as { failOpen: boolean }).failOpen;
+    }, 10_000);
     const first = await call('POST', '/reserve', { userId: 'u-1', model: MODEL, requestId: 'r-1' });
     expect(first.status).toBe(200);
     expect(await first.json()).toMatchObject({ allowed: true, failOpen: false });
