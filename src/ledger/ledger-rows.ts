@@ -1,7 +1,7 @@
-import { inArray, Param, sql } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
 import { positional, rowsOf, type Database, type Executor } from '../db/client.js';
-import { entryColumns, WRITE_BATCH, WRITE_ROWS } from './ledger-statement.js';
-import { dirtySubjects, usageLedger } from '../db/schema.js';
+import { entryColumns, RECORDED_ROWS, WRITE_BATCH, WRITE_ROWS } from './ledger-statement.js';
+import { usageLedger } from '../db/schema.js';
 
 /** One settle or release as the ledger records it (money in µ$). */
 export interface LedgerEntry {
@@ -39,9 +39,10 @@ export interface StoredLedgerRow {
 }
 
 /**
- * Inserts entries; a settle on a released row turns it settled with the settle's buckets
- * and cost split (a settle after a release charges exactly what a settle before it would,
- * SPEC §4.5). Returns the request ids this call wrote.
+ * Inserts entries (WRITE_ROWS: their rollups, the reservations they close and the dirty
+ * marks asked for too); a settle on a released row turns it settled with the settle's
+ * buckets and cost split (a settle after a release charges exactly what a settle before it
+ * would, SPEC §4.5). Returns the request ids this call wrote.
  */
 export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promise<Set<string>> {
   const first = await writeRows(tx, entries);
@@ -54,19 +55,7 @@ export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promi
           entries.filter((e) => first.raced.has(e.requestId)),
         )
       : null;
-  const written = new Set([...first.written, ...(again?.written ?? [])]);
-  const ids = new Param(entries.map((e) => e.requestId));
-  // The ledger now counts these requests: their reservation rows have done their job.
-  await tx.execute(sql`delete from reservations where request_id = any(${ids}::text[])`);
-  // Sorted: concurrent batches then lock the marks in one order (no deadlock).
-  const dirty = [...new Set(entries.filter((e) => e.markDirty).map((e) => e.userId))].sort();
-  if (dirty.length > 0) {
-    await tx
-      .insert(dirtySubjects)
-      .values(dirty.map((subject) => ({ subject })))
-      .onConflictDoUpdate({ target: dirtySubjects.subject, set: { markedAt: sql`now()` } });
-  }
-  return written;
+  return new Set([...first.written, ...(again?.written ?? [])]);
 }
 
 /** `raced`: ids a concurrent transaction committed after this statement's snapshot (WRITE_ROWS). */
@@ -91,6 +80,7 @@ export interface BatchWrite {
   intent?: number;
 }
 
+/** A row of RECORDED_ROWS, or of WRITE_BATCH (whose other kinds leave the columns null). */
 interface BatchRow {
   kind: 'written' | 'raced' | 'exists' | 'archived' | 'intent';
   request_id: string;
@@ -118,17 +108,35 @@ export async function writeBatchStatement(
     dueMs,
   ]);
   const done: BatchWrite = { written: new Set(), raced: new Set(), existing: new Map() };
-  const byId = new Map(entries.map((e) => [e.requestId, e]));
+  const recorded: BatchRow[] = [];
   for (const r of rows) {
-    const entry = byId.get(r.request_id);
     if (r.kind === 'written') done.written.add(r.request_id);
     else if (r.kind === 'raced') done.raced.add(r.request_id);
     else if (r.kind === 'intent') done.intent = Number(r.request_id);
-    else if (r.kind === 'archived' && entry)
-      done.existing.set(r.request_id, archivedRow(entry, r.settled_at));
-    else done.existing.set(r.request_id, storedRow(r));
+    else recorded.push(r);
   }
+  done.existing = recordedByRequest(recorded, entries);
   return done;
+}
+
+/** The ledger's rows for these entries' request ids (RECORDED_ROWS), archived ones included. */
+export async function recordedRows(
+  tx: Executor,
+  entries: LedgerEntry[],
+): Promise<Map<string, StoredLedgerRow>> {
+  if (entries.length === 0) return new Map();
+  const result = await tx.execute(positional(RECORDED_ROWS, [entries.map((e) => e.requestId)]));
+  return recordedByRequest(rowsOf<BatchRow>(result), entries);
+}
+
+function recordedByRequest(rows: BatchRow[], entries: LedgerEntry[]): Map<string, StoredLedgerRow> {
+  const byId = new Map(entries.map((e) => [e.requestId, e]));
+  const found = new Map<string, StoredLedgerRow>();
+  for (const r of rows) {
+    const entry = byId.get(r.request_id);
+    found.set(r.request_id, r.kind === 'archived' && entry ? archivedRow(entry, r.settled_at) : storedRow(r));
+  }
+  return found;
 }
 
 /**
@@ -136,7 +144,7 @@ export async function writeBatchStatement(
  * repeat of it, charged nothing again. Its stored amounts went with the month, so it is
  * answered with the repeat's own.
  */
-export function archivedRow(entry: LedgerEntry, recordedAt: Date | string | null): StoredLedgerRow {
+function archivedRow(entry: LedgerEntry, recordedAt: Date | string | null): StoredLedgerRow {
   return {
     requestId: entry.requestId,
     costMicros: entry.costMicros,
@@ -149,16 +157,6 @@ export function archivedRow(entry: LedgerEntry, recordedAt: Date | string | null
     countedInKeyGlobal: entry.countedInKeyGlobal,
     buckets: entry.buckets,
   };
-}
-
-/** When the gate recorded each of these ids, for ids whose ledger row is gone (archived). */
-export async function gateTimes(tx: Executor, requestIds: string[]): Promise<Map<string, Date>> {
-  if (requestIds.length === 0) return new Map();
-  const result = await tx.execute(
-    sql`select request_id, recorded_at from ledger_request_ids where request_id = any(${new Param(requestIds)}::text[])`,
-  );
-  const rows = rowsOf<{ request_id: string; recorded_at: Date | string }>(result);
-  return new Map(rows.map((r) => [r.request_id, dateOf(r.recorded_at)]));
 }
 
 function storedRow(r: BatchRow): StoredLedgerRow {

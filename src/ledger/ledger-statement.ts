@@ -88,6 +88,14 @@ const WRITE = `
         cost_micros = ledger_rollups.cost_micros + excluded.cost_micros,
         input_tokens = ledger_rollups.input_tokens + excluded.input_tokens,
         output_tokens = ledger_rollups.output_tokens + excluded.output_tokens
+    ), closed as (
+      -- The ledger now counts these requests: their reservation rows have done their job.
+      delete from reservations where request_id in (select request_id from entry)
+    ), dirty as (
+      -- Sorted: concurrent batches then lock the marks in one order (no deadlock).
+      insert into dirty_subjects (subject)
+      select distinct user_id from entry where mark_dirty order by 1
+      on conflict (subject) do update set marked_at = now()
     ), raced as (
       -- Ids a concurrent transaction committed after this statement's snapshot: their row
       -- (a released one a settle must turn, or the one a duplicate is answered with) was
@@ -97,6 +105,22 @@ const WRITE = `
         and not exists (select 1 from ledger_request_ids g where g.request_id = e.request_id)
     )`;
 
+/**
+ * The rows the ledger holds for request ids (the caller appends the condition on
+ * `g.request_id`): `exists` with the stored row, or `archived` when only the gate still knows
+ * the id — its month was detached — with the instant it was recorded.
+ */
+const RECORDED = `select case when u.request_id is null then 'archived' else 'exists' end as kind,
+      g.request_id, u.cost_micros, u.input_tokens, u.output_tokens, u.status, u.reserved_at,
+      coalesce(u.settled_at, g.recorded_at) as settled_at, u.counted_in_user_global,
+      u.counted_in_key_global, u.buckets
+    from ledger_request_ids g
+      left join usage_ledger u on u.request_id = g.request_id and u.recorded_at = g.recorded_at
+    where`;
+
+/** RECORDED for the ids in $1. */
+export const RECORDED_ROWS = `${RECORDED} g.request_id = any($1::text[])`;
+
 /** insertEntries' statement: which ids it wrote and which raced (the caller writes the rest). */
 export const WRITE_ROWS = `${WRITE}
     select request_id, false as raced from ins
@@ -104,22 +128,14 @@ export const WRITE_ROWS = `${WRITE}
     select request_id, true from raced`;
 
 /**
- * A whole ledger batch as one statement, so one round trip and no BEGIN/COMMIT: the rows,
- * the rollups, the reservations they close, the dirty marks asked for and the apply intent
- * of its settles (all or nothing, as one statement is). Answers one row per written id
- * (`written`), raced id (`raced`) and already recorded id (`exists`, with the stored row;
- * `archived` when only the gate still knows it — its month was detached — with the instant
- * it was recorded), and the intent (`intent`, its id in request_id) when the batch has
- * settles to promise.
+ * A whole ledger batch as one statement, so one round trip and no BEGIN/COMMIT: WRITE (the
+ * rows, their rollups, the reservations they close, the dirty marks asked for) and the apply
+ * intent of its settles (all or nothing, as one statement is). Answers one row per written id
+ * (`written`), raced id (`raced`) and already recorded id (RECORDED: `exists` or
+ * `archived`), and the intent (`intent`, its id in request_id) when the batch has settles to
+ * promise.
  */
-export const WRITE_BATCH = `${WRITE}, closed as (
-      delete from reservations where request_id in (select request_id from entry)
-    ), dirty as (
-      -- Sorted: concurrent batches then lock the marks in one order (no deadlock).
-      insert into dirty_subjects (subject)
-      select distinct user_id from entry where mark_dirty order by 1
-      on conflict (subject) do update set marked_at = now()
-    ), intent as (
+export const WRITE_BATCH = `${WRITE}, intent as (
       insert into apply_intents (subjects, due_at)
       select jsonb_agg(distinct user_id), now() + $18::bigint * interval '1 millisecond'
       from entry where status = 'settled' and not mark_dirty
@@ -134,12 +150,8 @@ export const WRITE_BATCH = `${WRITE}, closed as (
     union all
     select 'raced', request_id, null, null, null, null, null, null, null, null, null from raced
     union all
-    select case when u.request_id is null then 'archived' else 'exists' end, g.request_id, u.cost_micros,
-      u.input_tokens, u.output_tokens, u.status, u.reserved_at, coalesce(u.settled_at, g.recorded_at),
-      u.counted_in_user_global, u.counted_in_key_global, u.buckets
-    from entry e join ledger_request_ids g using (request_id)
-      left join usage_ledger u on u.request_id = g.request_id and u.recorded_at = g.recorded_at
-    where not exists (select 1 from ins i where i.request_id = e.request_id)
+    ${RECORDED} g.request_id in (select request_id from entry)
+      and not exists (select 1 from ins i where i.request_id = g.request_id)
     union all
     select 'intent', id::text, null, null, null, null, null, null, null, null, null from intent`;
 

@@ -3,11 +3,9 @@ import type { Database, Executor } from '../db/client.js';
 import type { ApplyIntents } from './apply-intents.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import {
-  archivedRow,
-  findRows,
-  gateTimes,
   insertApplyIntent,
   insertEntries,
+  recordedRows,
   writeBatchStatement,
   type LedgerEntry,
   type StoredLedgerRow,
@@ -248,19 +246,7 @@ export class SettleBatcher {
     retried: boolean,
   ): Promise<LedgerOutcome[]> {
     const others = entries.filter((e) => !written.has(e.requestId) && !invalid.has(e.requestId));
-    const existing = await findRows(
-      tx,
-      others.map((e) => e.requestId),
-    );
-    const archived = others.filter((e) => !existing.has(e.requestId));
-    const gated = await gateTimes(
-      tx,
-      archived.map((e) => e.requestId),
-    );
-    for (const e of archived) {
-      const at = gated.get(e.requestId);
-      if (at) existing.set(e.requestId, archivedRow(e, at));
-    }
+    const existing = await recordedRows(tx, others);
     const outcomes = entries.map((entry) => classify(entry, written, invalid, existing, retried));
     // Settles this batch answers must still reach the counter store: promised durably here,
     // so a crash between this commit and the apply leaves a trace any instance completes
