@@ -1,21 +1,26 @@
+import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import { RateLimiterRedis, RateLimiterUnion } from 'rate-limiter-flexible';
+import type { ReplayFixture } from './replay.js';
 import { serveYardstick, yardstickEnv, yardstickRedis } from './yardstick.js';
 
 /**
- * The two yardsticks issue 9 measures /check against, each run as its own process (PEER):
+ * The yardsticks issue 9 measures /check against, each run as its own process (PEER):
  *
  * - `six-keys`: a bare Fastify route doing one EVALSHA of a script that INCRs six keys of
  *   the user (with PEXPIRE on first use) and answers the six counts: the floor of "one
  *   atomic script over six buckets".
  * - `rlf`: rate-limiter-flexible's RateLimiterUnion of six RateLimiterRedis limiters (six
  *   separate, non-atomic round trips in one pipeline-less burst) keyed by the user.
+ * - `floor`: replays, per user, the decide EVALSHA quotagate itself sent for that user's
+ *   /check and answers the body quotagate answered (REPLAY_FILE, replay.ts): /check's Redis
+ *   work and reply size with none of quotagate's JavaScript, the ceiling of /check's rate.
  *
  * Same Node, NODE_ENV, Redis and client options as quotagate (PORT, HOST, REDIS_URL,
  * REDIS_KEY_PREFIX); the body is /check's body, so parsing costs the same.
  */
 const { prefix } = yardstickEnv;
-const peer = process.env.PEER === 'rlf' ? 'rlf' : 'six-keys';
+const peer = process.env.PEER === 'rlf' || process.env.PEER === 'floor' ? process.env.PEER : 'six-keys';
 
 const redis = yardstickRedis();
 
@@ -49,10 +54,23 @@ const userOf = (body: unknown): string => {
   return typeof userId === 'string' ? userId : 'anonymous';
 };
 
+const replay =
+  peer === 'floor'
+    ? (JSON.parse(readFileSync(process.env.REPLAY_FILE ?? '', 'utf8')) as ReplayFixture)
+    : null;
+const replayed = (command: string[]): Promise<unknown> =>
+  (redis as unknown as { call(...args: string[]): Promise<unknown> }).call(...command);
+
 const app = Fastify({ logger: false });
 
 app.post('/peer', async (request, reply) => {
   const user = userOf(request.body);
+  if (replay !== null) {
+    const [call, body] = [replay.calls[user], replay.bodies[user]];
+    if (call === undefined || body === undefined) return reply.code(404).send({ userId: user });
+    await replayed(call);
+    return reply.type('application/json').send(body);
+  }
   if (peer === 'six-keys') {
     const k = `${prefix}:six:{${user}}`;
     const counts = await benchSix(`${k}:a`, `${k}:b`, `${k}:c`, `${k}:d`, `${k}:e`, `${k}:f`, '3600000');

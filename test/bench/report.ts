@@ -36,6 +36,8 @@ export interface BenchRuns {
   sixKeysRun: MeasuredRun;
   /** rate-limiter-flexible RateLimiterUnion of six RateLimiterRedis (PEER=rlf). */
   rlfRun: MeasuredRun;
+  /** A bare route replaying /check's own decide calls and replies (PEER=floor). */
+  floorRun: MeasuredRun;
   checkRun: MeasuredRun;
   /** /check whose six buckets include three token buckets. */
   tokenRun: MeasuredRun;
@@ -68,6 +70,7 @@ export function buildRows(runs: BenchRuns, connections: number, targets: Targets
     baseRun,
     sixKeysRun,
     rlfRun,
+    floorRun,
     checkRun,
     tokenRun,
     flowRun,
@@ -82,6 +85,17 @@ export function buildRows(runs: BenchRuns, connections: number, targets: Targets
   const check = stepOf(checkRun, '/check');
   const sixKeys = stepOf(sixKeysRun, '/peer');
   const rlf = stepOf(rlfRun, '/peer');
+  const floor = stepOf(floorRun, '/peer');
+  /** What `of` reaches against a peer: a "÷" row under the row of `of`. */
+  const versus = (of: StepFigures, name: string, peer: StepFigures, target: number | null): Row => ({
+    ...plain,
+    scenario: `  ${name}`,
+    connections: '',
+    figures: of,
+    ratio: of.perSecond / peer.perSecond,
+    target: target === null ? '' : `≥ ${target}×`,
+    met: target === null ? null : of.perSecond / peer.perSecond >= target,
+  });
   const settle = stepOf(settleRun, '/settle');
   const probe = stepOf(probeRun, '/check');
   const halfway = stepOf(pacedRun, '/check');
@@ -111,6 +125,16 @@ export function buildRows(runs: BenchRuns, connections: number, targets: Targets
       ratio: ratio(rlf),
     },
     {
+      ...plain,
+      scenario: "floor: /check's decide calls replayed",
+      connections: c,
+      figures: floor,
+      ...cpuOf(floorRun),
+      ratio: ratio(floor),
+    },
+    versus(floor, 'floor ÷ six-key EVALSHA peer', sixKeys, null),
+    versus(floor, 'floor ÷ rate-limiter-flexible peer', rlf, null),
+    {
       scenario: '/check',
       connections: c,
       figures: check,
@@ -119,24 +143,9 @@ export function buildRows(runs: BenchRuns, connections: number, targets: Targets
       target: `≥ ${targets.checkRatio}× baseline`,
       met: ratio(check) >= targets.checkRatio,
     },
-    {
-      ...plain,
-      scenario: '  /check ÷ six-key EVALSHA peer',
-      connections: '',
-      figures: check,
-      ratio: check.perSecond / sixKeys.perSecond,
-      target: `≥ ${targets.sixKeysRatio}×`,
-      met: check.perSecond / sixKeys.perSecond >= targets.sixKeysRatio,
-    },
-    {
-      ...plain,
-      scenario: '  /check ÷ rate-limiter-flexible peer',
-      connections: '',
-      figures: check,
-      ratio: check.perSecond / rlf.perSecond,
-      target: `≥ ${targets.rlfRatio}×`,
-      met: check.perSecond / rlf.perSecond >= targets.rlfRatio,
-    },
+    versus(check, '/check ÷ six-key EVALSHA peer', sixKeys, targets.sixKeysRatio),
+    versus(check, '/check ÷ rate-limiter-flexible peer', rlf, targets.rlfRatio),
+    versus(check, '/check ÷ floor', floor, null),
     {
       ...plain,
       scenario: '/check, 3 of 6 buckets tokens',

@@ -2,6 +2,7 @@ import { benchLog, build, machine, prepareWorld, runBench, type Cleanup } from '
 import { closedLoop, overallRate, paced, type RequestsFactory, type RunFigures } from './load.js';
 import { cpuMillis, type ServerProcess } from './processes.js';
 import { buildRows, renderTable, stepOf, type BenchRuns, type MeasuredRun } from './report.js';
+import { captureDecideCalls } from './replay.js';
 import { freePort, redisCpuMicros } from './resources.js';
 import {
   baseline,
@@ -46,13 +47,13 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     readyPath: '/readyz',
     env: common,
   });
-  const startPeer = async (name: 'six-keys' | 'rlf') =>
+  const startPeer = async (name: 'six-keys' | 'rlf' | 'floor', env: Record<string, string> = {}) =>
     world.start({
       name,
       args: ['--import', 'tsx', 'test/bench/peer-server.ts'],
       port: await freePort(),
       readyPath: '/readyz',
-      env: { ...common, PEER: name },
+      env: { ...common, ...env, PEER: name },
     });
   const sixKeys = await startPeer('six-keys');
   const rlf = await startPeer('rlf');
@@ -65,6 +66,16 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
   const warmSeconds = await warmUsers(quotagate.url, serviceToken, settings.users);
   await warmUsers(quotagate.url, serviceToken, settings.users, TOKEN_MODEL);
   log(`warmed ${settings.users} users (${BUCKETS_PER_REQUEST} buckets each) in ${warmSeconds.toFixed(1)} s`);
+  const replayFile = await captureDecideCalls({
+    redisUrl: settings.redisUrl,
+    prefix: world.prefix,
+    quotagateUrl: quotagate.url,
+    token: serviceToken,
+    users: settings.users,
+    cleanup,
+  });
+  const floor = await startPeer('floor', { REPLAY_FILE: replayFile });
+  log(`captured ${settings.users} decide calls under MONITOR; floor pid ${floor.pid}`);
 
   const target: ScenarioTarget = { token: serviceToken, users: settings.users };
   const { seconds, warmupSeconds, connections: c } = settings;
@@ -98,6 +109,7 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
   const baseRun = await measure('baseline', base, baseline(target), closed(c));
   const sixKeysRun = await measure('six-key EVALSHA peer', sixKeys, peer(target), closed(c));
   const rlfRun = await measure('rate-limiter-flexible peer', rlf, peer(target), closed(c));
+  const floorRun = await measure('floor: decide script replayed', floor, peer(target), closed(c));
   const checkRun = await measure('/check', quotagate, check(target), closed(c));
   const tokenRun = await measure('/check with token buckets', quotagate, tokenCheck(target), closed(c));
   const flowRun = await measure('/reserve→/settle', quotagate, reserveThenSettle(target), closed(c));
@@ -128,6 +140,7 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     baseRun,
     sixKeysRun,
     rlfRun,
+    floorRun,
     checkRun,
     tokenRun,
     flowRun,
@@ -143,15 +156,16 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     r.cpuMicros === null || r.redisMicros === null || r.loadMicros === null
       ? null
       : r.cpuMicros + r.redisMicros + r.loadMicros;
-  const [sixAll, rlfAll, checkAll] = [
+  const [sixAll, rlfAll, floorAll, checkAll] = [
     machineMicros(sixKeysRun),
     machineMicros(rlfRun),
+    machineMicros(floorRun),
     machineMicros(checkRun),
   ];
   const budget =
-    sixAll === null || rlfAll === null || checkAll === null
+    sixAll === null || rlfAll === null || floorAll === null || checkAll === null
       ? '  machine CPU per response: not measured'
-      : `  machine CPU per response (server + Redis + load): six-key peer ${Math.round(sixAll)} µs, rlf peer ${Math.round(rlfAll)} µs, /check ${Math.round(checkAll)} µs; the host is saturated, so req/s goes as 1 / that: ≥ ${TARGETS.sixKeysRatio}× six-key needs /check ≤ ${Math.round(sixAll / TARGETS.sixKeysRatio)} µs, ≥ ${TARGETS.rlfRatio}× rlf ≤ ${Math.round(rlfAll / TARGETS.rlfRatio)} µs`;
+      : `  machine CPU per response (server + Redis + load): six-key peer ${Math.round(sixAll)} µs, rlf peer ${Math.round(rlfAll)} µs, floor ${Math.round(floorAll)} µs, /check ${Math.round(checkAll)} µs; the host is saturated, so req/s goes as 1 / that: ≥ ${TARGETS.sixKeysRatio}× six-key needs /check ≤ ${Math.round(sixAll / TARGETS.sixKeysRatio)} µs, ≥ ${TARGETS.rlfRatio}× rlf ≤ ${Math.round(rlfAll / TARGETS.rlfRatio)} µs`;
   const out = [
     '',
     'quotagate benchmark: npm run bench',
@@ -168,8 +182,9 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     `  reply sizes: baseline ${Math.round(stepOf(baseRun, '/baseline').bytesPerResponse)} B, /check ${Math.round(checkFig.bytesPerResponse)} B (headers + body)`,
     `  429 is a normal answer (quota refused); "errors" are other non-2xx; socket errors/timeouts: ${socketErrors}`,
     '  latencies: every response timed by autocannon (sub-ms), percentiles computed here; req/s = responses / measured seconds',
-    '  ratio: req/s ÷ the baseline row, except the two "/check ÷ …" rows, which divide /check by the peer they name',
+    '  ratio: req/s ÷ the baseline row, except the indented "… ÷ …" rows, which divide the row above them by the peer they name in the same run',
     '  peers: six-keys = one EVALSHA INCRing 6 keys of the user (PEXPIRE on first use), 6-number reply; rlf = rate-limiter-flexible RateLimiterUnion of 6 RateLimiterRedis (6 separate calls, not atomic)',
+    "  floor = a bare Fastify route replaying, per user, the decide EVALSHA quotagate sent for that user's /check (captured under MONITOR) and answering the body quotagate answered: /check's Redis work and reply with none of quotagate's JavaScript, so floor ÷ a peer is the most /check ÷ that peer can reach with today's script",
     '  server CPU µs/req: user + system time of the server process over the measured seconds, per response',
     '  Redis CPU µs/req: used_cpu_user + used_cpu_sys of the Redis server over the same seconds, per response (every client of that Redis counts);',
     '    load CPU µs/req: this process (autocannon) over the same seconds. On a saturated host the three add up to what one response costs the machine',
