@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Cleanup } from './harness.js';
-import { ESTIMATE_USD, keyIdOf, MODEL, userIdOf } from './seed.js';
+import { demand } from './scenarios.js';
+import { userIdOf } from './seed.js';
 
 /**
  * The floor row's fixture: for every user, the decide EVALSHA quotagate sent for that user's
@@ -26,7 +27,10 @@ function userOfCall(args: string[], prefix: string): string | null {
   return tag === undefined ? null : Buffer.from(tag, 'base64url').toString('utf8');
 }
 
-/** One /check per user, one at a time, under MONITOR; returns the fixture file's path. */
+/**
+ * One /check per user with the measured scenario's body (demand), one at a time, under
+ * MONITOR; returns the fixture file's path.
+ */
 export async function captureDecideCalls(options: {
   redisUrl: string;
   prefix: string;
@@ -47,12 +51,7 @@ export async function captureDecideCalls(options: {
       const res = await fetch(`${options.quotagateUrl}/check`, {
         method: 'POST',
         headers: { authorization: `Bearer ${options.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          userId: userIdOf(i),
-          keyId: keyIdOf(i),
-          model: MODEL,
-          estimatedCostUsd: ESTIMATE_USD,
-        }),
+        body: JSON.stringify(demand(i)),
       });
       bodies[userIdOf(i)] = await res.text();
       if (res.status !== 200) throw new Error(`capture: /check for ${userIdOf(i)} answered ${res.status}`);

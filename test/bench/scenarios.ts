@@ -25,7 +25,8 @@ const headersFor = (token: string) => ({
   'content-type': 'application/json',
 });
 
-const demand = (i: number) => ({
+/** The body of every /check (and of the baseline's and peers' requests) for user i. */
+export const demand = (i: number) => ({
   userId: userIdOf(i),
   keyId: keyIdOf(i),
   model: MODEL,
