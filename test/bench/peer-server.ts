@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import { RateLimiterRedis, RateLimiterUnion } from 'rate-limiter-flexible';
 import type { ReplayFixture } from './replay.js';
-import { serveYardstick, yardstickEnv, yardstickRedis } from './yardstick.js';
+import { serveYardstick, SIX_KEYS, yardstickEnv, yardstickRedis } from './yardstick.js';
 
 /**
  * The yardsticks issue 9 measures /check against, each run as its own process (PEER):
@@ -24,13 +24,6 @@ const peer = process.env.PEER === 'rlf' || process.env.PEER === 'floor' ? proces
 
 const redis = yardstickRedis();
 
-const SIX_KEYS = `local out = {}
-for i = 1, 6 do
-  local n = redis.call('INCR', KEYS[i])
-  if n == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
-  out[i] = n
-end
-return out`;
 redis.defineCommand('benchSix', { numberOfKeys: 6, lua: SIX_KEYS });
 const benchSix = (...args: string[]): Promise<number[]> =>
   (redis as unknown as { benchSix(...a: string[]): Promise<number[]> }).benchSix(...args);

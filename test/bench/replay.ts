@@ -39,7 +39,9 @@ export async function captureDecideCalls(options: {
   users: number;
   cleanup: Cleanup;
 }): Promise<string> {
-  const monitor = await new Redis(options.redisUrl).monitor();
+  // monitor() opens a connection of its own; the client it came from must be closed too.
+  const client = new Redis(options.redisUrl);
+  const monitor = await client.monitor();
   const calls: Record<string, string[]> = {};
   monitor.on('monitor', (_time: string, args: string[]) => {
     const user = userOfCall(args, options.prefix);
@@ -62,6 +64,7 @@ export async function captureDecideCalls(options: {
       await new Promise((resolve) => setTimeout(resolve, 50));
   } finally {
     monitor.disconnect();
+    client.disconnect();
   }
   const missing = options.users - Object.keys(calls).length;
   if (missing > 0) throw new Error(`capture: MONITOR showed no decide call for ${missing} users`);

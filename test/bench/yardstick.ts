@@ -8,6 +8,15 @@ export const yardstickEnv = {
   prefix: process.env.REDIS_KEY_PREFIX ?? 'qgbench',
 };
 
+/** The six-key peer's script: INCR six keys of the user, PEXPIRE (ARGV[1] ms) on first use. */
+export const SIX_KEYS = `local out = {}
+for i = 1, 6 do
+  local n = redis.call('INCR', KEYS[i])
+  if n == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+  out[i] = n
+end
+return out`;
+
 /** The same client options as quotagate's connectRedis: no offline queue, no resend. */
 export function yardstickRedis(): Redis {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
