@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import { RateLimiterRedis, RateLimiterUnion } from 'rate-limiter-flexible';
 import type { ReplayFixture } from './replay.js';
-import { serveYardstick, SIX_KEYS, yardstickEnv, yardstickRedis } from './yardstick.js';
+import { serveYardstick, SIX_KEYS, sixKeysCall, yardstickEnv, yardstickRedis } from './yardstick.js';
 
 /**
  * The yardsticks issue 9 measures /check against, each run as its own process (PEER):
@@ -51,8 +51,6 @@ const replay =
   peer === 'floor'
     ? (JSON.parse(readFileSync(process.env.REPLAY_FILE ?? '', 'utf8')) as ReplayFixture)
     : null;
-const replayed = (command: string[]): Promise<unknown> =>
-  (redis as unknown as { call(...args: string[]): Promise<unknown> }).call(...command);
 
 const app = Fastify({ logger: false });
 
@@ -61,12 +59,11 @@ app.post('/peer', async (request, reply) => {
   if (replay !== null) {
     const [call, body] = [replay.calls[user], replay.bodies[user]];
     if (call === undefined || body === undefined) return reply.code(404).send({ userId: user });
-    await replayed(call);
+    await redis.call('evalsha', ...call.slice(1));
     return reply.type('application/json').send(body);
   }
   if (peer === 'six-keys') {
-    const k = `${prefix}:six:{${user}}`;
-    const counts = await benchSix(`${k}:a`, `${k}:b`, `${k}:c`, `${k}:d`, `${k}:e`, `${k}:f`, '3600000');
+    const counts = await benchSix(...sixKeysCall(prefix, user));
     return { allowed: true, userId: user, counts };
   }
   try {

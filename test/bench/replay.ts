@@ -29,7 +29,7 @@ function userOfCall(args: string[], prefix: string): string | null {
 
 /**
  * One /check per user with the measured scenario's body (demand), one at a time, under
- * MONITOR; returns the fixture file's path.
+ * MONITOR; returns the fixture and the file it was written to (for the floor's process).
  */
 export async function captureDecideCalls(options: {
   redisUrl: string;
@@ -38,7 +38,7 @@ export async function captureDecideCalls(options: {
   token: string;
   users: number;
   cleanup: Cleanup;
-}): Promise<string> {
+}): Promise<{ file: string; fixture: ReplayFixture }> {
   // monitor() opens a connection of its own; the client it came from must be closed too.
   const client = new Redis(options.redisUrl);
   const monitor = await client.monitor();
@@ -71,6 +71,7 @@ export async function captureDecideCalls(options: {
   const dir = mkdtempSync(join(tmpdir(), 'qg-bench-replay-'));
   options.cleanup.add(`remove ${dir}`, async () => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'replay.json');
-  writeFileSync(file, JSON.stringify({ calls, bodies } satisfies ReplayFixture));
-  return file;
+  const fixture: ReplayFixture = { calls, bodies };
+  writeFileSync(file, JSON.stringify(fixture));
+  return { file, fixture };
 }

@@ -66,7 +66,7 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
   const warmSeconds = await warmUsers(quotagate.url, serviceToken, settings.users);
   await warmUsers(quotagate.url, serviceToken, settings.users, TOKEN_MODEL);
   log(`warmed ${settings.users} users (${BUCKETS_PER_REQUEST} buckets each) in ${warmSeconds.toFixed(1)} s`);
-  const replayFile = await captureDecideCalls({
+  const { file: replayFile } = await captureDecideCalls({
     redisUrl: settings.redisUrl,
     prefix: world.prefix,
     quotagateUrl: quotagate.url,

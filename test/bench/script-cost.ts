@@ -1,14 +1,15 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { benchLog, build, prepareWorld, runBench, type Cleanup } from './harness.js';
-import { captureDecideCalls, type ReplayFixture } from './replay.js';
+import { BUCKET_PARTS, readPart } from '../../src/store/redis/scripts.js';
+import { captureDecideCalls } from './replay.js';
 import { freePort } from './resources.js';
 import { AdminClient, seed, warmUsers } from './seed.js';
 import { loadSettings } from './settings.js';
-import { SIX_KEYS } from './yardstick.js';
+import { SIX_KEYS, sixKeysCall } from './yardstick.js';
 
 /**
  * `npm run bench:script`: where the decide script's Redis time goes, in instructions rather
@@ -20,8 +21,6 @@ import { SIX_KEYS } from './yardstick.js';
  * difference between two prefixes. The six-key peer's script is measured the same way.
  */
 const log = benchLog('bench:script');
-const LUA_DIR = 'src/store/redis/lua/';
-const PARTS = ['lib', 'layout', 'usage', 'holds', 'buckets'];
 
 const users = Number(process.env.BENCH_SCRIPT_USERS ?? 100);
 const callsPerVariant = Number(process.env.BENCH_SCRIPT_CALLS ?? 500);
@@ -41,9 +40,8 @@ function upTo(decide: string, statement: string): string {
 }
 
 function decideVariants(): Variant[] {
-  const read = (part: string) => readFileSync(`${LUA_DIR}${part}.lua`, 'utf8');
-  const helpers = PARTS.map(read).join('\n') + '\n';
-  const decide = read('decide');
+  const helpers = BUCKET_PARTS.map(readPart).join('\n') + '\n';
+  const decide = readPart('decide');
   return [
     { phase: 'EVALSHA with /check’s keys and arguments, empty script', source: 'return 1' },
     { phase: 'helper functions defined (lib, layout, usage, holds, buckets)', source: `${helpers}return 1` },
@@ -64,7 +62,10 @@ function decideVariants(): Variant[] {
   ];
 }
 
-/** Instructions inside evalShaCommand per call, for one script on a fresh callgrind'd Redis. */
+/**
+ * Instructions inside evalShaCommand per call, for one script on a fresh callgrind'd Redis;
+ * `calls` are EVALSHA's arguments after the sha (numkeys, keys, args).
+ */
 async function instructionsPerCall(
   source: string,
   calls: string[][],
@@ -105,7 +106,7 @@ async function instructionsPerCall(
     const sha = String(await redis.call('SCRIPT', 'LOAD', source));
     for (let i = 0; i < callsPerVariant; i++) {
       const call = calls[i % calls.length] ?? [];
-      const answer = await redis.call('EVALSHA', sha, ...call.slice(2));
+      const answer = await redis.call('EVALSHA', sha, ...call);
       reply ??= answer;
     }
     await redis.call('SHUTDOWN', 'NOSAVE').catch(() => undefined);
@@ -155,7 +156,7 @@ async function capture(
   const quotagate = await world.startQuotagate();
   await seed(new AdminClient(quotagate.url, world.adminToken), users);
   await warmUsers(quotagate.url, world.serviceToken, users);
-  const file = await captureDecideCalls({
+  const { fixture } = await captureDecideCalls({
     redisUrl: settings.redisUrl,
     prefix: world.prefix,
     quotagateUrl: quotagate.url,
@@ -163,23 +164,20 @@ async function capture(
     users,
     cleanup,
   });
-  const fixture = JSON.parse(readFileSync(file, 'utf8')) as ReplayFixture;
-  const calls = Object.values(fixture.calls);
+  // ['evalsha', sha, numkeys, ...]: the arguments after the sha.
+  const calls = Object.values(fixture.calls).map((call) => call.slice(2));
   const redis = new Redis(settings.redisUrl);
   const keys: [string, Buffer][] = [];
   try {
     for (const call of calls)
-      for (const key of call.slice(3, 3 + Number(call[2]))) {
+      for (const key of call.slice(1, 1 + Number(call[0]))) {
         const dump = await redis.dumpBuffer(key);
         if (dump) keys.push([key, dump]);
       }
   } finally {
     redis.disconnect();
   }
-  const sixKeys = Object.keys(fixture.calls).map((user) => {
-    const k = `${world.prefix}:six:{${user}}`;
-    return ['evalsha', '', '6', ...['a', 'b', 'c', 'd', 'e', 'f'].map((s) => `${k}:${s}`), '3600000'];
-  });
+  const sixKeys = Object.keys(fixture.calls).map((user) => ['6', ...sixKeysCall(world.prefix, user)]);
   log(`captured ${calls.length} decide calls and ${keys.length} keys`);
   return { calls, keys, sixKeys };
 }
@@ -187,9 +185,6 @@ async function capture(
 async function scriptCost(cleanup: Cleanup): Promise<void> {
   requireTools();
   const { calls, keys, sixKeys } = await capture(cleanup);
-  const rows: string[] = [];
-  let previous = 0;
-  let whole = 0;
   const figures: { phase: string; cumulative: number; delta: number }[] = [];
   for (const variant of decideVariants()) {
     log(`callgrind: ${variant.phase}`);
@@ -198,15 +193,20 @@ async function scriptCost(cleanup: Cleanup): Promise<void> {
       throw new Error(
         `the whole script did not decide (warm keys missing?): ${JSON.stringify(reply).slice(0, 200)}`,
       );
-    figures.push({ phase: variant.phase, cumulative: perCall, delta: perCall - previous });
-    previous = perCall;
-    whole = perCall;
+    figures.push({
+      phase: variant.phase,
+      cumulative: perCall,
+      delta: perCall - (figures.at(-1)?.cumulative ?? 0),
+    });
   }
+  const whole = figures.at(-1)?.cumulative ?? NaN;
   log('callgrind: six-key peer script');
   const six = await instructionsPerCall(SIX_KEYS, sixKeys, [], cleanup);
   const k = (n: number) => `${(n / 1000).toFixed(0)}k`;
-  rows.push('| phase of a warm /check’s decide call | Ir up to here | Ir of the phase | share |');
-  rows.push('|:--|--:|--:|--:|');
+  const rows = [
+    '| phase of a warm /check’s decide call | Ir up to here | Ir of the phase | share |',
+    '|:--|--:|--:|--:|',
+  ];
   for (const f of figures)
     rows.push(
       `| ${f.phase} | ${k(f.cumulative)} | ${k(f.delta)} | ${((100 * f.delta) / whole).toFixed(0)} % |`,

@@ -17,6 +17,12 @@ for i = 1, 6 do
 end
 return out`;
 
+/** The six-key peer's call for a user: its six keys (one hash tag) and the TTL. */
+export const sixKeysCall = (prefix: string, user: string): string[] => {
+  const k = `${prefix}:six:{${user}}`;
+  return [`${k}:a`, `${k}:b`, `${k}:c`, `${k}:d`, `${k}:e`, `${k}:f`, '3600000'];
+};
+
 /** The same client options as quotagate's connectRedis: no offline queue, no resend. */
 export function yardstickRedis(): Redis {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {

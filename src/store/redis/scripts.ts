@@ -8,7 +8,7 @@ import type { RedisClient } from './connect.js';
  * answers NOSCRIPT — which means the script did not run, so that resend is safe.
  * lib.lua and the bucket parts are helpers prepended to the scripts that use them.
  */
-const BUCKET_PARTS = ['lib', 'layout', 'usage', 'holds', 'buckets'] as const;
+export const BUCKET_PARTS = ['lib', 'layout', 'usage', 'holds', 'buckets'] as const;
 
 const PARTS = {
   qgDecide: [...BUCKET_PARTS, 'decide'],
@@ -41,9 +41,12 @@ declare module 'ioredis' {
 
 let sources: Record<ScriptName, string> | undefined;
 
+/** One part's Lua source (npm run bench:script also cuts decide.lua from these). */
+export const readPart = (part: string): string =>
+  readFileSync(new URL(`./lua/${part}.lua`, import.meta.url), 'utf8');
+
 function loadSources(): Record<ScriptName, string> {
-  const read = (part: string) => readFileSync(new URL(`./lua/${part}.lua`, import.meta.url), 'utf8');
-  const entries = Object.entries(PARTS).map(([name, parts]) => [name, parts.map(read).join('\n')]);
+  const entries = Object.entries(PARTS).map(([name, parts]) => [name, parts.map(readPart).join('\n')]);
   return Object.fromEntries(entries) as Record<ScriptName, string>;
 }
 
