@@ -1,9 +1,15 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isCluster, type RedisClient } from '../store/redis/connect.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/client.js';
 import { loadSnapshotRows, readConfigVersion } from './load.js';
 import { buildSnapshot, emptySnapshot, type ConfigSnapshot } from './snapshot.js';
+
+/** How long a start waits for the SUBSCRIBE to be answered before it serves on polling alone. */
+const SUBSCRIBE_WAIT_MS = 2_000;
+
+const delay = <T>(ms: number, value: T) => sleep(ms, value, { ref: false });
 
 export interface ConfigSyncOptions {
   db: Db;
@@ -52,10 +58,19 @@ export class ConfigSync {
    * (ioredis resubscribes after every reconnect), and polling serves meanwhile.
    */
   private async subscribe(redis: RedisClient, channel: string): Promise<void> {
-    // In a cluster, PUBLISH reaches every node, so one subscription on any node hears it.
+    // In a cluster, PUBLISH reaches every node, so one subscription on any node hears it
+    // (ioredis' cluster subscriber is a connection of its own, without a command timeout).
+    // No commandTimeout here: ioredis resubscribes after a reconnect without a handler, so a
+    // SUBSCRIBE answered later than STORE_TIMEOUT_MS would be an unhandled rejection, which
+    // ends a Node process. A subscription waits for its answer; polling covers the wait.
     const subscriber = isCluster(redis)
       ? redis.duplicate([], { lazyConnect: true, enableOfflineQueue: true })
-      : redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null });
+      : redis.duplicate({
+          lazyConnect: true,
+          enableOfflineQueue: true,
+          maxRetriesPerRequest: null,
+          commandTimeout: undefined,
+        });
     this.subscriber = subscriber;
     subscriber.on('message', (_channel: string, message: string) => this.onAnnounced(Number(message)));
     subscriber.on('error', () => undefined);
@@ -63,15 +78,16 @@ export class ConfigSync {
       () => true,
       () => false,
     );
-    const subscribed = subscriber.subscribe(channel);
-    if (connected) {
-      await subscribed;
-      return;
-    }
-    this.options.logger.warn({ channel }, 'config channel unreachable; polling until Redis answers');
-    subscribed.catch((err: unknown) => {
-      if (!this.stopped) this.options.logger.warn({ err }, 'config channel subscribe failed');
-    });
+    const subscribed = subscriber.subscribe(channel).then(
+      () => true,
+      (err: unknown) => {
+        if (!this.stopped) this.options.logger.warn({ err }, 'config channel subscribe failed');
+        return false;
+      },
+    );
+    const answered = connected && (await Promise.race([subscribed, delay(SUBSCRIBE_WAIT_MS, false)]));
+    if (!answered)
+      this.options.logger.warn({ channel }, 'config channel unreachable; polling until Redis answers');
   }
 
   async stop(): Promise<void> {

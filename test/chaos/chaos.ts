@@ -335,6 +335,7 @@ export async function runSeed(
     );
   }
   for (const crash of env.cluster.crashes.splice(0)) report.notes.push(crash.slice(0, 500));
+  for (const exit of env.cluster.exits.splice(0)) report.violation('instance-exit', '*', exit);
   report.finished = Date.now();
   return report;
 }

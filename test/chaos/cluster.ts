@@ -33,6 +33,8 @@ export class Cluster {
   readonly instances: Instance[];
   /** Output of processes that died or failed to start, for the report. */
   readonly crashes: string[] = [];
+  /** Instances that exited without being killed (an unhandled rejection ends a Node process). */
+  readonly exits: string[] = [];
 
   private constructor(
     private readonly env: Record<string, string>,
@@ -56,7 +58,14 @@ export class Cluster {
   /** `healthz`: started, though a store may be down (restarts during an outage). */
   private async launch(instance: Instance, waitFor: 'readyz' | 'healthz' = 'readyz'): Promise<void> {
     instance.generation++;
-    instance.server = await startServerProcess(this.env, { waitFor });
+    const server = await startServerProcess(this.env, { waitFor });
+    instance.server = server;
+    const name = `i${instance.index}.${instance.generation}`;
+    server.process.once('exit', (code, signal) => {
+      if (instance.server !== server || instance.busy) return;
+      const tail = server.output().trim().split('\n').slice(-6).join(' | ').slice(-1_500);
+      this.exits.push(`${name} exited on its own (code ${code}, signal ${signal}): ${tail}`);
+    });
   }
 
   live(): Instance[] {

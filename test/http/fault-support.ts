@@ -1,7 +1,9 @@
 import { expect } from 'vitest';
 import { openPostgres } from '../../src/db/client.js';
 import { applyMigrations } from '../../src/db/migrate.js';
-import { ADMIN, SERVICE, type TestApp } from '../support/app.js';
+import { ADMIN, SERVICE, startTestApp, type TestApp, type TestAppOptions } from '../support/app.js';
+import { services } from '../support/services.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 export { until } from '../support/until.js';
 
 /** Shared by the fault-path tests: one model group, user limits, and a client at a fixed "now". */
@@ -48,4 +50,14 @@ export async function migrated(url: string): Promise<void> {
 export function sample(text: string, name: string, labels = ''): number | null {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
   return line === undefined ? null : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/** An app that reaches the test Redis through a proxy the test can cut or slow down. */
+export async function startBehindRedisProxy(
+  options: Omit<TestAppOptions, 'redisUrl'>,
+): Promise<{ proxy: TcpProxy; t: TestApp }> {
+  const redisUrl = services.redisUrl ?? '';
+  const proxy = TcpProxy.forUrl(redisUrl);
+  await proxy.start();
+  return { proxy, t: await startTestApp({ ...options, redisUrl: proxy.urlFor(redisUrl) }) };
 }

@@ -9,6 +9,7 @@ import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from '../s
 import { describeWithServers, services, useRedisPrefix, useTestDatabase } from '../support/services.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { until } from '../support/until.js';
+import { startBehindRedisProxy } from './fault-support.js';
 
 const MODEL = 'claude-opus-4-1';
 const NOW = Date.parse('2027-03-10T12:00:00Z');
@@ -119,14 +120,11 @@ describe.each(['open', 'closed'] as const)('Redis unreachable with FAIL_MODE=%s'
 
   beforeAll(async () => {
     if (!services.redisUrl || !services.postgresUrl) return;
-    proxy = TcpProxy.forUrl(services.redisUrl);
-    await proxy.start();
-    t = await startTestApp({
+    ({ proxy, t } = await startBehindRedisProxy({
       databaseUrl: databaseUrl(),
-      redisUrl: proxy.urlFor(services.redisUrl),
       redisPrefix: prefix,
       env: { FAIL_MODE: mode, STORE_TIMEOUT_MS: '100' },
-    });
+    }));
     await configure(t, [{ metric: 'requests', window: '1h', limit: 100 }]);
   });
   afterAll(async () => {
@@ -228,14 +226,11 @@ describeWithServers('a settle committed while Redis was unreachable', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    proxy = TcpProxy.forUrl(services.redisUrl ?? '');
-    await proxy.start();
-    t = await startTestApp({
+    ({ proxy, t } = await startBehindRedisProxy({
       databaseUrl: databaseUrl(),
-      redisUrl: proxy.urlFor(services.redisUrl ?? ''),
       redisPrefix: prefix,
       env: { STORE_TIMEOUT_MS: '100', CONFIG_POLL_SECONDS: '0.2' },
-    });
+    }));
     await configure(t, [{ metric: 'cost', window: 'daily', limit: 10 }]);
   });
   afterAll(async () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, SERVICE, startTestApp, type TestApp } from '../support/app.js';
-import { describeWithServers, services, useRedisPrefix, useTestDatabase } from '../support/services.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
+import { describeWithServers, useRedisPrefix, useTestDatabase } from '../support/services.js';
+import type { TcpProxy } from '../support/tcp-proxy.js';
+import { startBehindRedisProxy } from './fault-support.js';
 
 const MODEL = 'claude-opus-4-1';
 
@@ -18,15 +19,12 @@ describeWithServers('metrics an operator alerts on', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    proxy = TcpProxy.forUrl(services.redisUrl ?? '');
-    await proxy.start();
-    t = await startTestApp({
+    ({ proxy, t } = await startBehindRedisProxy({
       databaseUrl: databaseUrl(),
-      redisUrl: proxy.urlFor(services.redisUrl ?? ''),
       redisPrefix: prefix,
       // A cut is a reset, not a black hole: a generous timeout only keeps a loaded machine from failing open.
       env: { STORE_TIMEOUT_MS: '1000' },
-    });
+    }));
     await t.inject({
       method: 'POST',
       url: '/admin/model-groups',

@@ -1,9 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { dirtySubjects, reservations } from '../../src/db/schema.js';
-import { startTestApp } from '../support/app.js';
-import { describeWithServers, services, useRedisPrefix, useTestDatabase } from '../support/services.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
+import { describeWithServers, useRedisPrefix, useTestDatabase } from '../support/services.js';
+import type { TcpProxy } from '../support/tcp-proxy.js';
 import {
   bucketOf,
   DAY,
@@ -18,6 +17,7 @@ import {
   type Gate,
 } from './decisions/support.js';
 import { until } from '../support/until.js';
+import { startBehindRedisProxy } from './fault-support.js';
 
 /**
  * The paths back from a fault (SPEC §4.4–§4.6), each found broken once: a rebuild for any
@@ -35,15 +35,13 @@ describeWithServers('recovery paths', () => {
   let g: Gate;
 
   beforeAll(async () => {
-    proxy = TcpProxy.forUrl(services.redisUrl ?? '');
-    await proxy.start();
-    const t = await startTestApp({
+    const started = await startBehindRedisProxy({
       databaseUrl: databaseUrl(),
-      redisUrl: proxy.urlFor(services.redisUrl ?? ''),
       redisPrefix: prefix,
       env: { STORE_TIMEOUT_MS: '150', CONFIG_POLL_SECONDS: '1' },
     });
-    g = gate(t, prefix);
+    proxy = started.proxy;
+    g = gate(started.t, prefix);
   });
   afterAll(async () => {
     await g?.t.close();

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { usageLedger } from '../../src/db/schema.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { describeWithServers, services, useRedisPrefix, useTestDatabase } from '../support/services.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
-import { configureLimits, decisionClient, MODEL, until } from './fault-support.js';
+import type { TestApp } from '../support/app.js';
+import { describeWithServers, useRedisPrefix, useTestDatabase } from '../support/services.js';
+import type { TcpProxy } from '../support/tcp-proxy.js';
+import { configureLimits, decisionClient, MODEL, until, startBehindRedisProxy } from './fault-support.js';
 
 describeWithServers('a settle carrying only requestId while Redis is unreachable', () => {
   const databaseUrl = useTestDatabase();
@@ -12,14 +12,11 @@ describeWithServers('a settle carrying only requestId while Redis is unreachable
   let t: TestApp;
 
   beforeAll(async () => {
-    proxy = TcpProxy.forUrl(services.redisUrl ?? '');
-    await proxy.start();
-    t = await startTestApp({
+    ({ proxy, t } = await startBehindRedisProxy({
       databaseUrl: databaseUrl(),
-      redisUrl: proxy.urlFor(services.redisUrl ?? ''),
       redisPrefix: prefix,
       env: { STORE_TIMEOUT_MS: '100' },
-    });
+    }));
     await configureLimits(t, [{ metric: 'cost', window: 'daily', limit: 10 }]);
   });
   afterAll(async () => {

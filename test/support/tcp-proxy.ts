@@ -9,6 +9,7 @@ export class TcpProxy {
   private server: net.Server | null = null;
   private sockets = new Set<net.Socket>();
   private down = false;
+  private slow: { reply: RegExp; delayMs: number } | null = null;
   port = 0;
 
   constructor(
@@ -42,12 +43,31 @@ export class TcpProxy {
         socket.on('close', () => this.sockets.delete(socket));
         socket.on('error', () => undefined);
       }
-      client.pipe(upstream).pipe(client);
+      client.pipe(upstream);
+      this.forwardReplies(upstream, client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
     this.port = (this.server?.address() as net.AddressInfo).port;
+  }
+
+  /**
+   * Holds back each reply chunk matching `reply` for `delayMs` (and, to keep their order,
+   * the chunks after it): a server that answers one command slowly.
+   */
+  slowReplies(reply: RegExp, delayMs: number): void {
+    this.slow = { reply, delayMs };
+  }
+
+  private forwardReplies(upstream: net.Socket, client: net.Socket): void {
+    let sent = Promise.resolve();
+    upstream.on('data', (chunk: Buffer) => {
+      const delayMs = this.slow?.reply.test(chunk.toString('latin1')) ? this.slow.delayMs : 0;
+      sent = sent
+        .then(() => (delayMs > 0 ? new Promise((resolve) => setTimeout(resolve, delayMs)) : undefined))
+        .then(() => void (client.destroyed || client.write(chunk)));
+    });
   }
 
   cut(): void {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, SERVICE_TOKEN, startTestApp, type TestApp } from '../../support/app.js';
 import { describeWithServers, services, useRedisPrefix, useTestDatabase } from '../../support/services.js';
-import { TcpProxy } from '../../support/tcp-proxy.js';
-import { sample, until } from '../fault-support.js';
+import type { TcpProxy } from '../../support/tcp-proxy.js';
+import { sample, until, startBehindRedisProxy } from '../fault-support.js';
 import {
   SECOND,
   T0,
@@ -123,14 +123,11 @@ describe.each(['open', 'closed'] as const)('/authz while Redis is unreachable, F
   let t: TestApp;
   beforeAll(async () => {
     if (!services.redisUrl || !services.postgresUrl) return;
-    proxy = TcpProxy.forUrl(services.redisUrl);
-    await proxy.start();
-    t = await startTestApp({
+    ({ proxy, t } = await startBehindRedisProxy({
       databaseUrl: databaseUrl(),
-      redisUrl: proxy.urlFor(services.redisUrl),
       redisPrefix: prefix,
       env: { FAIL_MODE: mode, STORE_TIMEOUT_MS: '100' },
-    });
+    }));
   });
   afterAll(async () => {
     await t?.close();
