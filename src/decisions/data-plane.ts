@@ -20,6 +20,7 @@ import { alertForwarder } from './alert-forwarder.js';
 import { createExtendService } from './extend-service.js';
 import { createSettleService } from './settle-service.js';
 import { StoreHealth } from './store-health.js';
+import { RebuildFlights } from './warm.js';
 
 export interface DataPlaneDeps {
   metrics: Metrics;
@@ -63,7 +64,18 @@ export function createDataPlane(deps: DataPlaneDeps) {
     const left = redis ? WRITE_BEHIND_SETTLE_MS - (Date.now() - started) : 0;
     if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
   };
-  const common = { store, db: database.db, snapshot, config, logger, health, observer, writeBehindSettled };
+  const rebuilds = new RebuildFlights();
+  const common = {
+    store,
+    db: database.db,
+    snapshot,
+    config,
+    logger,
+    health,
+    observer,
+    writeBehindSettled,
+    rebuilds,
+  };
   const alerts = alertForwarder({
     store,
     logger,

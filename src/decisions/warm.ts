@@ -16,7 +16,32 @@ export interface WarmDeps {
    * PostgreSQL (this instance's buffer flushed, the others' given time to flush).
    */
   writeBehindSettled(): Promise<void>;
+  /** This instance's rebuilds in flight, shared by concurrent cold decisions of one subject. */
+  rebuilds: RebuildFlights;
 }
+
+/**
+ * After a loss of Redis data every request of a busy subject meets the same cold buckets at
+ * once; each rebuilding them would send PostgreSQL one identical read per request (a herd
+ * that queues on the pool and blows the gateway's timeout) and wait out the write-behind
+ * each. Concurrent rebuilds of one subject, bucket set and exclusion share one: the seed
+ * is set-if-absent, so a decision that retries after a rebuild it joined sees what it would
+ * have after its own.
+ */
+export class RebuildFlights {
+  private readonly flights = new Map<string, Promise<void>>();
+
+  run(key: string, rebuild: () => Promise<void>): Promise<void> {
+    const inFlight = this.flights.get(key);
+    if (inFlight) return inFlight;
+    const flight = rebuild().finally(() => this.flights.delete(key));
+    this.flights.set(key, flight);
+    return flight;
+  }
+}
+
+const flightKey = (subject: string, cold: readonly StoreBucket[], exclude: SettleExclusion | null) =>
+  [subject, exclude?.requestId ?? '', ...cold.map((b) => b.id).sort()].join('\u0000');
 
 /** Buckets whose rebuild reads rows written behind the answer: reservations, sessions, first-use starts. */
 const fedByWriteBehind = (b: StoreBucket) =>
@@ -36,7 +61,6 @@ export async function withWarmBuckets<T extends { kind: string }>(
   operation: () => Promise<T | Cold>,
   exclude: SettleExclusion | null = null,
 ): Promise<Exclude<T, Cold>> {
-  let settled = false;
   for (let attempt = 0; ; attempt++) {
     const outcome = await operation();
     if (outcome.kind !== 'cold') return outcome as Exclude<T, Cold>;
@@ -44,11 +68,10 @@ export async function withWarmBuckets<T extends { kind: string }>(
       throw new Error(`buckets of ${subject} stayed cold after ${MAX_REBUILDS} rebuilds`);
     const coldIds = new Set((outcome as Cold).buckets);
     const cold = buckets.filter((b) => coldIds.has(b.id));
-    if (!settled && cold.some(fedByWriteBehind)) {
-      await deps.writeBehindSettled();
-      settled = true;
-    }
-    deps.observer.rebuilt(cold.length);
-    await deps.store.seed(await rebuildSeed(deps.db, subject, cold, now, exclude));
+    await deps.rebuilds.run(flightKey(subject, cold, exclude), async () => {
+      if (cold.some(fedByWriteBehind)) await deps.writeBehindSettled();
+      deps.observer.rebuilt(cold.length);
+      await deps.store.seed(await rebuildSeed(deps.db, subject, cold, now, exclude));
+    });
   }
 }

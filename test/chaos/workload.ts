@@ -1,4 +1,4 @@
-import type { CallResult, Cluster } from './cluster.js';
+import type { CallResult, Cluster, Instance } from './cluster.js';
 import type { FaultLog } from './faults.js';
 import { formatAmounts, formatUsd as usd, type Reservation, type UserModel } from './model.js';
 import { judgeDecision, judgeUsage, type BucketView, type DecisionBody } from './oracle.js';
@@ -22,6 +22,7 @@ export const OP_KINDS = [
   'direct-settle',
   'duplicate-settle',
   'check',
+  'check-burst',
   'usage',
   'extend',
 ] as const;
@@ -34,6 +35,7 @@ export const DEFAULT_OP_WEIGHTS: Record<OpKind, number> = {
   'direct-settle': 5,
   'duplicate-settle': 4,
   check: 10,
+  'check-burst': 3,
   usage: 12,
   // HOOK(extend): POST /extend does not exist yet; `--extend` turns this on once it does.
   extend: 0,
@@ -52,6 +54,8 @@ export interface Models {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Copies of one /check a burst sends at once to one instance. */
+const CHECK_BURST = 6;
 const dollars = (micros: number) => (micros / 1e6).toFixed(6);
 /** The /check and /reserve fields of an estimate. */
 const estimateFields = (e: Amounts) => ({
@@ -170,6 +174,8 @@ export class UserWorker {
         return this.directSettle();
       case 'check':
         return this.check();
+      case 'check-burst':
+        return this.checkBurst();
       case 'usage':
         await this.usage(prng.chance(0.6), false);
         return;
@@ -558,17 +564,34 @@ export class UserWorker {
     report.op('extend', String(r.status));
   }
 
-  private async check(): Promise<void> {
-    const { model, report } = this.deps;
+  /**
+   * One /check sent CHECK_BURST times at once to one instance, each judged alone: a check
+   * records nothing, so the model's order holds. After a loss of data they meet the same
+   * cold buckets together and share one rebuild.
+   */
+  private async checkBurst(): Promise<void> {
+    const instance = this.deps.cluster.pick(this.deps.prng);
+    if (!instance) return this.check();
     const d = this.demand();
+    await Promise.all(Array.from({ length: CHECK_BURST }, () => this.check(d, instance, 'check-burst')));
+  }
+
+  private async check(
+    d = this.demand(),
+    instance: Instance | null = null,
+    op: OpKind = 'check',
+  ): Promise<void> {
+    const { model, report } = this.deps;
     const body = {
       userId: this.user,
       model: d.model,
       ...estimateFields(d.estimate),
       ...(d.sessionId ? { sessionId: d.sessionId } : {}),
     };
-    const r = await this.call('POST', '/check', body);
-    const what = `check (${d.inGroup ? 'grouped' : 'ungrouped'}, est ${formatAmounts(d.estimate)}${d.sessionId ? `, ${d.sessionId}` : ''})`;
+    const r = instance
+      ? await this.deps.cluster.call(instance, 'POST', '/check', body)
+      : await this.call('POST', '/check', body);
+    const what = `${op} (${d.inGroup ? 'grouped' : 'ungrouped'}, est ${formatAmounts(d.estimate)}${d.sessionId ? `, ${d.sessionId}` : ''})`;
     this.log(`${what}: ${this.describe(r)}`);
     if (r.status === 200 || r.status === 429) {
       judgeDecision(
@@ -592,7 +615,7 @@ export class UserWorker {
       );
     }
     this.flag500(what, r);
-    report.op('check', String(r.status));
+    report.op(op, String(r.status));
   }
 
   async usage(inGroup: boolean, final: boolean): Promise<{ buckets: BucketView[]; q: Interval } | null> {

@@ -17,7 +17,7 @@ import {
   type Gate,
 } from './decisions/support.js';
 import { until } from '../support/until.js';
-import { startBehindRedisProxy } from './fault-support.js';
+import { sample, startBehindRedisProxy } from './fault-support.js';
 
 /**
  * The paths back from a fault (SPEC §4.4–§4.6), each found broken once: a rebuild for any
@@ -318,5 +318,29 @@ describeWithServers('recovery paths', () => {
     expect(await used(g, user, model, cost, T0 + DAY + 2)).toBe(2);
     await g.loseRedisData();
     expect(await used(g, user, model, cost, T0 + DAY + 3)).toBe(2);
+  });
+
+  it('rebuilds a busy subject once for a burst of reserves after Redis lost its data, admitting exactly to the cap', async () => {
+    const { user, model } = await subject([
+      { metric: 'requests', window: 'daily', limit: 12 },
+      { metric: 'cost', window: 'daily', limit: 100 },
+    ]);
+    for (let i = 0; i < 4; i++) {
+      const settled = await g.settle({ requestId: uid('r'), userId: user, model, costUsd: 1 }, T0 + i);
+      expect(settled.status).toBe(200);
+    }
+    await g.loseRedisData();
+    const rebuilt = async () =>
+      sample((await g.t.inject({ method: 'GET', url: '/metrics' })).body, 'quotagate_cold_rebuilds_total');
+    const before = (await rebuilt()) ?? 0;
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        g.reserve({ requestId: uid('r'), userId: user, model, estimatedCostUsd: 1 }, T0 + MINUTE + i),
+      ),
+    );
+    expect(burst.filter((a) => a.status === 200)).toHaveLength(8);
+    expect(burst.filter((a) => a.status === 429)).toHaveLength(12);
+    // Its two buckets were read from PostgreSQL once, not once per request.
+    expect(((await rebuilt()) ?? 0) - before).toBe(2);
   });
 });
