@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { RedisClient } from './store/redis/connect.js';
+import type { RedisClient } from './store/redis/client.js';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { AppConfig } from './config.js';

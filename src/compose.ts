@@ -1,4 +1,4 @@
-import type { RedisClient } from './store/redis/connect.js';
+import type { RedisClient } from './store/redis/client.js';
 import type { Logger } from 'pino';
 import { OffsetClock, systemClock, type Clock } from './clock.js';
 import type { AppConfig } from './config.js';

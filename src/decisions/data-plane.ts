@@ -1,4 +1,4 @@
-import type { RedisClient } from '../store/redis/connect.js';
+import type { RedisClient } from '../store/redis/client.js';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config.js';
 import type { Database } from '../db/client.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster } from 'ioredis';
-import { isCluster, type RedisClient } from '../store/redis/connect.js';
+import { isCluster, type RedisClient } from '../store/redis/client.js';
 import type { Logger } from 'pino';
 
 /**

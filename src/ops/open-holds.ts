@@ -1,4 +1,4 @@
-import type { RedisClient } from '../store/redis/connect.js';
+import type { RedisClient } from '../store/redis/client.js';
 
 /**
  * Reservations held right now, across instances, for the `quotagate_open_holds` gauge:

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isCluster, type RedisClient } from '../store/redis/connect.js';
+import { isCluster, type RedisClient } from '../store/redis/client.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/client.js';

@@ -6,7 +6,8 @@ import { loadConfig, type Env } from '../../src/config.js';
 import { openPglite, openPostgres, type Database } from '../../src/db/client.js';
 import { applyMigrations } from '../../src/db/migrate.js';
 import { resolveTokens } from '../../src/http/auth.js';
-import { connectStore, type RedisClient } from '../../src/store/redis/connect.js';
+import type { RedisClient } from '../../src/store/redis/client.js';
+import { connectStore } from '../../src/store/redis/connect.js';
 
 export const ADMIN_TOKEN = 'admin-token-0001';
 export const SERVICE_TOKEN = 'service-token-0001';

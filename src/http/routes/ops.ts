@@ -1,4 +1,4 @@
-import type { RedisClient } from '../../store/redis/connect.js';
+import type { RedisClient } from '../../store/redis/client.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';

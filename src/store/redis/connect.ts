@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { StoreMisconfiguredError } from '../store-errors.js';
 import { roundTrip } from './unavailable.js';
+import { isCluster, type RedisClient } from './client.js';
 
 /**
  * A Redis client for decisions: no offline queue and no automatic resend, so a command is
@@ -20,11 +21,6 @@ export function connectRedis(url: string, timeoutMs: number): Redis {
   redis.on('error', () => undefined);
   return redis;
 }
-
-/** One Redis server, or a Redis Cluster (REDIS_CLUSTER=true): the store speaks to either. */
-export type RedisClient = Redis | Cluster;
-
-export const isCluster = (redis: RedisClient): redis is Cluster => redis instanceof Cluster;
 
 /**
  * A Cluster client on comma-separated seed URLs, with the same contract as connectRedis:

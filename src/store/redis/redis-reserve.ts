@@ -1,5 +1,5 @@
 import type { ChainableCommander } from 'ioredis';
-import { isCluster, type RedisClient } from './connect.js';
+import { isCluster, type RedisClient } from './client.js';
 import type { DecideInput, DecideOutcome, Reservation } from '../counter-store.js';
 import { parseDecide, parseRecordHash, ScriptReplyError } from './replies.js';
 import { recordTtlMs, type ScriptCalls } from './script-calls.js';

@@ -1,4 +1,4 @@
-import { isCluster, type RedisClient } from './connect.js';
+import { isCluster, type RedisClient } from './client.js';
 import type {
   ApplyOutcome,
   BucketState,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ClientContext, Result } from 'ioredis';
-import type { RedisClient } from './connect.js';
+import type { RedisClient } from './client.js';
 
 /**
  * The Lua scripts, read once from disk (src/store/redis/lua, copied to dist by the build)

@@ -1,5 +1,5 @@
 import { StoreMisconfiguredError, StoreUnavailableError } from '../store-errors.js';
-import { isCluster, type RedisClient } from './connect.js';
+import { isCluster, type RedisClient } from './client.js';
 import { ScriptReplyError } from './replies.js';
 
 /** Server replies that mean "not now": loading, a busy script, a failover under way. */
