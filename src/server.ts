@@ -45,6 +45,11 @@ async function main(): Promise<void> {
         process.exit(1);
       });
   };
+  // Node ends the process on one anyway; this says why in the log operators collect, not only on stderr.
+  process.once('unhandledRejection', (err: unknown) => {
+    logger.fatal({ err }, 'unhandled rejection (a bug): exiting for the orchestrator to restart');
+    process.exit(1);
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
