@@ -26,6 +26,8 @@ export interface ServerProcessOptions {
   waitFor?: 'readyz' | 'healthz';
   /** false: leave ADMIN_TOKENS/SERVICE_TOKENS unset (the server generates or reads kept ones). */
   withTokens?: boolean;
+  /** Modules to `--import` before the server (test fixtures that plant a fault). */
+  preload?: string[];
 }
 
 /** The real server (`src/server.ts` through tsx) as its own OS process, started when this resolves. */
@@ -34,7 +36,8 @@ export async function startServerProcess(
   options: ServerProcessOptions = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const preload = (options.preload ?? []).flatMap((module) => ['--import', module]);
+  const child = spawn(process.execPath, ['--import', 'tsx', ...preload, 'src/server.ts'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
