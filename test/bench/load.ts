@@ -123,20 +123,47 @@ export async function closedLoop(
   seconds: number,
   requests: RequestsFactory,
 ): Promise<RunFigures> {
-  const recorder = new Recorder();
-  const result = await runOne(
-    { ...common, url, connections, duration: seconds, requests: requests(recorder) },
-    recorder,
-  );
-  const steps = recorder.figures(result.duration);
-  return {
-    seconds: result.duration,
-    connections,
-    perSecond: steps.reduce((sum, s) => sum + s.count, 0) / result.duration,
-    steps,
-    overall: recorder.overall(result.duration),
-    socketErrors: result.errors + result.timeouts,
-  };
+  const rounds = new ClosedLoopRounds(url, connections, requests);
+  await rounds.round(seconds);
+  return rounds.figures();
+}
+
+/**
+ * One closed-loop scenario measured in rounds whose responses add up in one recorder, so
+ * scenarios can take turns: the host's drift then falls on each of them alike.
+ */
+export class ClosedLoopRounds {
+  private readonly recorder = new Recorder();
+  private seconds = 0;
+  private socketErrors = 0;
+
+  constructor(
+    private readonly url: string,
+    private readonly connections: number,
+    private readonly requests: RequestsFactory,
+  ) {}
+
+  async round(seconds: number): Promise<void> {
+    const { url, connections, recorder } = this;
+    const result = await runOne(
+      { ...common, url, connections, duration: seconds, requests: this.requests(recorder) },
+      recorder,
+    );
+    this.seconds += result.duration;
+    this.socketErrors += result.errors + result.timeouts;
+  }
+
+  figures(): RunFigures {
+    const steps = this.recorder.figures(this.seconds);
+    return {
+      seconds: this.seconds,
+      connections: this.connections,
+      perSecond: steps.reduce((sum, s) => sum + s.count, 0) / this.seconds,
+      steps,
+      overall: this.recorder.overall(this.seconds),
+      socketErrors: this.socketErrors,
+    };
+  }
 }
 
 /**

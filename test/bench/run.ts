@@ -1,9 +1,10 @@
 import { benchLog, build, machine, prepareWorld, runBench, type Cleanup } from './harness.js';
 import { closedLoop, overallRate, paced, type RequestsFactory, type RunFigures } from './load.js';
-import { cpuMillis, type ServerProcess } from './processes.js';
+import { CpuTally, measureInTurns } from './measure.js';
+import type { ServerProcess } from './processes.js';
 import { buildRows, renderTable, stepOf, type BenchRuns, type MeasuredRun } from './report.js';
 import { captureDecideCalls } from './replay.js';
-import { freePort, redisCpuMicros } from './resources.js';
+import { freePort } from './resources.js';
 import {
   baseline,
   check,
@@ -89,28 +90,36 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
   ) => {
     log(`${label}: ${warmupSeconds} s warm-up, ${seconds} s measured`);
     if (warmupSeconds > 0) await run(server.url, requests, warmupSeconds);
-    const cpuBefore = cpuMillis(server.pid);
-    const redisBefore = await redisCpuMicros(settings.redisUrl);
-    const loadBefore = process.cpuUsage();
-    const figures = await run(server.url, requests, seconds);
-    const load = process.cpuUsage(loadBefore);
-    const redisAfter = await redisCpuMicros(settings.redisUrl);
-    const cpuAfter = cpuMillis(server.pid);
-    if (!server.running()) throw new Error(`${server.name} died during ${label}:\n${server.output()}`);
-    const n = figures.overall.count;
-    const cpuMicros = cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1000) / n;
-    const redisMicros = redisBefore === null || redisAfter === null ? null : (redisAfter - redisBefore) / n;
+    const tally = new CpuTally(server, settings.redisUrl);
+    const figures = await tally.during(label, () => run(server.url, requests, seconds));
     log(`${label}: ${Math.round(figures.perSecond)} req/s, p99 ${figures.overall.p99.toFixed(2)} ms`);
-    return { ...figures, cpuMicros, redisMicros, loadMicros: (load.user + load.system) / n };
+    return tally.of(figures);
   };
   const closed = (conns: number) => (url: string, requests: RequestsFactory, s: number) =>
     closedLoop(url, conns, s, requests);
 
-  const baseRun = await measure('baseline', base, baseline(target), closed(c));
-  const sixKeysRun = await measure('six-key EVALSHA peer', sixKeys, peer(target), closed(c));
-  const rlfRun = await measure('rate-limiter-flexible peer', rlf, peer(target), closed(c));
-  const floorRun = await measure('floor: decide script replayed', floor, peer(target), closed(c));
-  const checkRun = await measure('/check', quotagate, check(target), closed(c));
+  log(
+    `ratio rows: ${warmupSeconds} s warm-up each, then ${seconds} s each in ${Math.min(settings.rounds, seconds)} turns`,
+  );
+  const ratioRows = {
+    baseRun: { label: 'baseline', server: base, requests: baseline(target) },
+    sixKeysRun: { label: 'six-key EVALSHA peer', server: sixKeys, requests: peer(target) },
+    rlfRun: { label: 'rate-limiter-flexible peer', server: rlf, requests: peer(target) },
+    floorRun: { label: 'floor: decide script replayed', server: floor, requests: peer(target) },
+    checkRun: { label: '/check', server: quotagate, requests: check(target) },
+  };
+  const ratioRuns = await measureInTurns(ratioRows, {
+    connections: c,
+    seconds,
+    warmupSeconds,
+    turns: settings.rounds,
+    redisUrl: settings.redisUrl,
+  });
+  for (const [key, { label }] of Object.entries(ratioRows)) {
+    const run = ratioRuns[key as keyof typeof ratioRows];
+    log(`${label}: ${Math.round(run.perSecond)} req/s, p99 ${run.overall.p99.toFixed(2)} ms`);
+  }
+  const { baseRun, sixKeysRun, rlfRun, floorRun, checkRun } = ratioRuns;
   const tokenRun = await measure('/check with token buckets', quotagate, tokenCheck(target), closed(c));
   const flowRun = await measure('/reserve→/settle', quotagate, reserveThenSettle(target), closed(c));
   const settleRun = await measure('/settle', quotagate, settleAlone(target), closed(c));

@@ -10,6 +10,11 @@ export interface BenchSettings {
   seconds: number;
   /** Unmeasured seconds before each scenario: JIT, connection pools, Redis script cache. */
   warmupSeconds: number;
+  /**
+   * Turns the ratio rows (baseline, peers, floor, /check) take: each runs seconds ÷ rounds
+   * per turn, so a drift of the host's speed within the run falls on all of them alike.
+   */
+  rounds: number;
   /** Connections of the closed-loop runs; the saturation probe uses twice as many. */
   connections: number;
   users: number;
@@ -36,6 +41,7 @@ export function loadSettings(): BenchSettings {
     redisUrl: process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
     seconds: int('BENCH_SECONDS', 10, 1, 600),
     warmupSeconds: int('BENCH_WARMUP_SECONDS', 2, 0, 60),
+    rounds: int('BENCH_ROUNDS', 5, 1, 60),
     connections: int('BENCH_CONNECTIONS', 32, 1, 1024),
     users: int('BENCH_USERS', 1000, 1, 100_000),
     pacedInstances: int('BENCH_PACED_INSTANCES', 20, 1, 200),
@@ -54,6 +60,7 @@ export function describeSettings(s: BenchSettings): string[] {
   return [
     `BENCH_SECONDS=${s.seconds}`,
     `BENCH_WARMUP_SECONDS=${s.warmupSeconds}`,
+    `BENCH_ROUNDS=${s.rounds}`,
     `BENCH_CONNECTIONS=${s.connections}`,
     `BENCH_USERS=${s.users}`,
     `BENCH_PACED_INSTANCES=${s.pacedInstances}`,
