@@ -58,6 +58,7 @@ export interface TurnOptions {
   warmupSeconds: number;
   turns: number;
   redisUrl: string;
+  log: (line: string) => void;
 }
 
 /**
@@ -70,28 +71,26 @@ export async function measureInTurns<K extends string>(
   scenarios: Record<K, Turn>,
   options: TurnOptions,
 ): Promise<Record<K, MeasuredRun>> {
-  const { connections, seconds, warmupSeconds } = options;
+  const { connections, seconds, warmupSeconds, log } = options;
   const turns = Math.min(options.turns, seconds);
-  const keys = Object.keys(scenarios) as K[];
-  const state = keys.map((key) => {
-    const { server, requests } = scenarios[key];
-    return {
-      key,
-      rounds: new ClosedLoopRounds(server.url, connections, requests),
-      tally: new CpuTally(server, options.redisUrl),
-    };
-  });
-  for (const key of keys) {
-    const { server, requests } = scenarios[key];
+  log(`ratio rows: ${warmupSeconds} s warm-up each, then ${seconds} s each in ${turns} turns`);
+  const state = (Object.keys(scenarios) as K[]).map((key) => ({
+    key,
+    ...scenarios[key],
+    rounds: new ClosedLoopRounds(scenarios[key].server.url, connections, scenarios[key].requests),
+    tally: new CpuTally(scenarios[key].server, options.redisUrl),
+  }));
+  for (const { server, requests } of state)
     if (warmupSeconds > 0) await closedLoop(server.url, connections, warmupSeconds, requests);
-  }
   for (let turn = 0; turn < turns; turn++) {
     // Whole seconds per turn, summing to `seconds`.
     const share = Math.round(((turn + 1) * seconds) / turns) - Math.round((turn * seconds) / turns);
-    for (const { key, rounds, tally } of state)
-      await tally.during(scenarios[key].label, () => rounds.round(share));
+    for (const { label, rounds, tally } of state) await tally.during(label, () => rounds.round(share));
   }
   const runs = {} as Record<K, MeasuredRun>;
-  for (const { key, rounds, tally } of state) runs[key] = tally.of(rounds.figures());
+  for (const { key, label, rounds, tally } of state) {
+    runs[key] = tally.of(rounds.figures());
+    log(`${label}: ${Math.round(runs[key].perSecond)} req/s, p99 ${runs[key].overall.p99.toFixed(2)} ms`);
+  }
   return runs;
 }

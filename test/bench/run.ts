@@ -98,28 +98,16 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
   const closed = (conns: number) => (url: string, requests: RequestsFactory, s: number) =>
     closedLoop(url, conns, s, requests);
 
-  log(
-    `ratio rows: ${warmupSeconds} s warm-up each, then ${seconds} s each in ${Math.min(settings.rounds, seconds)} turns`,
+  const { baseRun, sixKeysRun, rlfRun, floorRun, checkRun } = await measureInTurns(
+    {
+      baseRun: { label: 'baseline', server: base, requests: baseline(target) },
+      sixKeysRun: { label: 'six-key EVALSHA peer', server: sixKeys, requests: peer(target) },
+      rlfRun: { label: 'rate-limiter-flexible peer', server: rlf, requests: peer(target) },
+      floorRun: { label: 'floor: decide script replayed', server: floor, requests: peer(target) },
+      checkRun: { label: '/check', server: quotagate, requests: check(target) },
+    },
+    { connections: c, seconds, warmupSeconds, turns: settings.rounds, redisUrl: settings.redisUrl, log },
   );
-  const ratioRows = {
-    baseRun: { label: 'baseline', server: base, requests: baseline(target) },
-    sixKeysRun: { label: 'six-key EVALSHA peer', server: sixKeys, requests: peer(target) },
-    rlfRun: { label: 'rate-limiter-flexible peer', server: rlf, requests: peer(target) },
-    floorRun: { label: 'floor: decide script replayed', server: floor, requests: peer(target) },
-    checkRun: { label: '/check', server: quotagate, requests: check(target) },
-  };
-  const ratioRuns = await measureInTurns(ratioRows, {
-    connections: c,
-    seconds,
-    warmupSeconds,
-    turns: settings.rounds,
-    redisUrl: settings.redisUrl,
-  });
-  for (const [key, { label }] of Object.entries(ratioRows)) {
-    const run = ratioRuns[key as keyof typeof ratioRows];
-    log(`${label}: ${Math.round(run.perSecond)} req/s, p99 ${run.overall.p99.toFixed(2)} ms`);
-  }
-  const { baseRun, sixKeysRun, rlfRun, floorRun, checkRun } = ratioRuns;
   const tokenRun = await measure('/check with token buckets', quotagate, tokenCheck(target), closed(c));
   const flowRun = await measure('/reserve→/settle', quotagate, reserveThenSettle(target), closed(c));
   const settleRun = await measure('/settle', quotagate, settleAlone(target), closed(c));

@@ -17,7 +17,7 @@ import {
   type Gate,
 } from './decisions/support.js';
 import { until } from '../support/until.js';
-import { sample, startBehindRedisProxy } from './fault-support.js';
+import { decisionClient, sample, startBehindRedisProxy } from './fault-support.js';
 
 /**
  * The paths back from a fault (SPEC §4.4–§4.6), each found broken once: a rebuild for any
@@ -330,8 +330,7 @@ describeWithServers('recovery paths', () => {
       expect(settled.status).toBe(200);
     }
     await g.loseRedisData();
-    const rebuilt = async () =>
-      sample((await g.t.inject({ method: 'GET', url: '/metrics' })).body, 'quotagate_cold_rebuilds_total');
+    const rebuilt = async () => sample(await decisionClient(g.t).metrics(), 'quotagate_cold_rebuilds_total');
     const before = (await rebuilt()) ?? 0;
     const burst = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
