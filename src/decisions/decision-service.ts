@@ -3,7 +3,8 @@ import type { AppConfig } from '../config.js';
 import type { Db } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import type { DemandInput } from './demand.js';
-import { resolveBuckets, type Bucket, type BucketRequest } from '../domain/buckets.js';
+import type { Bucket } from '../domain/buckets.js';
+import { createBucketResolver } from './bucket-plans.js';
 import { decide, type Decision } from '../domain/decide.js';
 import {
   buildDecisionResponse,
@@ -73,11 +74,10 @@ const NO_MODEL = '';
 export function createDecisionService(deps: DecisionDeps) {
   const { config } = deps;
   const sessionTtlMs = (input: DemandInput) => (input.sessionTtlSeconds ?? config.SESSION_TTL_SECONDS) * 1000;
-  const resolve = (input: BucketRequest, now: number) =>
-    resolveBuckets(deps.snapshot(), input, now, {
-      defaultTimezone: config.DEFAULT_TIMEZONE,
-      shadowMode: config.SHADOW_MODE,
-    });
+  const resolve = createBucketResolver(deps.snapshot, {
+    defaultTimezone: config.DEFAULT_TIMEZONE,
+    shadowMode: config.SHADOW_MODE,
+  });
 
   async function guarded(
     requestId: string | null,

@@ -5,7 +5,8 @@ import { isDatabaseUnavailable } from '../db/errors.js';
 import { dirtySubjects } from '../db/schema.js';
 import { ReservationLookup } from '../ledger/reservation-lookup.js';
 import type { ApplyIntents } from '../ledger/apply-intents.js';
-import { resolveBuckets, type Bucket } from '../domain/buckets.js';
+import type { Bucket } from '../domain/buckets.js';
+import { createBucketResolver } from './bucket-plans.js';
 import { AppError, invalid, storeMisconfigured } from '../domain/errors.js';
 import { bucketAt } from '../domain/frozen.js';
 import { microsToUsd } from '../domain/money.js';
@@ -85,6 +86,10 @@ const isCostBucket = (key: string) => key.split('|')[2] === 'cost';
 export function createSettleService(deps: SettleDeps) {
   const { store, logger } = deps;
   const lookup = new ReservationLookup(deps.db);
+  const resolve = createBucketResolver(deps.snapshot, {
+    defaultTimezone: deps.config.DEFAULT_TIMEZONE,
+    shadowMode: deps.config.SHADOW_MODE,
+  });
 
   /** The reservation, or null; `down` tells whether the store could not be asked. */
   async function lookUp(requestId: string): Promise<{ reservation: Reservation | null; down: boolean }> {
@@ -134,10 +139,7 @@ export function createSettleService(deps: SettleDeps) {
     if (!input.userId) throw invalid('userId', 'required when no reservation is known for this requestId');
     if (!input.model) throw invalid('model', 'required when no reservation is known for this requestId');
     const request = { userId: input.userId, keyId: input.keyId, model: input.model, groups: input.groups };
-    const resolved = resolveBuckets(deps.snapshot(), request, now, {
-      defaultTimezone: deps.config.DEFAULT_TIMEZONE,
-      shadowMode: deps.config.SHADOW_MODE,
-    });
+    const resolved = resolve(request, now);
     return {
       ...request,
       modelGroupId: resolved.modelGroup?.id ?? null,

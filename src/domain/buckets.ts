@@ -1,9 +1,10 @@
 import type { ConfigSnapshot, ModelGroupRef } from '../snapshot/snapshot.js';
 import { bucketKey } from './bucket-key.js';
-import { countingOf, type Counting } from './counting.js';
+import { countingOf, windowDefId, type Counting } from './counting.js';
 import { mergeLimits, type MergedLimit } from './merge.js';
 import {
   METRICS,
+  type BoostRecord,
   type BucketSubjectType,
   type LimitRecord,
   type LimitSubjectType,
@@ -81,24 +82,73 @@ export function resolveBuckets(
   now: number,
   options: ResolveOptions,
 ): ResolvedBuckets {
+  return bucketsAt(planBuckets(snapshot, request, options), now);
+}
+
+/**
+ * One bucket of a plan: everything about it that the config alone decides. Its window's
+ * place in time and its boost are decided per request (bucketsAt).
+ */
+interface PlannedBucket {
+  merged: MergedLimit;
+  ownerId: string;
+  key: string;
+  modelGroupName: string | null;
+  window: WindowDef;
+  resetMarker: number | null;
+  /** windowDefId of a `window`-mode bucket, computed once. */
+  defId: string;
+  /** The owner's boosts of this bucket, active or not: judged at each request's `now`. */
+  boosts: readonly BoostRecord[];
+  source: BucketSource;
+  shadow: boolean;
+}
+
+/**
+ * The part of a resolution that depends on the snapshot and the request only, never on
+ * time: which limits win, in which order, with which windows. A snapshot never changes, so
+ * a plan can be kept for as long as the snapshot it came from (bucket-plans.ts does).
+ */
+export interface BucketPlan {
+  modelGroup: ModelGroupRef | null;
+  buckets: readonly PlannedBucket[];
+  countedInUserGlobal: boolean;
+  countedInKeyGlobal: boolean;
+}
+
+export function planBuckets(
+  snapshot: ConfigSnapshot,
+  request: BucketRequest,
+  options: ResolveOptions,
+): BucketPlan {
   const anyScope = request.model === undefined || request.model === null;
   const group = anyScope ? null : snapshot.modelGroupOf(request.model as string);
   const inScope = (l: LimitRecord) => anyScope || l.modelGroupId === null || l.modelGroupId === group?.id;
   const counted = { user: false, key: false };
-  const buckets: Bucket[] = [];
+  const buckets: PlannedBucket[] = [];
   for (const { axis, ownerId, candidates } of axesOf(snapshot, request)) {
     let merged = mergeLimits(axis, candidates.filter(inScope));
     if (group && merged.some((m) => m.metric === 'cost' && m.modelGroupId === group.id)) {
       merged = merged.filter((m) => !(m.metric === 'cost' && m.modelGroupId === null));
     }
     counted[axis] = !anyScope && merged.some((m) => m.metric === 'cost' && m.modelGroupId === null);
-    buckets.push(...merged.map((m) => toBucket(snapshot, m, ownerId, now, options)));
+    buckets.push(...merged.map((m) => planBucket(snapshot, m, ownerId, options)));
   }
   return {
     modelGroup: group,
-    buckets: buckets.sort(bucketOrder),
+    buckets: Object.freeze(buckets.sort(bucketOrder)),
     countedInUserGlobal: counted.user,
     countedInKeyGlobal: counted.key,
+  };
+}
+
+/** The plan's buckets at `now`: each window placed in time, each boost judged. */
+export function bucketsAt(plan: BucketPlan, now: number): ResolvedBuckets {
+  return {
+    modelGroup: plan.modelGroup,
+    buckets: plan.buckets.map((p) => toBucket(p, now)),
+    countedInUserGlobal: plan.countedInUserGlobal,
+    countedInKeyGlobal: plan.countedInKeyGlobal,
   };
 }
 
@@ -119,60 +169,74 @@ function axesOf(snapshot: ConfigSnapshot, request: BucketRequest): Axis[] {
   return axes;
 }
 
-function toBucket(
+function planBucket(
   snapshot: ConfigSnapshot,
   merged: MergedLimit,
   ownerId: string,
-  now: number,
   options: ResolveOptions,
-): Bucket {
+): PlannedBucket {
   const { axis, modelGroupId, metric, slot, winner } = merged;
-  const window = windowDefOf(winner, options.defaultTimezone);
+  const window = Object.freeze(windowDefOf(winner, options.defaultTimezone));
   const resetMarker = snapshot.resetMarkerOf(axis, ownerId, modelGroupId, metric, slot);
-  const boost = activeBoost(snapshot, merged, ownerId, now);
+  return Object.freeze({
+    merged,
+    ownerId,
+    key: bucketKey(axis, ownerId, modelGroupId, metric, slot),
+    modelGroupName: modelGroupId === null ? null : (snapshot.modelGroup(modelGroupId)?.name ?? null),
+    window,
+    resetMarker,
+    defId: windowDefId(window, resetMarker ?? 0),
+    boosts: snapshot
+      .boostsOf(axis, ownerId)
+      .filter((b) => b.modelGroupId === modelGroupId && b.metric === metric && b.slot === slot),
+    source: Object.freeze({
+      subjectType: winner.subjectType,
+      subjectId: winner.subjectId,
+      limitId: winner.id,
+    }),
+    shadow: options.shadowMode === true || winner.mode === 'shadow',
+  });
+}
+
+function toBucket(planned: PlannedBucket, now: number): Bucket {
+  const { merged, window, resetMarker } = planned;
+  const { winner } = merged;
+  const boost = activeBoost(planned.boosts, now);
   const effectiveLimit = winner.cap + boost;
   const range = currentWindow(window, now, { resetMarker });
   return {
-    key: bucketKey(axis, ownerId, modelGroupId, metric, slot),
-    axis,
-    ownerId,
-    modelGroupId,
-    modelGroupName: modelGroupId === null ? null : (snapshot.modelGroup(modelGroupId)?.name ?? null),
-    metric,
+    key: planned.key,
+    axis: merged.axis,
+    ownerId: planned.ownerId,
+    modelGroupId: merged.modelGroupId,
+    modelGroupName: planned.modelGroupName,
+    metric: merged.metric,
     window,
     range,
     resetMarker,
     limit: winner.cap,
     boost,
     effectiveLimit,
-    counting: countingOf(metric, window, range, resetMarker, effectiveLimit),
-    source: { subjectType: winner.subjectType, subjectId: winner.subjectId, limitId: winner.id },
-    shadow: options.shadowMode === true || winner.mode === 'shadow',
+    counting: countingOf(merged.metric, window, range, resetMarker, effectiveLimit, planned.defId),
+    source: planned.source,
+    shadow: planned.shadow,
     alertAt: winner.alertAt,
   };
 }
 
 /** Boosts are judged at `now`, to the millisecond: active while startsAt ≤ now < expiresAt. */
-function activeBoost(snapshot: ConfigSnapshot, merged: MergedLimit, ownerId: string, now: number): number {
-  return snapshot
-    .boostsOf(merged.axis, ownerId)
-    .filter(
-      (b) =>
-        b.modelGroupId === merged.modelGroupId &&
-        b.metric === merged.metric &&
-        b.slot === merged.slot &&
-        b.startsAt <= now &&
-        now < b.expiresAt,
-    )
-    .reduce((sum, b) => sum + b.amount, 0);
+function activeBoost(boosts: readonly BoostRecord[], now: number): number {
+  let sum = 0;
+  for (const b of boosts) if (b.startsAt <= now && now < b.expiresAt) sum += b.amount;
+  return sum;
 }
 
 /** User axis first, group scope before all models, then metric, then shorter windows. */
-function bucketOrder(a: Bucket, b: Bucket): number {
+function bucketOrder(a: PlannedBucket, b: PlannedBucket): number {
   return (
-    rank(a.axis === 'user', b.axis === 'user') ||
-    rank(a.modelGroupId !== null, b.modelGroupId !== null) ||
-    METRICS.indexOf(a.metric) - METRICS.indexOf(b.metric) ||
+    rank(a.merged.axis === 'user', b.merged.axis === 'user') ||
+    rank(a.merged.modelGroupId !== null, b.merged.modelGroupId !== null) ||
+    METRICS.indexOf(a.merged.metric) - METRICS.indexOf(b.merged.metric) ||
     windowWeight(a.window) - windowWeight(b.window) ||
     (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
   );

@@ -35,6 +35,8 @@ export function countingOf(
   range: WindowRange,
   resetMarker: number | null,
   effectiveLimit: number,
+  /** windowDefId(window, floor), when the caller has it already. */
+  defId?: string,
 ): Counting {
   const floor = resetMarker ?? 0;
   const lengthMs = window.lengthMs ?? 0;
@@ -43,7 +45,7 @@ export function countingOf(
   if (window.kind !== 'rolling') {
     // A total window without a marker starts at the epoch: no usage is older.
     const start = Number.isFinite(range.start) ? range.start : floor;
-    return { mode: 'window', start, end: range.end, def: windowDefId(window, floor) };
+    return { mode: 'window', start, end: range.end, def: defId ?? windowDefId(window, floor) };
   }
   const exact = (metric === 'requests' || metric === 'sessions') && effectiveLimit <= EXACT_LOG_MAX_CAP;
   return exact

@@ -1,5 +1,5 @@
 import type { Counting, StoreBucket } from './counter-store.js';
-import { encodeId } from './ids.js';
+import { encodeKnownId } from './ids.js';
 
 /**
  * How a bucket's counting is named in storage. A changed window definition or reset marker
@@ -25,7 +25,7 @@ export function countingSignature(counting: Counting): string {
 
 /** The warm-flag field of a bucket (also names its seeded applied markers). */
 export function warmField(bucket: StoreBucket): string {
-  return `${encodeId(bucket.id)}#${countingSignature(bucket.counting)}`;
+  return `${encodeKnownId(bucket.id)}#${countingSignature(bucket.counting)}`;
 }
 
 /** Concurrency slots are not in the ledger, so they are never cold. */

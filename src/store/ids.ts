@@ -12,15 +12,25 @@ export function decodeId(encoded: string): string {
 }
 
 /**
- * encodeId with a memo for one script call: a call names its subject in every key (27
- * times for six buckets) and each bucket id in four, and Buffer round trips add up on the
- * hot path. Short-lived, so it never grows beyond one call's ids.
+ * encodeId with a memo shared by every call: a decision names its subject in every key and
+ * each bucket id in several, the same few thousand ids again and again, and a Buffer round
+ * trip per name adds up on the hot path. Request ids pass through it too, so it starts
+ * over when it reaches MAX_MEMO ids (a miss only costs one encodeId).
  */
-export function encodeOnce(): (id: string) => string {
-  const seen = new Map<string, string>();
-  return (id) => {
-    let encoded = seen.get(id);
-    if (encoded === undefined) seen.set(id, (encoded = encodeId(id)));
-    return encoded;
-  };
+const memo = new Map<string, string>();
+const MAX_MEMO = 20_000;
+
+export function encodeKnownId(id: string): string {
+  let encoded = memo.get(id);
+  if (encoded === undefined) {
+    if (memo.size >= MAX_MEMO) memo.clear();
+    memo.set(id, (encoded = encodeId(id)));
+  }
+  return encoded;
+}
+
+/** encodeKnownId with the id a call names in every key, its subject, looked up once. */
+export function encoderFor(subject: string): (id: string) => string {
+  const encoded = encodeKnownId(subject);
+  return (id) => (id === subject ? encoded : encodeKnownId(id));
 }

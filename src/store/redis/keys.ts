@@ -27,7 +27,7 @@ export type KeyOf =
   | { kind: 'holds' | 'expiries' | 'slots'; subject: string; bucketId: string }
   | { kind: 'pointer'; requestId: string };
 
-/** `encode`: encodeId, or a memo of it shared by the keys of one call (ids.ts encodeOnce). */
+/** `encode`: encodeId, or its memo (ids.ts encodeKnownId). */
 export function redisKey(prefix: string, key: KeyOf, encode: (id: string) => string = encodeId): string {
   if (key.kind === 'pointer') return `${prefix}:{r.${encode(key.requestId)}}:ptr`;
   return `${prefix}:{${encode(key.subject)}}:${suffixOf(key, encode)}`;

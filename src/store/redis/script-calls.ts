@@ -8,7 +8,7 @@ import {
   type StoreBucket,
   type SubjectSeed,
 } from '../counter-store.js';
-import { encodeId, encodeOnce } from '../ids.js';
+import { encodeId, encoderFor } from '../ids.js';
 import { planSeed } from '../seed-plan.js';
 import {
   APPLIED_MARKER_TTL_MS,
@@ -78,7 +78,7 @@ export class ScriptCalls {
 
   seed(seed: SubjectSeed): ScriptCall {
     const plans = planSeed(seed);
-    const encode = encodeOnce();
+    const encode = encoderFor(seed.subject);
     const key = (k: Parameters<typeof redisKey>[1]) => redisKey(this.prefix, k, encode);
     const keys = [key({ kind: 'warm', subject: seed.subject })];
     for (const { bucket } of plans) {
@@ -118,7 +118,7 @@ export class ScriptCalls {
     head: string[],
     withAlerts = false,
   ): ScriptCall {
-    const encode = encodeOnce();
+    const encode = encoderFor(subject);
     const key = (k: Parameters<typeof redisKey>[1]) => redisKey(this.prefix, k, encode);
     const keys = [
       key({ kind: 'warm', subject }),
