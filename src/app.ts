@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { RedisClient } from './store/redis/client.js';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
@@ -19,8 +19,6 @@ import { DeliveryWorker } from './alerts/delivery-worker.js';
 import { PartitionMaintainer } from './ledger/ledger-partitions.js';
 import { registerSwagger } from './http/swagger.js';
 import { validatorCompiler } from './http/validation.js';
-import { replySerializer } from './http/serializer.js';
-import { decisionReply, settleReply } from './http/schemas/decisions.js';
 import { createMetrics } from './ops/metrics.js';
 import type { ZodApp } from './http/types.js';
 import { ConfigSync } from './snapshot/config-sync.js';
@@ -58,7 +56,7 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
     return503OnClosing: true,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(replySerializer([decisionReply, settleReply]));
+  app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
   registerBodyParsing(app);
   registerRequestTime(app, clock, config.QUOTA_TEST_CLOCK);

@@ -63,8 +63,10 @@ function send(reply: FastifyReply, response: DecisionResponse) {
 export async function decisionRoutes(app: ZodApp, deps: DecisionRouteDeps): Promise<void> {
   app.decorateRequest('failedOpen', false);
   // Replies here are built by src/domain/decision.ts with a fixed shape; re-validating a
-  // 2.5 KB body against its zod schema cost more than resolving the buckets. The schemas
-  // still document the replies (OpenAPI) and the HTTP tests pin their shape.
+  // 2.5 KB body against its zod schema cost more than resolving the buckets, and
+  // fast-json-stringify compiled from it ran /check at 0.95x JSON.stringify's rate (an A/B
+  // of two builds, 14 alternating turns). The schemas still document the replies (OpenAPI)
+  // and the HTTP tests pin their shape.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.addHook('onRequest', requireRole(deps.authenticate, 'service'));
   app.addHook('onResponse', async (request, reply) => {
