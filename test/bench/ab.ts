@@ -2,19 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  benchLog,
-  build,
-  machine,
-  prepareWorld,
-  runBench,
-  type BenchWorld,
-  type Cleanup,
-} from './harness.js';
+import { benchLog, build, machine, prepareWorld, runBench, type Cleanup } from './harness.js';
 import { closedLoop, type RequestsFactory } from './load.js';
 import { CpuTally } from './measure.js';
-import type { ServerProcess } from './processes.js';
-import { freePort } from './resources.js';
 import { check, reserveThenSettle, settleAlone, tokenCheck, type ScenarioTarget } from './scenarios.js';
 import { AdminClient, seed, TOKEN_MODEL, warmUsers } from './seed.js';
 import { loadSettings } from './settings.js';
@@ -90,25 +80,6 @@ function buildBase(rev: string, cleanup: Cleanup): string {
   return path.join(dir, 'dist/server.js');
 }
 
-/** quotagate from `script` on the world's database and prefix. */
-async function startBuild(world: BenchWorld, name: string, script: string): Promise<ServerProcess> {
-  return world.start({
-    name,
-    args: [script],
-    port: await freePort(),
-    readyPath: '/readyz',
-    env: {
-      NODE_ENV: 'production',
-      REDIS_URL: world.redisUrl,
-      REDIS_KEY_PREFIX: world.prefix,
-      DATABASE_URL: world.databaseUrl,
-      ADMIN_TOKENS: `bench:${world.adminToken}`,
-      SERVICE_TOKENS: `gateway:${world.serviceToken}`,
-      LOG_LEVEL: 'warn',
-    },
-  });
-}
-
 interface Turn {
   perSecond: number;
   serverMicros: number | null;
@@ -142,8 +113,8 @@ async function ab(cleanup: Cleanup): Promise<void> {
   );
   for (let pair = 0; pair < options.pairs; pair++) {
     const servers = {
-      base: await startBuild(world, `base ${options.base}`, baseScript),
-      head: await startBuild(world, 'head (this tree)', 'dist/server.js'),
+      base: await world.startQuotagate([], baseScript, `base ${options.base}`),
+      head: await world.startQuotagate([], 'dist/server.js', 'head (this tree)'),
     };
     for (const side of ['base', 'head'] as const) await closedLoop(servers[side].url, c, 2, requests);
     for (let t = 0; t < perPair; t++) {

@@ -90,8 +90,8 @@ export interface BenchWorld {
   deleteKeys(): Promise<number>;
   /** Starts a server process, stopped by the cleanup. */
   start(options: Parameters<typeof startServer>[0]): Promise<ServerProcess>;
-  /** quotagate from dist/ on the world's database and prefix. */
-  startQuotagate(nodeArgs?: string[]): Promise<ServerProcess>;
+  /** quotagate (dist/server.js, or another build's `script`) on the world's database and prefix. */
+  startQuotagate(nodeArgs?: string[], script?: string, name?: string): Promise<ServerProcess>;
 }
 
 export async function prepareWorld(
@@ -132,10 +132,10 @@ export async function prepareWorld(
     serviceToken,
     deleteKeys,
     start,
-    startQuotagate: async (nodeArgs = []) =>
+    startQuotagate: async (nodeArgs = [], script = 'dist/server.js', name = 'quotagate') =>
       start({
-        name: 'quotagate',
-        args: [...nodeArgs, 'dist/server.js'],
+        name,
+        args: [...nodeArgs, script],
         port: await freePort(),
         readyPath: '/readyz',
         env: {
