@@ -21,13 +21,13 @@ export function parseUsd(value: number | string): MoneyParse {
   return { ok: true, micros: sign === '-' && micros !== 0 ? -micros : micros };
 }
 
-/** µ$ → dollars as a JSON number, exact to 6 decimals. */
+/**
+ * µ$ → dollars as a JSON number, exact to 6 decimals. IEEE division is correctly rounded,
+ * so for a safe integer this is the double nearest to the decimal `w.ffffff`, the very number
+ * parsing that text gives (test/unit/money.test.ts); it is only ever shown, never summed.
+ */
 export function microsToUsd(micros: number): number {
-  const sign = micros < 0 ? '-' : '';
-  const abs = Math.abs(micros);
-  const whole = Math.floor(abs / MICROS_PER_USD);
-  const fraction = String(abs % MICROS_PER_USD).padStart(6, '0');
-  return Number(`${sign}${whole}.${fraction}`);
+  return micros / MICROS_PER_USD + 0; // + 0: never a -0
 }
 
 /** An amount as the API shows it: dollars for cost (stored in µ$), counts and tokens as they are. */
