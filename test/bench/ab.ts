@@ -29,6 +29,8 @@ interface AbSettings {
   pairs: number;
   turns: number;
   turnSeconds: number;
+  /** Node flags for this tree's process only: a flag measured against the base without it. */
+  headNodeArgs: string[];
   scenario: keyof typeof SCENARIOS;
 }
 
@@ -53,6 +55,7 @@ function abSettings(): AbSettings {
     pairs: int('BENCH_AB_PAIRS', 3),
     turns: int('BENCH_AB_TURNS', 15),
     turnSeconds: int('BENCH_AB_TURN_SECONDS', 3),
+    headNodeArgs: (process.env.BENCH_AB_HEAD_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
     scenario: scenario as AbSettings['scenario'],
   };
 }
@@ -114,7 +117,7 @@ async function ab(cleanup: Cleanup): Promise<void> {
   for (let pair = 0; pair < options.pairs; pair++) {
     const servers = {
       base: await world.startQuotagate([], baseScript, `base ${options.base}`),
-      head: await world.startQuotagate([], 'dist/server.js', 'head (this tree)'),
+      head: await world.startQuotagate(options.headNodeArgs, 'dist/server.js', 'head (this tree)'),
     };
     for (const side of ['base', 'head'] as const) await closedLoop(servers[side].url, c, 2, requests);
     for (let t = 0; t < perPair; t++) {
@@ -162,6 +165,7 @@ function report(
     '',
     `quotagate A/B: npm run bench:ab (base ${options.base} against this tree)`,
     ...machine('autocannon in the orchestrator process').map((l) => `  ${l}`),
+    ...(options.headNodeArgs.length > 0 ? [`  head's node flags: ${options.headNodeArgs.join(' ')}`] : []),
     `  scenario ${options.scenario}: ${options.pairs} fresh process pairs, ${turns.head.length} turns × ${options.turnSeconds} s per build in all, ${connections} connections, order swapped every turn`,
     '',
     '| turn | base (req/s, server CPU per response) | head | head ÷ base |',
