@@ -19,11 +19,13 @@ export const MAX_PLANS_PER_SNAPSHOT = 10_000;
  * was made from, so a reload (a new snapshot object) can never serve an old plan, and the
  * time-dependent half (windows, boosts) still runs on every call.
  */
+export type BucketResolver = (request: BucketRequest, now: number) => ResolvedBuckets;
+
 export function createBucketResolver(
   snapshot: () => ConfigSnapshot,
   options: ResolveOptions,
   maxPlans = MAX_PLANS_PER_SNAPSHOT,
-) {
+): BucketResolver {
   let planned: { snapshot: ConfigSnapshot; plans: Map<string, BucketPlan> } | null = null;
 
   return (request: BucketRequest, now: number): ResolvedBuckets => {

@@ -11,6 +11,7 @@ import { MemoryCounterStore } from '../store/memory/memory-store.js';
 import { RedisCounterStore } from '../store/redis/redis-store.js';
 import { memoryOpenHolds, redisOpenHolds } from '../ops/open-holds.js';
 import type { Metrics } from '../ops/metrics.js';
+import { createBucketResolver } from './bucket-plans.js';
 import { createDecisionService } from './decision-service.js';
 import { metricsObserver } from './observer.js';
 import { DirtySweeper } from './dirty-sweeper.js';
@@ -65,6 +66,11 @@ export function createDataPlane(deps: DataPlaneDeps) {
     if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
   };
   const rebuilds = new RebuildFlights();
+  // One resolver for /check, /reserve, /usage and direct settles: one set of plans per snapshot.
+  const resolve = createBucketResolver(snapshot, {
+    defaultTimezone: config.DEFAULT_TIMEZONE,
+    shadowMode: config.SHADOW_MODE,
+  });
   const common = {
     store,
     db: database.db,
@@ -75,6 +81,7 @@ export function createDataPlane(deps: DataPlaneDeps) {
     observer,
     writeBehindSettled,
     rebuilds,
+    resolve,
   };
   const alerts = alertForwarder({
     store,

@@ -4,7 +4,7 @@ import type { Db } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import type { DemandInput } from './demand.js';
 import type { Bucket } from '../domain/buckets.js';
-import { createBucketResolver } from './bucket-plans.js';
+import type { BucketResolver } from './bucket-plans.js';
 import { decide, type Decision } from '../domain/decide.js';
 import {
   buildDecisionResponse,
@@ -35,6 +35,8 @@ export interface DecisionDeps extends WarmDeps {
   store: CounterStore;
   db: Db;
   snapshot: () => ConfigSnapshot;
+  /** Bucket resolution (plans kept per snapshot), shared with the settle service. */
+  resolve: BucketResolver;
   config: AppConfig;
   logger: Logger;
   writeBehind: WriteBehind;
@@ -74,10 +76,7 @@ const NO_MODEL = '';
 export function createDecisionService(deps: DecisionDeps) {
   const { config } = deps;
   const sessionTtlMs = (input: DemandInput) => (input.sessionTtlSeconds ?? config.SESSION_TTL_SECONDS) * 1000;
-  const resolve = createBucketResolver(deps.snapshot, {
-    defaultTimezone: config.DEFAULT_TIMEZONE,
-    shadowMode: config.SHADOW_MODE,
-  });
+  const { resolve } = deps;
 
   async function guarded(
     requestId: string | null,

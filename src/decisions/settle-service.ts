@@ -6,7 +6,7 @@ import { dirtySubjects } from '../db/schema.js';
 import { ReservationLookup } from '../ledger/reservation-lookup.js';
 import type { ApplyIntents } from '../ledger/apply-intents.js';
 import type { Bucket } from '../domain/buckets.js';
-import { createBucketResolver } from './bucket-plans.js';
+import type { BucketResolver } from './bucket-plans.js';
 import { AppError, invalid, storeMisconfigured } from '../domain/errors.js';
 import { bucketAt } from '../domain/frozen.js';
 import { microsToUsd } from '../domain/money.js';
@@ -34,6 +34,8 @@ export interface SettleDeps extends WarmDeps {
   alerts: AlertForwarder;
   writeBehind: WriteBehind;
   snapshot: () => ConfigSnapshot;
+  /** Bucket resolution of direct settles (plans kept per snapshot). */
+  resolve: BucketResolver;
   config: AppConfig;
   logger: Logger;
   health: StoreHealth;
@@ -86,10 +88,7 @@ const isCostBucket = (key: string) => key.split('|')[2] === 'cost';
 export function createSettleService(deps: SettleDeps) {
   const { store, logger } = deps;
   const lookup = new ReservationLookup(deps.db);
-  const resolve = createBucketResolver(deps.snapshot, {
-    defaultTimezone: deps.config.DEFAULT_TIMEZONE,
-    shadowMode: deps.config.SHADOW_MODE,
-  });
+  const { resolve } = deps;
 
   /** The reservation, or null; `down` tells whether the store could not be asked. */
   async function lookUp(requestId: string): Promise<{ reservation: Reservation | null; down: boolean }> {

@@ -96,7 +96,7 @@ interface PlannedBucket {
   modelGroupName: string | null;
   window: WindowDef;
   resetMarker: number | null;
-  /** windowDefId of a `window`-mode bucket, computed once. */
+  /** windowDefId(window, reset marker), computed once; only `window`-mode counting reads it. */
   defId: string;
   /** The owner's boosts of this bucket, active or not: judged at each request's `now`. */
   boosts: readonly BoostRecord[];
