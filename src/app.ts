@@ -18,7 +18,8 @@ import { createDataPlane } from './decisions/data-plane.js';
 import { DeliveryWorker } from './alerts/delivery-worker.js';
 import { PartitionMaintainer } from './ledger/ledger-partitions.js';
 import { registerSwagger } from './http/swagger.js';
-import { validatorCompiler } from './http/validation.js';
+import { decisionLanes } from './http/schemas/fast-lanes.js';
+import { createValidatorCompiler } from './http/validation.js';
 import { createMetrics } from './ops/metrics.js';
 import type { ZodApp } from './http/types.js';
 import { ConfigSync } from './snapshot/config-sync.js';
@@ -55,7 +56,7 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
   }).withTypeProvider<ZodTypeProvider>();
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(createValidatorCompiler(decisionLanes));
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
   registerBodyParsing(app);

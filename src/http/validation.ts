@@ -2,6 +2,7 @@ import type { FastifySchemaCompiler } from 'fastify';
 import { z } from 'zod';
 import type { FieldError } from '../domain/errors.js';
 import { apiErrorMap } from './schemas/error-map.js';
+import type { FastLane } from './schemas/fast-lanes.js';
 
 /**
  * Request validation: fastify-type-provider-zod's compiler, but every parse carries the
@@ -49,11 +50,26 @@ function isSafeRangeNoise(issue: z.core.$ZodIssue, all: readonly z.core.$ZodIssu
   return all.some((other) => other !== issue && other.code === 'too_big' && other.path.join('.') === path);
 }
 
-export const validatorCompiler: FastifySchemaCompiler<z.ZodType> =
-  ({ schema }) =>
-  (data) => {
-    const result = z.safeParse(schema, data, { error: apiErrorMap });
-    return result.success
-      ? { value: result.data }
-      : { error: new RequestValidationError(result.error.issues) };
+/**
+ * Request validation. A parse given an error map leaves zod's compiled fast path for
+ * objects (≈ 3× the CPU of a plain parse of /check's body); the map only words the issues,
+ * never decides them, so only a body the plain parse refused is parsed again with it. A
+ * schema's fast lane (schemas/fast-lanes.ts), when it has one, goes first.
+ */
+export function createValidatorCompiler(
+  lanes: ReadonlyMap<z.ZodType, FastLane> = new Map(),
+): FastifySchemaCompiler<z.ZodType> {
+  return ({ schema }) => {
+    const lane = lanes.get(schema);
+    return (data) => {
+      const fast = lane?.(data) ?? null;
+      if (fast !== null) return { value: fast };
+      const plain = z.safeParse(schema, data);
+      if (plain.success) return { value: plain.data };
+      const worded = z.safeParse(schema, data, { error: apiErrorMap });
+      return worded.success
+        ? { value: worded.data }
+        : { error: new RequestValidationError(worded.error.issues) };
+    };
   };
+}

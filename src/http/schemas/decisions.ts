@@ -2,21 +2,31 @@ import { z } from 'zod';
 import { parseUsd } from '../../domain/money.js';
 import { BUCKET_SUBJECT_TYPES, LIMIT_SUBJECT_TYPES, METRICS, RESETS } from '../../domain/types.js';
 import { expecting } from './error-map.js';
-import { modelId, userId } from './group-fields.js';
+import { ID_MAX, modelId, PRINTABLE, PRINTABLE_MESSAGE, userId } from './group-fields.js';
 
 /**
  * Bodies and replies of /check, /reserve, /settle, /release and /usage (SPEC §4). Unknown
  * fields are ignored (gateways send what they have); money arrives as dollars, a JSON
  * number or decimal string with at most 6 decimals, and leaves these schemas as µ$.
  */
-const PRINTABLE = /^[^\p{C}]+$/u;
+/** The bounds of the decision bodies, shared with their fast lanes (fast-lanes.ts). */
+export const BOUNDS = {
+  id: ID_MAX,
+  requestId: 200,
+  groups: 50,
+  groupName: 100,
+  /** A string amount of dollars, in characters. */
+  usdText: 40,
+  sessionTtlSeconds: 31_536_000,
+  holdTtlSeconds: 86_400,
+} as const;
 
-export const opaque = (description: string, max = 256) =>
-  z.string().min(1).max(max).regex(PRINTABLE, 'must contain only printable characters').describe(description);
+export const opaque = (description: string, max: number = BOUNDS.id) =>
+  z.string().min(1).max(max).regex(PRINTABLE, PRINTABLE_MESSAGE).describe(description);
 
 export const usd = (description: string) =>
   z
-    .union([z.number(), z.string().max(40)], {
+    .union([z.number(), z.string().max(BOUNDS.usdText)], {
       error: expecting('a number of US dollars or a decimal string'),
     })
     .transform((value, ctx) => {
@@ -36,8 +46,8 @@ const decisionFields = {
   userId,
   keyId: opaque('API key id; belongs to the user named in the same request').nullish(),
   groups: z
-    .array(z.string().min(1).max(100))
-    .max(50)
+    .array(z.string().min(1).max(BOUNDS.groupName))
+    .max(BOUNDS.groups)
     .nullish()
     .describe('User-group names the gateway knows the user belongs to; unknown names are ignored'),
   model: modelId,
@@ -49,7 +59,7 @@ const decisionFields = {
     .number()
     .int()
     .min(1)
-    .max(31_536_000)
+    .max(BOUNDS.sessionTtlSeconds)
     .nullish()
     .describe('Active period of a new session admission (default SESSION_TTL_SECONDS)'),
 };
@@ -64,7 +74,7 @@ export const checkBody = z.object(decisionFields).meta({
 export const requestId = z
   .string()
   .min(1)
-  .max(200)
+  .max(BOUNDS.requestId)
   .describe('Idempotency key of the request (1–200 characters)');
 
 export const reserveBody = z
@@ -75,7 +85,7 @@ export const reserveBody = z
       .number()
       .int()
       .min(1)
-      .max(86_400)
+      .max(BOUNDS.holdTtlSeconds)
       .nullish()
       .describe('Hold lifetime (default RESERVATION_TTL_SECONDS, at most 86400)'),
   })

@@ -5,8 +5,11 @@ import { rowIdParams } from './row-id.js';
 export const idParams = rowIdParams('group');
 
 /** `\p{C}`: control, format, surrogate, private-use and unassigned code points. */
-const PRINTABLE = /^[^\p{C}]+$/u;
-const PRINTABLE_MESSAGE = 'must contain only printable characters';
+export const PRINTABLE = /^[^\p{C}]+$/u;
+export const PRINTABLE_MESSAGE = 'must contain only printable characters';
+
+/** Longest user, key, model and session id (characters). */
+export const ID_MAX = 256;
 
 export const groupName = z
   .string()
@@ -25,9 +28,9 @@ const opaqueId = (what: string) =>
   z
     .string()
     .min(1, { error: 'must not be empty', abort: true })
-    .max(256)
+    .max(ID_MAX)
     .regex(PRINTABLE, PRINTABLE_MESSAGE)
-    .describe(`${what}: 1–256 printable characters, case-sensitive`);
+    .describe(`${what}: 1–${ID_MAX} printable characters, case-sensitive`);
 
 export const modelId = opaqueId('Model id exactly as the gateway sends it').meta({
   examples: ['claude-opus-4-1'],

@@ -1,0 +1,218 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { checkBody, reserveBody, settleBody } from '../../src/http/schemas/decisions.js';
+import { checkLane, decisionLanes, reserveLane, settleLane } from '../../src/http/schemas/fast-lanes.js';
+import { createValidatorCompiler, RequestValidationError } from '../../src/http/validation.js';
+
+/** mulberry32: a small seeded generator, so a failing body can be found again by its seed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Values at and around every bound of the decision bodies, valid and not. */
+const STRINGS = [
+  '',
+  'a',
+  'u-42',
+  'claude-opus-4-1',
+  ' padded ',
+  'x'.repeat(40),
+  'x'.repeat(41),
+  'x'.repeat(100),
+  'x'.repeat(101),
+  'x'.repeat(200),
+  'x'.repeat(201),
+  'x'.repeat(256),
+  'x'.repeat(257),
+  '😀'.repeat(128),
+  '😀'.repeat(129),
+  'bell\u0007',
+  'zero\u200bwidth',
+  'lone\ud800',
+  'tab\there',
+  '0.02',
+  '1e3',
+  '-1',
+  '0.0000001',
+];
+const NUMBERS = [
+  0,
+  -0,
+  1,
+  -1,
+  2,
+  0.5,
+  0.02,
+  0.0173,
+  1.0000001,
+  1e-7,
+  123456.789,
+  86_400,
+  86_401,
+  31_536_000,
+  31_536_001,
+  Number.MAX_SAFE_INTEGER,
+  2 ** 53,
+  9_007_199_254.74,
+  9_007_199_255,
+  1e21,
+  1.5,
+];
+const OTHERS = [null, true, false, {}, { a: 1 }, [], ['pro'], [1], [''], ['x'.repeat(101)]];
+const GROUP_LISTS = [
+  Array.from({ length: 50 }, (_, i) => `g${i}`),
+  Array.from({ length: 51 }, (_, i) => `g${i}`),
+];
+
+const FIELDS = [
+  'userId',
+  'keyId',
+  'groups',
+  'model',
+  'estimatedCostUsd',
+  'estimatedInputTokens',
+  'estimatedOutputTokens',
+  'sessionId',
+  'sessionTtlSeconds',
+  'requestId',
+  'ttlSeconds',
+  'costUsd',
+  'inputTokens',
+  'outputTokens',
+  'metadata',
+  'unknownField',
+];
+
+function pick<T>(next: () => number, values: readonly T[]): T {
+  return values[Math.floor(next() * values.length)] as T;
+}
+
+function valueOf(next: () => number): unknown {
+  const roll = next();
+  if (roll < 0.45) return pick(next, STRINGS);
+  if (roll < 0.8) return pick(next, NUMBERS);
+  if (roll < 0.95) return pick(next, OTHERS);
+  return pick(next, GROUP_LISTS);
+}
+
+/** A body shaped like `typical` with some fields replaced, dropped or added at random. */
+function bodyOf(next: () => number, typical: Record<string, unknown>): unknown {
+  if (next() < 0.02) return pick(next, [null, [], 'body', 5, true]);
+  const body: Record<string, unknown> = { ...typical };
+  for (const field of FIELDS) {
+    const roll = next();
+    if (roll < 0.08) body[field] = valueOf(next);
+    else if (roll < 0.12) delete body[field];
+  }
+  return body;
+}
+
+const LANES = [
+  {
+    name: 'check',
+    schema: checkBody,
+    lane: checkLane,
+    typical: { userId: 'u-42', keyId: 'k-9', model: 'claude-opus-4-1', estimatedCostUsd: 0.02 },
+  },
+  {
+    name: 'reserve',
+    schema: reserveBody,
+    lane: reserveLane,
+    typical: {
+      userId: 'u-42',
+      groups: ['pro'],
+      model: 'claude-opus-4-1',
+      estimatedCostUsd: 0.02,
+      estimatedInputTokens: 1200,
+      sessionId: 's-1',
+      requestId: 'r-1',
+      ttlSeconds: 60,
+    },
+  },
+  {
+    name: 'settle',
+    schema: settleBody,
+    lane: settleLane,
+    typical: { requestId: 'r-1', costUsd: 0.0173, inputTokens: 900, outputTokens: 300, metadata: { a: 1 } },
+  },
+] as const;
+
+describe('fast lanes of the decision bodies', () => {
+  for (const { name, schema, lane, typical } of LANES) {
+    it(`${name}: every body the lane accepts, the schema accepts with an equal value`, () => {
+      const next = random(20261205);
+      let accepted = 0;
+      let declined = 0;
+      for (let i = 0; i < 20_000; i++) {
+        const body = bodyOf(next, typical);
+        const fast = lane(body);
+        if (fast === null) {
+          declined++;
+          continue;
+        }
+        accepted++;
+        const parsed = z.safeParse(schema, body);
+        expect({ body, accepted: parsed.success }).toEqual({ body, accepted: true });
+        expect(fast).toStrictEqual(parsed.data);
+      }
+      // Both outcomes occur often, or the property above says little.
+      expect(accepted).toBeGreaterThan(2_000);
+      expect(declined).toBeGreaterThan(2_000);
+    });
+
+    it(`${name}: takes the usual body`, () => {
+      expect(lane(typical)).toStrictEqual(z.parse(schema, typical));
+    });
+  }
+
+  it('turns dollars into µ$ as the schema does', () => {
+    expect(checkLane({ userId: 'u', model: 'm', estimatedCostUsd: 0.0173 })).toEqual({
+      userId: 'u',
+      model: 'm',
+      estimatedCostUsd: 17_300,
+    });
+  });
+
+  it('leaves string amounts, bad values and unknown shapes to the schema', () => {
+    expect(checkLane({ userId: 'u', model: 'm', estimatedCostUsd: '0.02' })).toBeNull();
+    expect(checkLane({ userId: 'u', model: 'm', estimatedCostUsd: 0.0000001 })).toBeNull();
+    expect(checkLane({ userId: '', model: 'm' })).toBeNull();
+    expect(reserveLane({ userId: 'u', model: 'm', requestId: 'r', ttlSeconds: 86_401 })).toBeNull();
+    expect(settleLane({ requestId: 'r' })).toBeNull();
+    expect(settleLane([])).toBeNull();
+  });
+});
+
+describe('request validation with lanes', () => {
+  const validate = (schema: z.ZodType, body: unknown) =>
+    createValidatorCompiler(decisionLanes)({ schema, method: 'POST', url: '/', httpPart: 'body' })(body) as {
+      value?: unknown;
+      error?: unknown;
+    };
+
+  it('answers what the schema would, through a lane or not', () => {
+    const body = { userId: 'u-42', model: 'm', estimatedCostUsd: '0.02', extra: 1 };
+    expect(validate(checkBody, body)).toEqual({
+      value: { userId: 'u-42', model: 'm', estimatedCostUsd: 20_000 },
+    });
+    expect(validate(checkBody, { ...body, estimatedCostUsd: 0.02 })).toEqual({
+      value: { userId: 'u-42', model: 'm', estimatedCostUsd: 20_000 },
+    });
+  });
+
+  it('words a refusal with the API error map, naming the field', () => {
+    const { error } = validate(checkBody, { model: 'm', estimatedCostUsd: 0.0000001 });
+    expect(error).toBeInstanceOf(RequestValidationError);
+    expect((error as RequestValidationError).fieldErrors()).toEqual([
+      { field: 'userId', message: 'required: a string' },
+      { field: 'estimatedCostUsd', message: 'must have at most 6 decimals' },
+    ]);
+  });
+});
