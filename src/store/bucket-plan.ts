@@ -25,8 +25,11 @@ export function countingSignature(counting: Counting): string {
 
 /** The warm-flag field of a bucket (also names its seeded applied markers). */
 export function warmField(bucket: StoreBucket): string {
-  return `${encodeKnownId(bucket.id)}#${countingSignature(bucket.counting)}`;
+  return warmFieldOf(encodeKnownId(bucket.id), countingSignature(bucket.counting));
 }
+
+/** warmField from the bucket's encoded id and counting signature. */
+export const warmFieldOf = (encodedId: string, signature: string) => `${encodedId}#${signature}`;
 
 /** Concurrency slots are not in the ledger, so they are never cold. */
 export const needsWarmth = (bucket: StoreBucket) => bucket.metric !== 'concurrency';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assertPrefix, redisKey, type KeyOf } from '../../src/store/redis/keys.js';
+import { ScriptCalls } from '../../src/store/redis/script-calls.js';
 import { bucket, T0 } from './fixtures.js';
 
 const tagOf = (key: string) => /\{([^}]*)\}/.exec(key)?.[1];
@@ -50,6 +51,34 @@ describe('Redis keys', () => {
     expect(usage(hour)).toBe('qg:{dQ}:u:Yg:l.3600000.0');
     expect(usage(marked)).not.toBe(usage(hour));
     expect(redisKey('qg', { kind: 'holds', subject: 'u', bucketId: 'b' })).toBe('qg:{dQ}:h:Yg');
+  });
+
+  it('names the keys of a script call as redisKey does, in layout.lua order', () => {
+    const cost = bucket.costSlices('user:u|*|cost|5h', 100);
+    const sessions = bucket.sessionsLog('user:u|*|sessions|1h', 3);
+    const slots = bucket.concurrency('user:u|*|concurrency|-', 2);
+    const call = new ScriptCalls('qg').decide({
+      subject,
+      buckets: [cost, requests, sessions, slots],
+      now: T0,
+      estimate: 0,
+      sessionId: null,
+      sessionTtlMs: 0,
+      reserve: null,
+    });
+    const key = (k: KeyOf) => redisKey('qg', k);
+    expect(call.keys).toEqual([
+      key({ kind: 'warm', subject }),
+      key({ kind: 'record', subject, requestId: '' }),
+      key({ kind: 'applied', subject, requestId: '' }),
+      key({ kind: 'usage', subject, bucket: cost }),
+      key({ kind: 'holds', subject, bucketId: cost.id }),
+      key({ kind: 'expiries', subject, bucketId: cost.id }),
+      key({ kind: 'usage', subject, bucket: requests }),
+      key({ kind: 'usage', subject, bucket: sessions }),
+      key({ kind: 'active', subject, bucket: sessions }),
+      key({ kind: 'slots', subject, bucketId: slots.id }),
+    ]);
   });
 
   it('refuses prefixes that are empty or open a hash tag', () => {

@@ -30,29 +30,75 @@ export type KeyOf =
 /** `encode`: encodeId, or its memo (ids.ts encodeKnownId). */
 export function redisKey(prefix: string, key: KeyOf, encode: (id: string) => string = encodeId): string {
   if (key.kind === 'pointer') return `${prefix}:{r.${encode(key.requestId)}}:ptr`;
-  return `${prefix}:{${encode(key.subject)}}:${suffixOf(key, encode)}`;
-}
-
-function suffixOf(key: Exclude<KeyOf, { kind: 'pointer' }>, encode: (id: string) => string): string {
+  const keys = new SubjectKeys(prefix, encode(key.subject));
   switch (key.kind) {
     case 'warm':
-      return 'warm';
+      return keys.warm();
     case 'alerts':
-      return 'alerts';
+      return keys.alerts();
     case 'record':
-      return `res:${encode(key.requestId)}`;
+      return keys.record(encode(key.requestId));
     case 'applied':
-      return `ap:${encode(key.requestId)}`;
+      return keys.applied(encode(key.requestId));
     case 'usage':
-      return `u:${encode(key.bucket.id)}:${countingSignature(key.bucket.counting)}`;
+      return keys.usage(encode(key.bucket.id), countingSignature(key.bucket.counting));
     case 'active':
-      return `a:${encode(key.bucket.id)}:${countingSignature(key.bucket.counting)}`;
+      return keys.active(encode(key.bucket.id), countingSignature(key.bucket.counting));
     case 'holds':
-      return `h:${encode(key.bucketId)}`;
+      return keys.holds(encode(key.bucketId));
     case 'expiries':
-      return `hx:${encode(key.bucketId)}`;
+      return keys.expiries(encode(key.bucketId));
     case 'slots':
-      return `c:${encode(key.bucketId)}`;
+      return keys.slots(encode(key.bucketId));
+  }
+}
+
+/**
+ * The keys of one subject from parts already encoded: a script call names up to 20 keys
+ * of one subject, and encodes each bucket id and counting signature once for all of them
+ * (script-calls.ts) instead of once per key.
+ */
+export class SubjectKeys {
+  private readonly base: string;
+
+  constructor(prefix: string, encodedSubject: string) {
+    this.base = `${prefix}:{${encodedSubject}}:`;
+  }
+
+  warm(): string {
+    return `${this.base}warm`;
+  }
+
+  alerts(): string {
+    return `${this.base}alerts`;
+  }
+
+  record(requestId: string): string {
+    return `${this.base}res:${requestId}`;
+  }
+
+  applied(requestId: string): string {
+    return `${this.base}ap:${requestId}`;
+  }
+
+  usage(bucketId: string, signature: string): string {
+    return `${this.base}u:${bucketId}:${signature}`;
+  }
+
+  active(bucketId: string, signature: string): string {
+    return `${this.base}a:${bucketId}:${signature}`;
+  }
+
+  holds(bucketId: string): string {
+    return `${this.base}h:${bucketId}`;
+  }
+
+  expiries(bucketId: string): string {
+    return `${this.base}hx:${bucketId}`;
+  }
+
+  slots(bucketId: string): string {
+    return `${this.base}c:${bucketId}`;
   }
 }
 

@@ -1,4 +1,4 @@
-import { warmField } from '../bucket-plan.js';
+import { countingSignature, warmFieldOf } from '../bucket-plan.js';
 import type { HeldAmounts } from '../../domain/types.js';
 import {
   heldAmounts,
@@ -8,7 +8,7 @@ import {
   type StoreBucket,
   type SubjectSeed,
 } from '../counter-store.js';
-import { encodeId, encoderFor } from '../ids.js';
+import { encodeId, encodeKnownId, encoderFor } from '../ids.js';
 import { planSeed } from '../seed-plan.js';
 import {
   APPLIED_MARKER_TTL_MS,
@@ -17,7 +17,7 @@ import {
   TTL_MARGIN_MS,
   WARM_TTL_MS,
 } from '../store-constants.js';
-import { redisKey } from './keys.js';
+import { redisKey, SubjectKeys } from './keys.js';
 import type { ScriptCall } from './scripts.js';
 import { seedBucketArgs } from './seed-args.js';
 
@@ -119,39 +119,45 @@ export class ScriptCalls {
     withAlerts = false,
   ): ScriptCall {
     const encode = encoderFor(subject);
-    const key = (k: Parameters<typeof redisKey>[1]) => redisKey(this.prefix, k, encode);
-    const keys = [
-      key({ kind: 'warm', subject }),
-      key({ kind: 'record', subject, requestId }),
-      key({ kind: 'applied', subject, requestId }),
-    ];
-    // Only the keys each metric uses, in layout.lua's order: fewer arguments to write.
+    const subjectKeys = new SubjectKeys(this.prefix, encode(subject));
+    const request = encode(requestId);
+    const keys = [subjectKeys.warm(), subjectKeys.record(request), subjectKeys.applied(request)];
+    const args = settings(now, buckets.length).concat(head);
     for (const bucket of buckets) {
-      const bucketId = bucket.id;
-      switch (bucket.metric) {
-        case 'cost':
-        case 'input_tokens':
-        case 'output_tokens':
-        case 'tokens':
-          keys.push(
-            key({ kind: 'usage', subject, bucket }),
-            key({ kind: 'holds', subject, bucketId }),
-            key({ kind: 'expiries', subject, bucketId }),
-          );
-          break;
-        case 'requests':
-          keys.push(key({ kind: 'usage', subject, bucket }));
-          break;
-        case 'sessions':
-          keys.push(key({ kind: 'usage', subject, bucket }), key({ kind: 'active', subject, bucket }));
-          break;
-        case 'concurrency':
-          keys.push(key({ kind: 'slots', subject, bucketId }));
-          break;
-      }
+      const id = encodeKnownId(bucket.id);
+      const signature = countingSignature(bucket.counting);
+      pushBucketKeys(keys, subjectKeys, bucket.metric, id, signature);
+      const arg = bucketArg(bucket, warmFieldOf(id, signature));
+      args.push(withAlerts ? `${arg} ${alertArg(bucket)}` : arg);
     }
-    const args = buckets.map((b) => (withAlerts ? `${bucketArg(b)} ${alertArg(b)}` : bucketArg(b)));
-    return { keys, args: [...settings(now, buckets.length), ...head, ...args] };
+    return { keys, args };
+  }
+}
+
+/** Only the keys each metric uses, in layout.lua's order: fewer arguments to write. */
+function pushBucketKeys(
+  keys: string[],
+  subjectKeys: SubjectKeys,
+  metric: StoreBucket['metric'],
+  id: string,
+  signature: string,
+): void {
+  switch (metric) {
+    case 'cost':
+    case 'input_tokens':
+    case 'output_tokens':
+    case 'tokens':
+      keys.push(subjectKeys.usage(id, signature), subjectKeys.holds(id), subjectKeys.expiries(id));
+      break;
+    case 'requests':
+      keys.push(subjectKeys.usage(id, signature));
+      break;
+    case 'sessions':
+      keys.push(subjectKeys.usage(id, signature), subjectKeys.active(id, signature));
+      break;
+    case 'concurrency':
+      keys.push(subjectKeys.slots(id));
+      break;
   }
 }
 
@@ -172,7 +178,7 @@ const alertArg = (bucket: StoreBucket) =>
 const amountsArg = (a: HeldAmounts) => `${a.costMicros} ${a.inputTokens} ${a.outputTokens}`;
 
 /** One argument per bucket (layout.lua): no field can hold a space (ids are base64url). */
-function bucketArg(bucket: StoreBucket): string {
+function bucketArg(bucket: StoreBucket, warm: string): string {
   const c = bucket.counting;
   const lengthMs = 'lengthMs' in c ? c.lengthMs : 0;
   const floor = 'floor' in c ? c.floor : 0;
@@ -180,5 +186,5 @@ function bucketArg(bucket: StoreBucket): string {
   const start = c.mode === 'window' ? c.start : 0;
   const end = c.mode === 'window' && c.end !== null ? String(c.end) : '-';
   const shadow = bucket.shadow === true ? '1' : '0';
-  return `${bucket.metric} ${c.mode} ${bucket.limit} ${lengthMs} ${sliceMs} ${floor} ${start} ${end} ${warmField(bucket)} ${shadow}`;
+  return `${bucket.metric} ${c.mode} ${bucket.limit} ${lengthMs} ${sliceMs} ${floor} ${start} ${end} ${warm} ${shadow}`;
 }
