@@ -74,6 +74,12 @@ import { certainlyIn, possiblyIn, type Interval, type WindowModel } from './wind
 
 export type Certainty = 'certain' | 'maybe';
 
+/** The instants by which a server must show an effect acknowledged in calm, and one acknowledged in a disturbance. */
+export interface VisibleBy {
+  clean: number;
+  disturbed: number;
+}
+
 export interface ModelOptions {
   /** CONFIG_POLL_SECONDS in ms: config propagation and dirty sweep interval. */
   pollMs: number;
@@ -612,23 +618,28 @@ export class UserModel {
 
   // ---------------------------------------------------------------- bounds
 
-  private visible(e: { ackHi: number; disturbed: boolean }, q: Interval): boolean {
-    return q.lo >= (e.disturbed ? this.disturbances.quietAfter(e.ackHi) : e.ackHi);
+  /** Whether a server must show the effect by `by` (rule 6). */
+  private visible(e: { ackHi: number; disturbed: boolean }, by: VisibleBy): boolean {
+    return e.disturbed ? by.disturbed >= this.disturbances.quietAfter(e.ackHi) : by.clean >= e.ackHi;
   }
 
-  /** Lower bound at decision interval `q`: the weakest over the candidate windows. Null: not judged. */
-  lower(limitId: string, q: Interval): Bound | null {
+  /**
+   * Lower bound at decision interval `q`: the weakest over the candidate windows. Null: not
+   * judged. `visibleBy`: count only settles and counts a server must show by then (default:
+   * the decision's start, for effects acknowledged in calm and in disturbance alike).
+   */
+  lower(limitId: string, q: Interval, visibleBy: VisibleBy = { clean: q.lo, disturbed: q.lo }): Bound | null {
     const track = this.limits.get(limitId);
     if (!track || track.unknown) return null;
     let best: Bound | null = null;
     for (const window of this.windowsAt(track, q)) {
-      const b = this.lowerUnder(track, window, q);
+      const b = this.lowerUnder(track, window, q, visibleBy);
       if (!best || b.used + b.held < best.used + best.held) best = b;
     }
     return best;
   }
 
-  private lowerUnder(track: LimitTrack, window: WindowModel, q: Interval): Bound {
+  private lowerUnder(track: LimitTrack, window: WindowModel, q: Interval, visibleBy: VisibleBy): Bound {
     const id = track.spec.id;
     const parts: string[] = [];
     let used = 0;
@@ -642,7 +653,12 @@ export class UserModel {
       case 'output_tokens':
       case 'tokens':
         for (const c of this.charges) {
-          if (c.certainty !== 'certain' || !c.limits.includes(id) || !this.visible(c, q) || !inWindow(c.at))
+          if (
+            c.certainty !== 'certain' ||
+            !c.limits.includes(id) ||
+            !this.visible(c, visibleBy) ||
+            !inWindow(c.at)
+          )
             continue;
           const amount = amountFor(metric, c.amounts);
           used += amount;
@@ -658,7 +674,7 @@ export class UserModel {
         break;
       case 'requests':
         for (const k of this.counts) {
-          if (k.certainty !== 'certain' || !k.limits.includes(id) || !this.visible(k, q)) continue;
+          if (k.certainty !== 'certain' || !k.limits.includes(id) || !this.visible(k, visibleBy)) continue;
           if (k.forgivenFrom !== null && k.forgivenFrom <= q.hi) continue;
           if (!this.options.strictLapsed && k.lapsesAt !== null && k.lapsesAt <= q.hi) continue;
           if (!k.candidates.every(inWindow)) continue;

@@ -1,9 +1,9 @@
 import type { CallResult, Cluster, Instance } from './cluster.js';
 import type { FaultLog } from './faults.js';
-import { formatAmounts, formatUsd as usd, type Reservation, type UserModel } from './model.js';
+import { formatAmount, formatAmounts, formatUsd as usd, type Reservation, type UserModel } from './model.js';
 import { judgeDecision, judgeUsage, type BucketView, type DecisionBody } from './oracle.js';
 import type { Prng } from './prng.js';
-import type { Amounts } from './profiles.js';
+import { isAmountMetric, type Amounts } from './profiles.js';
 import type { SeedReport } from './report.js';
 import type { Interval } from './windows.js';
 
@@ -23,19 +23,21 @@ export const OP_KINDS = [
   'duplicate-settle',
   'check',
   'check-burst',
+  'reserve-burst',
   'usage',
   'extend',
 ] as const;
 export type OpKind = (typeof OP_KINDS)[number];
 
 export const DEFAULT_OP_WEIGHTS: Record<OpKind, number> = {
-  reserve: 34,
+  reserve: 31,
   settle: 22,
   release: 7,
   'direct-settle': 5,
   'duplicate-settle': 4,
   check: 10,
   'check-burst': 3,
+  'reserve-burst': 3,
   usage: 12,
   // HOOK(extend): POST /extend does not exist yet; `--extend` turns this on once it does.
   extend: 0,
@@ -74,6 +76,29 @@ const codeOf = (r: CallResult) =>
   typeof r.body === 'object' && r.body !== null && 'code' in r.body
     ? String((r.body as { code: unknown }).code)
     : '';
+
+/** One /reserve as sent and answered (after its one retry), before the model hears of it. */
+interface SentReserve {
+  id: string;
+  op: OpKind;
+  d: Demand;
+  ttlMs: number;
+  q: Interval;
+  what: string;
+  last: CallResult;
+  decision: DecisionBody;
+  admitted: boolean;
+  failedOpen: boolean;
+  expiresAt: number | null;
+  maybe: boolean;
+}
+
+interface Demand {
+  inGroup: boolean;
+  model: string;
+  estimate: Amounts;
+  sessionId: string | null;
+}
 
 export class UserWorker {
   private n = 0;
@@ -181,10 +206,12 @@ export class UserWorker {
         return;
       case 'reserve':
         return this.reserve();
+      case 'reserve-burst':
+        return this.reserveBurst();
     }
   }
 
-  private demand() {
+  private demand(): Demand {
     const { prng, models } = this.deps;
     const inGroup = prng.chance(0.8);
     const estimate: Amounts = {
@@ -205,9 +232,31 @@ export class UserWorker {
   }
 
   private async reserve(): Promise<void> {
-    const { prng, model, report } = this.deps;
+    const sent = await this.sendReserve(this.demand());
+    this.judgeReserve(sent);
+    this.recordReserve(sent);
+  }
+
+  /**
+   * 2–4 reserves of the user at once, each on an instance picked at random (SPEC §4.2:
+   * admission is atomic across instances). The siblings' order in Redis is unknown, so all
+   * of them are in the model before any is judged (an admitted sibling may explain a
+   * refusal); no sibling carries a session id, whose new-or-reconnect status would depend on
+   * that order. The per-decision checks cannot see two siblings admitted past a cap
+   * together (neither is certainly before the other): checkBurstCaps does.
+   */
+  private async reserveBurst(): Promise<void> {
+    const size = this.deps.prng.int(2, 4);
+    const demands = Array.from({ length: size }, () => ({ ...this.demand(), sessionId: null }));
+    const sent = await Promise.all(demands.map((d) => this.sendReserve(d, 'reserve-burst')));
+    for (const s of sent) this.recordReserve(s);
+    for (const s of sent) this.judgeReserve(s);
+    this.checkBurstCaps(sent);
+  }
+
+  private async sendReserve(d: Demand, op: OpKind = 'reserve'): Promise<SentReserve> {
+    const { prng } = this.deps;
     const id = `${this.user}-r${this.n++}`;
-    const d = this.demand();
     const ttlMs = prng.int(4, 40) * 1000;
     const body = {
       requestId: id,
@@ -221,15 +270,31 @@ export class UserWorker {
     for (let attempt = 0; attempt < 2; attempt++) {
       const r = await this.call('POST', '/reserve', body);
       attempts.push(r);
-      this.flag500(`reserve ${id}`, r);
+      this.flag500(`${op} ${id}`, r);
       if (!transient(r) || attempt === 1) break;
       await sleep(prng.int(200, 600));
     }
     const last = attempts[attempts.length - 1] as CallResult;
     const q: Interval = { lo: (attempts[0] as CallResult).lo, hi: last.hi };
-    const what = `reserve ${id} (${d.inGroup ? 'grouped' : 'ungrouped'}, est ${formatAmounts(d.estimate)}${d.sessionId ? `, ${d.sessionId}` : ''}, ttl ${ttlMs / 1000}s)`;
+    const what = `${op} ${id} (${d.inGroup ? 'grouped' : 'ungrouped'}, est ${formatAmounts(d.estimate)}${d.sessionId ? `, ${d.sessionId}` : ''}, ttl ${ttlMs / 1000}s)`;
     const decision = last.body as DecisionBody;
     this.log(`${what}: ${attempts.map((a) => this.describe(a)).join(' → ')}`);
+    const admitted =
+      last.status === 200 &&
+      decision.allowed === true &&
+      decision.failOpen !== true &&
+      decision.reservation?.state === 'held';
+    // FAIL_MODE=open: a fail-open admission holds nothing, but a timed-out script may have run.
+    const failedOpen = last.status === 200 && decision.failOpen === true;
+    const expiresAt = admitted && decision.reservation ? Date.parse(decision.reservation.expiresAt) : null;
+    // A 5xx or timeout may have been admitted in Redis all the same (even if a retry was refused).
+    const maybe = attempts.some(transient) || failedOpen;
+    return { id, op, d, ttlMs, q, what, last, decision, admitted, failedOpen, expiresAt, maybe };
+  }
+
+  private judgeReserve(s: SentReserve): void {
+    const { model, report } = this.deps;
+    const { last, what, q, d } = s;
     if (last.status === 200 || last.status === 429) {
       judgeDecision(
         { model, report },
@@ -242,20 +307,12 @@ export class UserWorker {
           failMode: this.deps.failMode,
         },
         last.status,
-        decision,
+        s.decision,
       );
     }
-    const admitted =
-      last.status === 200 &&
-      decision.allowed === true &&
-      decision.failOpen !== true &&
-      decision.reservation?.state === 'held';
-    // FAIL_MODE=open: a fail-open admission holds nothing, but a timed-out script may have run.
-    const failedOpen = last.status === 200 && decision.failOpen === true;
-    const expiresAt = admitted && decision.reservation ? Date.parse(decision.reservation.expiresAt) : null;
-    if (admitted && expiresAt !== null) {
+    if (s.admitted && s.expiresAt !== null) {
       // expiresAt = the server's "now" + ttl: how far its clock is from this host's.
-      const serverNow = expiresAt - ttlMs;
+      const serverNow = s.expiresAt - s.ttlMs;
       const off = serverNow < q.lo ? serverNow - q.lo : serverNow > q.hi ? serverNow - q.hi : 0;
       if (Math.abs(off) > this.deps.skewCheckMs) {
         report.violation(
@@ -268,23 +325,6 @@ export class UserWorker {
         );
       }
     }
-    // A 5xx or timeout may have been admitted in Redis all the same (even if a retry was refused).
-    const maybe = attempts.some(transient) || failedOpen;
-    if (admitted || maybe) {
-      const certainty = admitted ? 'certain' : 'maybe';
-      const { inGroup, estimate, sessionId } = d;
-      model.addReservation({
-        id,
-        model: d.model,
-        inGroup,
-        estimate,
-        sessionId,
-        ttlMs,
-        at: q,
-        certainty,
-        expiresAt,
-      });
-    }
     if (![0, 200, 429, 503].includes(last.status) && last.status < 500) {
       report.violation(
         'unexpected-status',
@@ -292,17 +332,71 @@ export class UserWorker {
         `${what}: ${last.status} ${JSON.stringify(last.body).slice(0, 300)}`,
       );
     }
-    const outcome = admitted
+    const outcome = s.admitted
       ? 'admitted'
-      : failedOpen
+      : s.failedOpen
         ? 'fail-open'
         : last.status === 429
           ? 'refused'
-          : maybe
+          : s.maybe
             ? 'unknown'
             : String(last.status);
-    report.op('reserve', outcome);
-    this.log(`  → ${outcome}${expiresAt ? ` until ${new Date(expiresAt).toISOString()}` : ''}`);
+    report.op(s.op, outcome);
+    this.log(`  → ${outcome}${s.expiresAt ? ` until ${new Date(s.expiresAt).toISOString()}` : ''}`);
+  }
+
+  private recordReserve(s: SentReserve): void {
+    if (!s.admitted && !s.maybe) return;
+    const { inGroup, estimate, sessionId, model } = s.d;
+    this.deps.model.addReservation({
+      id: s.id,
+      model,
+      inGroup,
+      estimate,
+      sessionId,
+      ttlMs: s.ttlMs,
+      at: s.q,
+      certainty: s.admitted ? 'certain' : 'maybe',
+      expiresAt: s.expiresAt,
+    });
+  }
+
+  /**
+   * After a burst, at the instant its last answer arrived: if a sibling was certainly
+   * admitted, the last admission in Redis' order left every limit it judged within its cap
+   * (requests and slots below it before their +1; cost and tokens with the estimate added),
+   * counting at least the siblings admitted before it and what a server had to show when the
+   * burst began; nothing of this user can have added since: its next operation has not
+   * started, holds only lapse and windows only move on. So a certain lower bound above a cap
+   * there is an over-admission under every ordering (SPEC §4.1, §4.2). Effects acknowledged
+   * in a disturbance count only if due by the burst's start (rule 6: a later one may turn
+   * visible after the last admission).
+   * Skipped: a limit whose window may have been edited during the burst (an edit may count
+   * more), and sessions (siblings carry no session id, so they admit none).
+   */
+  private checkBurstCaps(sent: SentReserve[]): void {
+    const { model, report } = this.deps;
+    const admitted = sent.filter((s) => s.admitted);
+    const span: Interval = {
+      lo: Math.min(...sent.map((s) => s.q.lo)),
+      hi: Math.max(...sent.map((s) => s.q.hi)),
+    };
+    if (admitted.length === 0) return;
+    const after: Interval = { lo: span.hi, hi: span.hi };
+    for (const id of new Set(admitted.flatMap((s) => model.applicableIds(s.d.inGroup)))) {
+      const track = model.limits.get(id);
+      if (!track || track.spec.metric === 'sessions' || model.windowsAt(track, span).length > 1) continue;
+      const lower = model.lower(id, after, { clean: span.hi, disturbed: span.lo });
+      if (!lower) continue;
+      const { spec } = track;
+      const committed = isAmountMetric(spec.metric) ? lower.used + lower.held : lower.used;
+      if (committed <= spec.cap) continue;
+      report.violation(
+        `burst-cap-${spec.metric}`,
+        this.user,
+        `reserve burst of ${sent.length} (${admitted.map((s) => s.id).join(', ')} admitted) left ${spec.id} at certain ${formatAmount(spec.metric, committed)} > cap ${formatAmount(spec.metric, spec.cap)} at ${new Date(after.lo).toISOString()} (SPEC §4.1); certain: ${lower.parts.slice(0, 12).join(', ')}`,
+      );
+    }
   }
 
   /** A settle until answered 200 (a gateway retries: idempotency makes it safe). */
