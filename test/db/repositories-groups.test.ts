@@ -123,11 +123,12 @@ describeWithPostgres('group and audit repositories (PostgreSQL)', () => {
           'raced',
           winner,
         ]);
-        // Blocks on the uncommitted row until the other transaction ends.
-        const losing = db.transaction((tx) => models.addModels(tx, loser, ['raced', 'raced-free']));
+        // Blocks on the uncommitted row until the other transaction ends. Caught at once: its
+        // refusal can arrive before the commit's own answer does.
+        const losing = appError(db.transaction((tx) => models.addModels(tx, loser, ['raced', 'raced-free'])));
         await new Promise((resolve) => setTimeout(resolve, 150));
         await other.query('commit');
-        const err = await appError(losing);
+        const err = await losing;
         expect(err.code).toBe('model_conflict');
         expect(err.extra).toMatchObject({ model: 'raced', modelGroupId: winner });
         expect((await models.findModelGroup(db, loser))?.models).toEqual([]);
