@@ -5,9 +5,8 @@ import { apiErrorMap } from './schemas/error-map.js';
 import type { FastLane } from './schemas/fast-lanes.js';
 
 /**
- * Request validation: fastify-type-provider-zod's compiler, but every parse carries the
- * API's error map, so messages name what a field takes. Scoped to requests: config and
- * domain parses keep zod's own wording.
+ * A request the schema refused, its issues worded by the API's error map so messages name
+ * what a field takes. Scoped to requests: config and domain parses keep zod's own wording.
  */
 export class RequestValidationError extends Error {
   override name = 'RequestValidationError';

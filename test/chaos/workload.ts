@@ -377,11 +377,11 @@ export class UserWorker {
   private checkBurstCaps(sent: SentReserve[]): void {
     const { model, report } = this.deps;
     const admitted = sent.filter((s) => s.admitted);
+    if (admitted.length === 0) return;
     const span: Interval = {
       lo: Math.min(...sent.map((s) => s.q.lo)),
       hi: Math.max(...sent.map((s) => s.q.hi)),
     };
-    if (admitted.length === 0) return;
     const after: Interval = { lo: span.hi, hi: span.hi };
     for (const id of new Set(admitted.flatMap((s) => model.applicableIds(s.d.inGroup)))) {
       const track = model.limits.get(id);

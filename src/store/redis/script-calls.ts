@@ -118,9 +118,9 @@ export class ScriptCalls {
     head: string[],
     withAlerts = false,
   ): ScriptCall {
-    const encode = encoderFor(subject);
-    const subjectKeys = new SubjectKeys(this.prefix, encode(subject));
-    const request = encode(requestId);
+    const subjectKeys = new SubjectKeys(this.prefix, encodeKnownId(subject));
+    // A request id is named once per call and never again: not worth a memo entry.
+    const request = encodeId(requestId);
     const keys = [subjectKeys.warm(), subjectKeys.record(request), subjectKeys.applied(request)];
     const args = settings(now, buckets.length).concat(head);
     for (const bucket of buckets) {
