@@ -1,10 +1,10 @@
-import { and, eq, like, sum } from 'drizzle-orm';
+import { and, eq, like, sql, sum } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openPostgres, type Database } from '../../src/db/client.js';
+import { openPostgres, rowsOf, type Database } from '../../src/db/client.js';
 import { applyMigrations } from '../../src/db/migrate.js';
 import { applyIntents, dirtySubjects, ledgerRollups, usageLedger } from '../../src/db/schema.js';
-import type { LedgerEntry } from '../../src/ledger/ledger-rows.js';
+import { insertEntries, type LedgerEntry } from '../../src/ledger/ledger-rows.js';
 import { LedgerUnavailableError, SettleBatcher } from '../../src/ledger/settle-batcher.js';
 import { describeWithPostgres, useTestDatabase } from '../support/services.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -172,6 +172,69 @@ describeWithPostgres('settle batcher (group commit) on PostgreSQL', () => {
     expect(outcomes.map((o) => o.kind)).toEqual(['written', 'invalid', 'written']);
   });
 
+  it("keeps the first statement's answers when the statement for its raced ids is refused", async () => {
+    // A statement-level trigger on the request-id gate refuses the first statement that runs
+    // once the flag is visible: the raced ids' second statement (the batch's own statement
+    // began before the flag's commit, the row-by-row retry comes after the refusal).
+    await database.db.execute(
+      sql.raw(`
+        create table qg_fail_flag (on_id text);
+        create sequence qg_fail_once;
+        create function qg_fail() returns trigger language plpgsql as $$
+        begin
+          if exists (select 1 from qg_fail_flag) then
+            if nextval('qg_fail_once') = 1 then
+              raise exception 'injected: the raced statement is refused';
+            end if;
+          end if;
+          return null;
+        end $$;
+        create trigger qg_fail before insert on ledger_request_ids
+          for each statement execute function qg_fail();`),
+    );
+    try {
+      const batcher = new SettleBatcher(database, logger);
+      const raced = entry({ userId: 'u-raced', costMicros: 1_000 });
+      const other = entry({ userId: 'u-raced', costMicros: 2_000 });
+      // Another instance's transaction writes `raced` and holds its commit.
+      let commit!: () => void;
+      let written!: () => void;
+      const held = new Promise<void>((resolve) => (commit = resolve));
+      const wrote = new Promise<void>((resolve) => (written = resolve));
+      const elsewhere = database.db.transaction(async (tx) => {
+        await insertEntries(tx, [raced]);
+        await tx.execute(sql`insert into qg_fail_flag values (${raced.requestId})`);
+        written();
+        await held;
+      });
+      await wrote;
+      const outcomes = Promise.all([batcher.submit({ ...raced, costMicros: 5_000 }), batcher.submit(other)]);
+      await waitForLockWaiter(database);
+      commit();
+      await elsewhere;
+      const [repeat, fresh] = await outcomes;
+      expect(fresh).toMatchObject({ kind: 'written', intent: expect.any(Number) });
+      expect(repeat).toMatchObject({ kind: 'exists', row: { costMicros: 1_000, status: 'settled' } });
+      // The refusal happened (1) and the raced id went row by row (2).
+      const [once] = rowsOf<{ last_value: string }>(
+        await database.db.execute(sql`select last_value from qg_fail_once`),
+      );
+      expect(Number(once?.last_value)).toBe(2);
+      const rows = await database.db.select().from(usageLedger).where(eq(usageLedger.userId, 'u-raced'));
+      expect(rows.map((r) => [r.requestId, r.costMicros]).sort()).toEqual(
+        [
+          [raced.requestId, 1_000],
+          [other.requestId, 2_000],
+        ].sort(),
+      );
+    } finally {
+      await database.db.execute(
+        sql.raw(`drop trigger qg_fail on ledger_request_ids; drop function qg_fail();
+          drop sequence qg_fail_once; drop table qg_fail_flag;`),
+      );
+    }
+  });
+
   it('marks the subject dirty in the same transaction when asked', async () => {
     const batcher = new SettleBatcher(database, logger);
     await batcher.submit(entry({ userId: 'u-dirty', markDirty: true }));
@@ -179,6 +242,22 @@ describeWithPostgres('settle batcher (group commit) on PostgreSQL', () => {
     expect(rows).toHaveLength(1);
   });
 });
+
+/** Until a statement of this database waits on a lock (the batch behind a held transaction). */
+async function waitForLockWaiter(database: Database): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const [waiting] = rowsOf<{ n: number }>(
+      await database.db.execute(
+        sql`select count(*)::int as n from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock'`,
+      ),
+    );
+    if (Number(waiting?.n) > 0) return;
+    if (Date.now() > deadline) throw new Error('no statement started waiting on the held transaction');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 describeWithPostgres('settle batcher when PostgreSQL is unreachable', () => {
   const url = useTestDatabase();
