@@ -96,6 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
     openHolds: (now) => plane.holds.count(now),
   });
   app.addHook('onClose', () => plane.close());
+  await plane.checked;
   const deliveries = new DeliveryWorker({
     db: database.db,
     clock,

@@ -1,4 +1,5 @@
-import type { RedisClient } from '../store/redis/client.js';
+import { isCluster, type RedisClient } from '../store/redis/client.js';
+import { RestartGuard } from '../store/redis/restart-guard.js';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -38,6 +39,8 @@ export interface DataPlaneDeps {
  */
 export function createDataPlane(deps: DataPlaneDeps) {
   const { config, database, redis, logger, snapshot } = deps;
+  const guard = redis && !isCluster(redis) ? new RestartGuard(redis, config.REDIS_KEY_PREFIX, logger) : null;
+  const checked = guard?.start() ?? Promise.resolve();
   const store: CounterStore = redis
     ? new RedisCounterStore(redis, {
         prefix: config.REDIS_KEY_PREFIX,
@@ -107,9 +110,12 @@ export function createDataPlane(deps: DataPlaneDeps) {
       extensions: createExtendService(common),
     },
     watch,
+    /** Resolves once a connected Redis was checked for a restart from disk (restart-guard.ts). */
+    checked,
     sweeper,
     async close(): Promise<void> {
       watch?.stop();
+      guard?.stop();
       await sweeper.stop();
       await batcher.flush();
       await writeBehind.flush();

@@ -94,9 +94,14 @@ export class DirtySweeper {
     return rowsOf<Mark>(result);
   }
 
-  /** The warm flags go first: a mark is only cleared once the store has forgotten them. */
+  /**
+   * The warm flags go first: a mark is only cleared once the store has forgotten them, for
+   * good — while no replica acknowledged it, a failover could bring them back beside
+   * counters that miss the settle the mark stands for, so the mark waits for the next sweep.
+   */
   private async clear(mark: Mark): Promise<void> {
-    await this.deps.store.markCold(mark.subject);
+    const { unreplicated } = await this.deps.store.markCold(mark.subject);
+    if (unreplicated) return;
     await this.deps.db.execute(sql`
       delete from dirty_subjects where subject = ${mark.subject} and marked_at <= ${mark.markedAt}::timestamptz`);
   }

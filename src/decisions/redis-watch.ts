@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster } from 'ioredis';
 import { isCluster, type RedisClient } from '../store/redis/client.js';
+import { runIdOf } from '../store/redis/restart-guard.js';
 import type { Logger } from 'pino';
 
 /**
@@ -43,7 +44,7 @@ export class RedisWatch {
     try {
       await this.redis.set(this.key, randomUUID(), 'NX');
       const [generation, info] = await Promise.all([this.redis.get(this.key), this.redis.info('server')]);
-      const runId = /run_id:(\w+)/.exec(info)?.[1] ?? null;
+      const runId = runIdOf(info) || null;
       if (this.changed(this.generation, generation) || this.changed(this.runId, runId)) {
         this.losses += 1;
         this.logger.warn(
@@ -67,7 +68,7 @@ export class RedisWatch {
   private async checkMasters(cluster: Cluster): Promise<void> {
     try {
       const infos = await Promise.all(cluster.nodes('master').map((node) => node.info('server')));
-      const runIds = new Set(infos.map((info) => /run_id:(\w+)/.exec(info)?.[1] ?? ''));
+      const runIds = new Set(infos.map(runIdOf));
       const gone = [...this.masters].filter((id) => !runIds.has(id));
       if (gone.length > 0) {
         this.losses += 1;

@@ -210,7 +210,10 @@ export interface CounterStore {
   pendingAlerts(subject: string): Promise<StoredAlert[]>;
   /** The alerts reached the outbox: the store forgets them. */
   ackAlerts(subject: string, alerts: StoredAlert[]): Promise<void>;
-  /** Forgets that a subject's buckets are complete, so its next decision rebuilds them. */
-  markCold(subject: string): Promise<void>;
+  /**
+   * Forgets that a subject's buckets are complete, so its next decision rebuilds them.
+   * `unreplicated`: no replica acknowledged it, so a failover could bring the flags back.
+   */
+  markCold(subject: string): Promise<{ unreplicated: boolean }>;
   close(): Promise<void>;
 }

@@ -1,5 +1,7 @@
+import { eq } from 'drizzle-orm';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { dirtySubjects } from '../../src/db/schema.js';
 import { redisKey } from '../../src/store/redis/keys.js';
 import { ADMIN, SERVICE, startTestApp, type TestApp } from '../support/app.js';
 import {
@@ -75,6 +77,32 @@ describeWithServers('a master failover under quotagate traffic (REDIS_CLUSTER=tr
     await t?.close();
     await cluster?.stop();
   });
+
+  it('keeps a dirty mark while no replica acknowledged forgetting the warm flags', async () => {
+    if (!cluster) return;
+    const userId = 'u-7';
+    expect((await spend(userId, 0.25)).statusCode).toBe(200);
+    const redis = t.redis as Cluster;
+    const warm = redisKey(prefix, { kind: 'warm', subject: userId });
+    const marks = async () =>
+      (await t.database.db.select().from(dirtySubjects).where(eq(dirtySubjects.subject, userId))).length;
+    const { masterPort, replicaPid } = await slotNodes(redis, cluster, userId);
+    // The replica of u-7's master is stopped and cut off: nothing written there is replicated.
+    process.kill(replicaPid, 'SIGSTOP');
+    try {
+      const master = redis.nodes('master').find((n) => n.options.port === masterPort);
+      await master?.call('CLIENT', 'KILL', 'TYPE', 'replica');
+      await t.database.db.insert(dirtySubjects).values({ subject: userId });
+      // A sweep (every second) forgets the flags on the master; a failover now would bring
+      // them back beside counters that miss what the mark stands for, so the mark stays.
+      await until(async () => (await redis.exists(warm)) === 0, 5_000);
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(await marks()).toBe(1);
+    } finally {
+      process.kill(replicaPid, 'SIGCONT');
+    }
+    await until(async () => (await marks()) === 0, 20_000);
+  }, 60_000);
 
   it('counts every acknowledged settle, also one its master never replicated, and fails open in the gap', async () => {
     for (const userId of USERS)

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +112,66 @@ describeWithServers('Redis loses its data (FLUSHALL between decisions)', () => {
     const reconnect = await api.post('/check', { userId: 'u-1', model: MODEL, sessionId: 's-1' });
     expect(reconnect.statusCode).toBe(200);
   });
+});
+
+describeWithServers('Redis restarts from a snapshot older than its last settles', () => {
+  const databaseUrl = useTestDatabase();
+  let redis: PrivateRedis | null = null;
+  let dir = '';
+  let t: TestApp;
+  const enabled = redisServerAvailable();
+
+  beforeAll(async () => {
+    if (!enabled) return;
+    dir = mkdtempSync(path.join(tmpdir(), 'qg-snapshot-'));
+    redis = await startPrivateRedis({ dir });
+    t = await startTestApp({ databaseUrl: databaseUrl(), redisUrl: redis.url, env: { FAIL_MODE: 'closed' } });
+    await configure(t, [
+      { metric: 'cost', window: 'total', limit: 10 },
+      { metric: 'requests', window: '1h', limit: 100 },
+    ]);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await redis?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.skipIf(!enabled)(
+    'forgets the restored warm flags and rebuilds the settles the snapshot missed',
+    async () => {
+      const api = client(t);
+      const spend = async (requestId: string, costUsd: number) => {
+        const reserve = { userId: 'u-1', model: MODEL, requestId, estimatedCostUsd: costUsd };
+        expect((await api.post('/reserve', reserve)).statusCode).toBe(200);
+        expect((await api.post('/settle', { requestId, costUsd })).statusCode).toBe(200);
+      };
+      const used = async (metric: string) =>
+        (await api.usage('u-1')).buckets.find((b) => b.metric === metric)?.used;
+      await spend('r-1', 1);
+      // A snapshot with the warm flags and $1, then $2 more that only the ledger and the live
+      // counters hold: what an RDB or an AOF written each second keeps of a crash.
+      const admin = new Redis(redis?.url ?? '');
+      await admin.call('SAVE');
+      admin.disconnect();
+      await spend('r-2', 2);
+      expect(await used('cost')).toBe(3);
+
+      await redis?.restart();
+      const reader = new Redis(redis?.url ?? '');
+      expect(await reader.keys('*:warm')).not.toHaveLength(0); // the snapshot brought them back
+      reader.disconnect();
+      // Reconnected and verified: until then the store answers as unavailable (FAIL_MODE).
+      await until(
+        async () => (await api.post('/check', { userId: 'u-1', model: MODEL })).statusCode !== 503,
+        10_000,
+      );
+      expect(await used('cost')).toBe(3);
+      expect(await used('requests')).toBe(2);
+      const over = await api.post('/check', { userId: 'u-1', model: MODEL, estimatedCostUsd: 7.5 });
+      expect(over.statusCode).toBe(429);
+    },
+  );
 });
 
 describe.each(['open', 'closed'] as const)('Redis unreachable with FAIL_MODE=%s', (mode) => {

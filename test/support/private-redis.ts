@@ -8,6 +8,8 @@ import { freePort } from './server-process.js';
  */
 export interface PrivateRedis {
   url: string;
+  /** SIGKILL, then a start on the same port (loading `dir`'s snapshot, if any). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -15,28 +17,41 @@ export function redisServerAvailable(): boolean {
   return spawnSync('redis-server', ['--version']).status === 0;
 }
 
-/** `port`: a fixed one, for a test that points a client at it before the server exists. */
-export async function startPrivateRedis(options: { port?: number } = {}): Promise<PrivateRedis> {
+/**
+ * `port`: a fixed one, for a test that points a client at it before the server exists.
+ * `dir`: where a SAVE writes its snapshot, which a restart then loads (nothing is saved on
+ * its own); without it nothing survives a restart.
+ */
+export async function startPrivateRedis(
+  options: { port?: number; dir?: string } = {},
+): Promise<PrivateRedis> {
   const port = options.port ?? (await freePort());
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  if (options.dir) args.push('--dir', options.dir, '--dbfilename', `dump-${port}.rdb`);
   const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  while (!(await answers(url))) {
-    if (Date.now() > deadline) throw new Error('private redis-server did not start');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const launch = async () => {
+    const started = spawn('redis-server', args, { stdio: 'ignore' });
+    const deadline = Date.now() + 10_000;
+    while (!(await answers(url))) {
+      if (Date.now() > deadline) throw new Error('private redis-server did not start');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return started;
+  };
+  const stopped = (signal: NodeJS.Signals) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+  let child: ChildProcess = await launch();
   return {
     url,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    restart: async () => {
+      await stopped('SIGKILL');
+      child = await launch();
+    },
+    stop: () => stopped('SIGTERM'),
   };
 }
 

@@ -228,9 +228,10 @@ export class MemoryCounterStore implements CounterStore {
     data.warmUntil = seed.now + WARM_TTL_MS;
   }
 
-  async markCold(subject: string): Promise<void> {
+  async markCold(subject: string): Promise<{ unreplicated: boolean }> {
     assertId('subject', subject);
     this.subjects.get(subject)?.warm.clear();
+    return { unreplicated: false };
   }
 
   async close(): Promise<void> {

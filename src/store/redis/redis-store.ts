@@ -1,3 +1,4 @@
+import type { ChainableCommander } from 'ioredis';
 import { isCluster, type RedisClient } from './client.js';
 import type {
   ApplyOutcome,
@@ -73,22 +74,32 @@ export class RedisCounterStore implements CounterStore {
   async settle(input: SettleInput): Promise<ApplyOutcome> {
     assertSettleInput(input);
     const args = scriptArgs(this.calls.settle(input));
+    const ackMs = this.ackBudget();
+    if (ackMs === null) {
+      return parseApply(await roundTrip(this.redis, () => this.redis.qgSettle(...args)), input.buckets);
+    }
+    const { reply, unreplicated } = await this.acknowledged((p) => p.qgSettle(...args), ackMs);
+    const outcome = parseApply(reply, input.buckets);
+    return outcome.kind === 'applied' && unreplicated ? { ...outcome, unreplicated: true } : outcome;
+  }
+
+  /** A write that must outlive a failover waits for a replica: on a Cluster that has them. */
+  private ackBudget(): number | null {
     const ackMs = this.options.replicaAckMs;
     const redis = this.redis;
-    if (ackMs === undefined || !isCluster(redis) || redis.nodes('slave').length === 0) {
-      return parseApply(await roundTrip(redis, () => redis.qgSettle(...args)), input.buckets);
-    }
-    // WAIT has no key: the pipeline sends it to the settle's master, right behind the script.
-    const exec = await roundTrip(redis, () =>
-      redis
-        .pipeline()
-        .qgSettle(...args)
-        .call('WAIT', '1', String(ackMs))
-        .exec(),
+    return ackMs !== undefined && isCluster(redis) && redis.nodes('slave').length > 0 ? ackMs : null;
+  }
+
+  /** The command, then WAIT (no key: the pipeline sends it to the same master, right behind). */
+  private async acknowledged(
+    add: (pipeline: ChainableCommander) => ChainableCommander,
+    ackMs: number,
+  ): Promise<{ reply: unknown; unreplicated: boolean }> {
+    const exec = await roundTrip(this.redis, () =>
+      add(this.redis.pipeline()).call('WAIT', '1', String(ackMs)).exec(),
     );
-    const [reply, acks] = pipelineResults(redis, exec);
-    const outcome = parseApply(reply, input.buckets);
-    return outcome.kind === 'applied' && acks === 0 ? { ...outcome, unreplicated: true } : outcome;
+    const [reply, acks] = pipelineResults(this.redis, exec);
+    return { reply, unreplicated: acks === 0 };
   }
 
   /** The script, then the request id's pointer (its own slot) kept as long as the record. */
@@ -158,9 +169,16 @@ export class RedisCounterStore implements CounterStore {
     pipelineResults(this.redis, await roundTrip(this.redis, () => pipeline.exec()));
   }
 
-  async markCold(subject: string): Promise<void> {
+  async markCold(subject: string): Promise<{ unreplicated: boolean }> {
     assertId('subject', subject);
-    await roundTrip(this.redis, () => this.redis.del(this.calls.warm(subject)));
+    const key = this.calls.warm(subject);
+    const ackMs = this.ackBudget();
+    if (ackMs === null) {
+      await roundTrip(this.redis, () => this.redis.del(key));
+      return { unreplicated: false };
+    }
+    const { unreplicated } = await this.acknowledged((p) => p.del(key), ackMs);
+    return { unreplicated };
   }
 
   async close(): Promise<void> {

@@ -55,8 +55,20 @@ export function toStoreError(err: unknown, cluster = false): Error {
   return new StoreUnavailableError(`counter store unavailable: ${detail}`, { cause: err, reason });
 }
 
-/** Runs one Redis round trip on the client, mapping its failure. */
+const gates = new WeakMap<RedisClient, () => boolean>();
+
+/** Round trips on this client wait until `open()` (restart-guard.ts: the server verified). */
+export function gateClient(redis: RedisClient, open: () => boolean): void {
+  gates.set(redis, open);
+}
+
+/**
+ * Runs one Redis round trip on the client, mapping its failure; none while the client's
+ * gate is shut (a restart guard verifying the server after a reconnection).
+ */
 export async function roundTrip<T>(redis: RedisClient, run: () => Promise<T>): Promise<T> {
+  if (gates.get(redis)?.() === false)
+    throw new StoreUnavailableError('counter store unavailable: Redis reconnected and is being verified');
   try {
     return await run();
   } catch (err) {

@@ -65,7 +65,7 @@ export function warmthSuite(store: () => CounterStore): void {
       const cost = bucket.costSlices('cost', 1_000);
       await d.warm(u, [cost]);
       await d.settle(u, [cost], T0, 'a', 300);
-      await store().markCold(u);
+      expect(await store().markCold(u)).toEqual({ unreplicated: false });
       expect(await d.check(u, [cost], T0)).toEqual({ kind: 'cold', buckets: ['cost'] });
       await seedOf(u, cost, [{ at: T0, amount: 120, requestId: 'x' }]);
       expect((await d.states(u, [cost], T0)).get('cost')?.used).toBe(120);
