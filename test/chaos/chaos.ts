@@ -7,6 +7,7 @@ import { UserModel, type ModelOptions } from './model.js';
 import { judgeLedger, judgeLedgerBuckets, limitIdOf, type BucketView, type LedgerRow } from './oracle.js';
 import { Prng } from './prng.js';
 import { PrivatePostgres, PrivateRedis } from './processes.js';
+import { ChaosRedisCluster, type ChaosRedis } from './redis-cluster.js';
 import { applicable, limitBody, profilesFor } from './profiles.js';
 import { SeedReport } from './report.js';
 import { DEFAULT_OP_WEIGHTS, UserWorker, type OpKind } from './workload.js';
@@ -40,6 +41,8 @@ export interface ChaosOptions {
   failMode: 'open' | 'closed';
   /** Share (0–1) of the users with a history-able profile that get ledger history (history.ts); 0: none. */
   historyShare: number;
+  /** A private Redis Cluster (3 masters, 3 replicas; REDIS_CLUSTER=true) instead of one redis-server. */
+  redisCluster: boolean;
   log: (line: string) => void;
 }
 
@@ -60,6 +63,7 @@ export const DEFAULT_OPTIONS: ChaosOptions = {
   storeTimeoutMs: 500,
   failMode: 'closed',
   historyShare: 0.6,
+  redisCluster: false,
   log: () => undefined,
 };
 
@@ -67,13 +71,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class ChaosEnvironment {
   private constructor(
-    readonly redis: PrivateRedis,
+    readonly redis: ChaosRedis,
     readonly postgres: PrivatePostgres,
     readonly cluster: Cluster,
   ) {}
 
   static async start(options: ChaosOptions): Promise<ChaosEnvironment> {
-    const redis = await PrivateRedis.start();
+    const redis = options.redisCluster ? await ChaosRedisCluster.start() : await PrivateRedis.start();
     let postgres: PrivatePostgres | null = null;
     try {
       postgres = await PrivatePostgres.start();
@@ -81,6 +85,7 @@ export class ChaosEnvironment {
         {
           DATABASE_URL: postgres.url,
           REDIS_URL: redis.url,
+          ...(redis.clustered ? { REDIS_CLUSTER: 'true' } : {}),
           REDIS_KEY_PREFIX: 'chaos',
           CONFIG_POLL_SECONDS: String(options.pollSeconds),
           FAIL_MODE: options.failMode,

@@ -1,8 +1,9 @@
 import type { Cluster } from './cluster.js';
 import type { Disturbances, UserModel } from './model.js';
 import type { Prng } from './prng.js';
-import type { PrivatePostgres, PrivateRedis } from './processes.js';
+import type { PrivatePostgres } from './processes.js';
 import { editableLimits, editedSpec, limitBody } from './profiles.js';
+import type { ChaosRedis } from './redis-cluster.js';
 import type { SeedReport } from './report.js';
 import type { Interval } from './windows.js';
 
@@ -17,6 +18,8 @@ export const FAULT_KINDS = [
   'flushall',
   'redis-restart',
   'redis-pause',
+  'redis-rollback',
+  'master-failover',
   'pg-stop',
   'instance-kill',
   'limit-edit',
@@ -29,6 +32,8 @@ const DISTURBING: ReadonlySet<FaultKind> = new Set([
   'flushall',
   'redis-restart',
   'redis-pause',
+  'redis-rollback',
+  'master-failover',
   'pg-stop',
   'instance-kill',
 ]);
@@ -114,17 +119,27 @@ export const DEFAULT_FAULT_WEIGHTS: Record<FaultKind, number> = {
   flushall: 3,
   'redis-restart': 2,
   'redis-pause': 2,
+  'redis-rollback': 2,
+  // A Redis Cluster only (--redis-cluster sets its weight).
+  'master-failover': 0,
   'pg-stop': 2,
   'instance-kill': 2,
   'limit-edit': 4,
   'dirty-mark': 3,
 };
 
+/** On a Redis Cluster: master failovers join the faults. */
+export const CLUSTER_FAULT_WEIGHTS: Partial<Record<FaultKind, number>> = {
+  'master-failover': 3,
+  // Nodes run without persistence (README, Redis Cluster): nothing to roll back to.
+  'redis-rollback': 0,
+};
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Puts every store and instance back (also after a failed fault). */
 export async function healAll(env: {
-  redis: PrivateRedis;
+  redis: ChaosRedis;
   postgres: PrivatePostgres;
   cluster: Cluster;
 }): Promise<void> {
@@ -141,7 +156,7 @@ export class FaultInjector {
   constructor(
     private readonly deps: {
       cluster: Cluster;
-      redis: PrivateRedis;
+      redis: ChaosRedis;
       postgres: PrivatePostgres;
       log: FaultLog;
       report: SeedReport;
@@ -246,6 +261,25 @@ export class FaultInjector {
         await redis.command('CLIENT', 'PAUSE', ms, 'ALL');
         await sleep(ms + 100);
         return `CLIENT PAUSE ${ms} ALL`;
+      }
+      case 'redis-rollback': {
+        if (!redis.rollback) return 'redis-rollback: one server only';
+        // What the snapshot does not hold is lost from the SAVE on.
+        const loss = log.beginLoss();
+        for (const m of models) m.dataLoss(loss);
+        const aliveMs = prng.int(200, 2_000);
+        await redis.rollback(aliveMs);
+        loss.hi = Date.now();
+        return `SAVE, ${aliveMs} ms more, SIGKILL, restarted from the snapshot`;
+      }
+      case 'master-failover': {
+        if (!redis.failover) return 'master-failover: not a Redis Cluster';
+        // Writes the master acknowledged but never replicated are gone with it.
+        const loss = log.beginLoss();
+        for (const m of models) m.dataLoss(loss);
+        const text = await redis.failover(prng);
+        loss.hi = Date.now();
+        return text;
       }
       case 'pg-stop': {
         const mode = prng.chance(0.5) ? 'fast' : 'immediate';

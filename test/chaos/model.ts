@@ -43,7 +43,10 @@ import { certainlyIn, possiblyIn, type Interval, type WindowModel } from './wind
  *    reconnect and counts nothing. Sessions stay active for SESSION_TTL_SECONDS (1 h, longer
  *    than any run), so an admitted session is a reconnect for the rest of the seed.
  *    Admissions are never forgotten (§4.4), not even the newest ones at a Redis data loss,
- *    unless `forgiveSessionMs` (the README's ~50 ms write-behind bound) is set.
+ *    unless `forgiveSessionMs` (the README's ~50 ms write-behind bound) is set. A reserve
+ *    burst whose siblings share a session id admits it at most once: the first admitted
+ *    sibling in Redis' order is new, the rest reconnect (addBurstSession). An admission
+ *    counts toward a lower bound from its answer on (a burst's siblings do not see it).
  * 4. concurrency (§1): one slot per reservation from admission until settle, release or
  *    expiry.
  * 5. Redis data loss (FLUSHALL, restart; §4.5, §4.6): the holds, request counts and slots
@@ -143,6 +146,8 @@ export interface SessionAdmission extends Effect {
   at: Interval;
   forgivenFrom: number | null;
 }
+
+export type SessionStatus = 'reconnect' | 'new' | 'unknown';
 
 export interface Reservation {
   id: string;
@@ -325,6 +330,8 @@ export class UserModel {
     at: Interval;
     certainty: Certainty;
     expiresAt: number | null;
+    /** A burst sibling: its session admission is decided for the burst (addBurstSession). */
+    burst?: boolean;
   }): Reservation {
     const limits = this.applicableIds(input.inGroup);
     const specs = limits
@@ -356,7 +363,7 @@ export class UserModel {
       possibleUntil: expiresHi,
     };
     const sessions: SessionAdmission[] = [];
-    if (input.sessionId !== null) {
+    if (input.sessionId !== null && input.burst !== true) {
       for (const spec of specs.filter((s) => s.metric === 'sessions')) {
         const status = this.sessionStatus(spec.id, input.sessionId);
         if (status === 'reconnect') continue;
@@ -398,10 +405,52 @@ export class UserModel {
   }
 
   /**
+   * The session admissions of a reserve burst whose siblings all carry `sessionId` (rule 3),
+   * one per sessions limit at most: whichever admitted sibling ran first in Redis admitted
+   * it and the others reconnected, so it exists by the first answer of a certainly admitted
+   * sibling. `before`: each sessions limit's sessionStatus when the burst was sent (a
+   * reconnect then admits nothing; an unknown one may have). `siblings`: those admitted or
+   * maybe admitted, with the limits each was judged on.
+   */
+  addBurstSession(
+    sessionId: string,
+    before: ReadonlyMap<string, SessionStatus>,
+    siblings: { id: string; at: Interval; certainty: Certainty; limits: string[] }[],
+  ): void {
+    for (const [limit, status] of before) {
+      if (status === 'reconnect') continue;
+      const admitting = siblings.filter((s) => s.limits.includes(limit));
+      const certain = admitting.filter((s) => s.certainty === 'certain');
+      const first = certain[0] ?? admitting[0];
+      if (!first) continue;
+      const his = (certain.length > 0 ? certain : admitting).map((s) => s.at.hi);
+      this.sessions.push({
+        origin: first.id,
+        certainty: certain.length > 0 && status === 'new' ? 'certain' : 'maybe',
+        limit,
+        sessionId,
+        at: {
+          lo: Math.min(...admitting.map((s) => s.at.lo)),
+          hi: certain.length > 0 ? Math.min(...his) : Math.max(...his),
+        },
+        forgivenFrom: null,
+      });
+    }
+  }
+
+  /** sessionStatus in every sessions limit of the user. */
+  sessionStatuses(sessionId: string): Map<string, SessionStatus> {
+    const statuses = new Map<string, SessionStatus>();
+    for (const [id, track] of this.limits)
+      if (track.spec.metric === 'sessions') statuses.set(id, this.sessionStatus(id, sessionId));
+    return statuses;
+  }
+
+  /**
    * Whether `sessionId` is certainly a reconnect in this bucket (an admission that is
    * certain and not forgiven), certainly new (no admission at all), or unknown.
    */
-  sessionStatus(limitId: string, sessionId: string): 'reconnect' | 'new' | 'unknown' {
+  sessionStatus(limitId: string, sessionId: string): SessionStatus {
     const previous = this.sessions.filter((s) => s.limit === limitId && s.sessionId === sessionId);
     if (previous.length === 0) return 'new';
     if (previous.some((s) => s.certainty === 'certain' && s.forgivenFrom === null)) return 'reconnect';
@@ -684,7 +733,7 @@ export class UserModel {
         break;
       case 'sessions':
         for (const s of this.sessions) {
-          if (s.certainty !== 'certain' || s.limit !== id) continue;
+          if (s.certainty !== 'certain' || s.limit !== id || s.at.hi > visibleBy.clean) continue;
           if (s.forgivenFrom !== null && s.forgivenFrom <= q.hi) continue;
           if (!inWindow(s.at)) continue;
           used += 1;

@@ -1,4 +1,4 @@
-import { formatAmount, formatAmounts, type Bound, type UserModel } from './model.js';
+import { formatAmount, formatAmounts, type Bound, type SessionStatus, type UserModel } from './model.js';
 import { amountFor, isAmountMetric, type Amounts, type LimitSpec } from './profiles.js';
 import type { SeedReport } from './report.js';
 import {
@@ -124,6 +124,8 @@ export function judgeDecision(
     sessionId: string | null;
     q: Interval;
     failMode: 'open' | 'closed';
+    /** The session's status in each sessions limit (a burst's: as it was when sent). */
+    sessionStatus?: (limitId: string) => SessionStatus;
   },
   status: number,
   body: DecisionBody,
@@ -131,6 +133,8 @@ export function judgeDecision(
   const { model, report } = j;
   const buckets = body.buckets ?? [];
   const { what, q, estimate, sessionId } = input;
+  const sessionStatus = (id: string) =>
+    sessionId === null ? null : (input.sessionStatus?.(id) ?? model.sessionStatus(id, sessionId));
   if (body.failOpen === true) {
     // FAIL_MODE=open: admitted without Redis, recorded nothing (SPEC §4.6): not an admission to judge.
     if (input.failMode === 'closed')
@@ -169,7 +173,7 @@ export function judgeDecision(
           if (lower.used >= spec.cap) over = `certain count ${lower.used} ≥ cap`;
           break;
         case 'sessions':
-          if (sessionId !== null && model.sessionStatus(id, sessionId) === 'new' && lower.used >= spec.cap)
+          if (sessionStatus(id) === 'new' && lower.used >= spec.cap)
             over = `new session ${sessionId} but certain admissions ${lower.used} ≥ cap`;
           break;
       }
@@ -208,9 +212,9 @@ export function judgeDecision(
         if (upper.used < spec.cap) room = `at most ${upper.used} < cap`;
         break;
       case 'sessions':
-        if (sessionId !== null && model.sessionStatus(id, sessionId) === 'reconnect' && spec.cap > 0)
+        if (sessionStatus(id) === 'reconnect' && spec.cap > 0)
           room = `session ${sessionId} was admitted before: a reconnect passes whatever the count (SPEC §4.4)`;
-        else if (sessionId !== null && model.sessionStatus(id, sessionId) === 'new' && upper.used < spec.cap)
+        else if (sessionStatus(id) === 'new' && upper.used < spec.cap)
           room = `at most ${upper.used} admissions < cap`;
         break;
     }

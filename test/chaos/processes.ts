@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort } from '../support/server-process.js';
+import type { ChaosRedis } from './redis-cluster.js';
 
 /**
  * The checker's own redis-server and PostgreSQL, so it may flush, pause, kill and stop them.
@@ -71,9 +72,26 @@ function run(
   });
 }
 
-export class PrivateRedis {
+/** One command on a connection of its own, closed after the answer. */
+export async function oneCommand(url: string, args: (string | number)[]): Promise<unknown> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const [name, ...rest] = args;
+    return await client.call(String(name), ...rest.map(String));
+  } finally {
+    client.disconnect();
+  }
+}
+
+export class PrivateRedis implements ChaosRedis {
   private child: ChildProcess | null = null;
   readonly url: string;
+  readonly clustered = false;
+
+  /** Where `rollback`'s snapshot waits for the next start (nothing else is ever saved). */
+  private readonly dir = mkdtempSync(path.join(os.tmpdir(), 'qg-chaos-redis-'));
 
   private constructor(readonly port: number) {
     this.url = `redis://127.0.0.1:${port}`;
@@ -83,6 +101,18 @@ export class PrivateRedis {
     const redis = new PrivateRedis(await freePort());
     await redis.launch();
     return redis;
+  }
+
+  /**
+   * A restart from an older snapshot, as Redis with persistence comes back from a crash
+   * (RDB, or an AOF written once a second): SAVE now, `aliveMs` of traffic it will not
+   * hold, SIGKILL, and a start that loads the snapshot.
+   */
+  async rollback(aliveMs: number): Promise<void> {
+    await this.command('SAVE');
+    await sleep(aliveMs);
+    await this.kill();
+    await this.launch();
   }
 
   get running(): boolean {
@@ -97,13 +127,17 @@ export class PrivateRedis {
   async launch(): Promise<void> {
     if (this.running) return;
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-    args.push('--maxmemory-policy', 'noeviction');
+    args.push('--maxmemory-policy', 'noeviction', '--dir', this.dir, '--dbfilename', 'dump.rdb');
     for (let attempt = 0; ; attempt++) {
       const child = spawn('redis-server', args, { stdio: 'ignore' });
       this.child = child;
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline && child.exitCode === null) {
-        if (await this.ping()) return;
+        if (await this.ping()) {
+          // Loaded once: any other restart starts empty.
+          rmSync(path.join(this.dir, 'dump.rdb'), { force: true });
+          return;
+        }
         await sleep(50);
       }
       // The port may still be held for a moment after a SIGKILL: try again.
@@ -123,20 +157,8 @@ export class PrivateRedis {
     });
   }
 
-  async command(...args: (string | number)[]): Promise<unknown> {
-    const client = new Redis(this.url, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      const [name, ...rest] = args;
-      return await client.call(String(name), ...rest.map(String));
-    } finally {
-      client.disconnect();
-    }
+  command(...args: (string | number)[]): Promise<unknown> {
+    return oneCommand(this.url, args);
   }
 
   async ping(): Promise<boolean> {
@@ -149,11 +171,13 @@ export class PrivateRedis {
 
   async stop(): Promise<void> {
     await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** Last resort at process exit (synchronous). */
   stopSync(): void {
     if (this.running && this.child?.pid) process.kill(this.child.pid, 'SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -7,6 +7,9 @@
  *   npm run chaos -- --minutes 30          new seeds until the time is up
  *   --ops N (per seed, default 150)  --users N (4)  --instances N (3)
  *   --faults flushall=3,pg-stop=0,…        fault weights (see faults.ts; 0 disables)
+ *   --op-weights reserve-burst=20,…        operation weights (workload.ts DEFAULT_OP_WEIGHTS)
+ *   --redis-cluster                        a private Redis Cluster (3 masters + 3 replicas), with
+ *                                          master failovers among the faults
  *   --restart-during-redis-outage          also restart an instance while Redis is down
  *   --strict-lapsed                        lapsed reservations keep their request count
  *   --forgive-session-ms N                 the README's write-behind bound (SPEC §4.4: 0)
@@ -24,7 +27,8 @@
  * Exit code 1 when any violation was found.
  */
 import { DEFAULT_OPTIONS, ChaosEnvironment, runChaos, type ChaosOptions } from './chaos.js';
-import { FAULT_KINDS, type FaultKind } from './faults.js';
+import { CLUSTER_FAULT_WEIGHTS, DEFAULT_FAULT_WEIGHTS, FAULT_KINDS, type FaultKind } from './faults.js';
+import { OP_KINDS } from './workload.js';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { formatLog, formatSeed, summaryLine } from './report.js';
 
@@ -33,6 +37,22 @@ interface Parsed {
   plan: { seeds: number[] } | { minutes: number; firstSeed: number };
   verbose: boolean;
   logFile: string | null;
+}
+
+/** `kind=weight,…` into `weights` (a bare kind: weight 1). */
+function setWeights<K extends string>(
+  weights: Record<K, number>,
+  kinds: readonly K[],
+  text: string,
+  what: string,
+): void {
+  for (const pair of text.split(',').filter(Boolean)) {
+    const [kind, weight] = pair.split('=');
+    if (!kinds.includes(kind as K)) throw new Error(`unknown ${what} ${kind}: ${kinds.join(', ')}`);
+    const n = Number(weight ?? 1);
+    if (!(n >= 0)) throw new Error(`${what} ${kind}: weight ${weight} is not a number ≥ 0`);
+    weights[kind as K] = n;
+  }
 }
 
 function parse(argv: string[]): Parsed {
@@ -80,12 +100,16 @@ function parse(argv: string[]): Parsed {
         options.instances = Math.max(1, int(value(i++), arg));
         break;
       case '--faults':
-        for (const pair of value(i++).split(',').filter(Boolean)) {
-          const [kind, weight] = pair.split('=');
-          if (!FAULT_KINDS.includes(kind as FaultKind))
-            throw new Error(`unknown fault ${kind}: ${FAULT_KINDS.join(', ')}`);
-          options.faultWeights[kind as FaultKind] = Number(weight ?? 1);
-        }
+        setWeights(options.faultWeights, FAULT_KINDS, value(i++), 'fault');
+        break;
+      case '--op-weights':
+        setWeights(options.opWeights, OP_KINDS, value(i++), 'operation');
+        break;
+      case '--redis-cluster':
+        options.redisCluster = true;
+        // Kinds --faults already weighted (before or after this flag) keep their weight.
+        for (const [kind, weight] of Object.entries(CLUSTER_FAULT_WEIGHTS) as [FaultKind, number][])
+          if (options.faultWeights[kind] === DEFAULT_FAULT_WEIGHTS[kind]) options.faultWeights[kind] = weight;
         break;
       case '--restart-during-redis-outage':
         options.restartDuringRedisOutage = true;

@@ -1,6 +1,13 @@
 import type { CallResult, Cluster, Instance } from './cluster.js';
 import type { FaultLog } from './faults.js';
-import { formatAmount, formatAmounts, formatUsd as usd, type Reservation, type UserModel } from './model.js';
+import {
+  formatAmount,
+  formatAmounts,
+  formatUsd as usd,
+  type Reservation,
+  type SessionStatus,
+  type UserModel,
+} from './model.js';
 import { judgeDecision, judgeUsage, type BucketView, type DecisionBody } from './oracle.js';
 import type { Prng } from './prng.js';
 import { isAmountMetric, type Amounts } from './profiles.js';
@@ -241,16 +248,34 @@ export class UserWorker {
    * 2–4 reserves of the user at once, each on an instance picked at random (SPEC §4.2:
    * admission is atomic across instances). The siblings' order in Redis is unknown, so all
    * of them are in the model before any is judged (an admitted sibling may explain a
-   * refusal); no sibling carries a session id, whose new-or-reconnect status would depend on
-   * that order. The per-decision checks cannot see two siblings admitted past a cap
-   * together (neither is certainly before the other): checkBurstCaps does.
+   * refusal). Half the bursts share one session id (a client's parallel calls in one
+   * conversation): whichever admitted sibling ran first admitted it as new and the rest
+   * reconnected, so the burst adds one admission at most, and each sibling is judged on the
+   * session's status before the burst (SPEC §4.4). The per-decision checks cannot see two
+   * siblings admitted past a cap together (neither is certainly before the other):
+   * checkBurstCaps does.
    */
   private async reserveBurst(): Promise<void> {
-    const size = this.deps.prng.int(2, 4);
-    const demands = Array.from({ length: size }, () => ({ ...this.demand(), sessionId: null }));
+    const { prng, model } = this.deps;
+    const size = prng.int(2, 4);
+    const session = prng.chance(0.5) ? `sess-${prng.int(0, 5)}` : null;
+    const demands = Array.from({ length: size }, () => ({ ...this.demand(), sessionId: session }));
+    const before = session === null ? null : model.sessionStatuses(session);
     const sent = await Promise.all(demands.map((d) => this.sendReserve(d, 'reserve-burst')));
-    for (const s of sent) this.recordReserve(s);
-    for (const s of sent) this.judgeReserve(s);
+    for (const s of sent) this.recordReserve(s, true);
+    if (session !== null && before !== null) {
+      const siblings = sent
+        .filter((s) => s.admitted || s.maybe)
+        .map((s) => ({
+          id: s.id,
+          at: s.q,
+          certainty: s.admitted ? ('certain' as const) : ('maybe' as const),
+          limits: model.applicableIds(s.d.inGroup),
+        }));
+      model.addBurstSession(session, before, siblings);
+    }
+    const statusBefore = before === null ? undefined : (id: string) => before.get(id) ?? 'unknown';
+    for (const s of sent) this.judgeReserve(s, statusBefore);
     this.checkBurstCaps(sent);
   }
 
@@ -292,7 +317,7 @@ export class UserWorker {
     return { id, op, d, ttlMs, q, what, last, decision, admitted, failedOpen, expiresAt, maybe };
   }
 
-  private judgeReserve(s: SentReserve): void {
+  private judgeReserve(s: SentReserve, sessionStatus?: (limitId: string) => SessionStatus): void {
     const { model, report } = this.deps;
     const { last, what, q, d } = s;
     if (last.status === 200 || last.status === 429) {
@@ -305,6 +330,7 @@ export class UserWorker {
           sessionId: d.sessionId,
           q,
           failMode: this.deps.failMode,
+          sessionStatus,
         },
         last.status,
         s.decision,
@@ -345,7 +371,7 @@ export class UserWorker {
     this.log(`  → ${outcome}${s.expiresAt ? ` until ${new Date(s.expiresAt).toISOString()}` : ''}`);
   }
 
-  private recordReserve(s: SentReserve): void {
+  private recordReserve(s: SentReserve, burst = false): void {
     if (!s.admitted && !s.maybe) return;
     const { inGroup, estimate, sessionId, model } = s.d;
     this.deps.model.addReservation({
@@ -358,6 +384,7 @@ export class UserWorker {
       at: s.q,
       certainty: s.admitted ? 'certain' : 'maybe',
       expiresAt: s.expiresAt,
+      burst,
     });
   }
 
@@ -372,7 +399,7 @@ export class UserWorker {
    * in a disturbance count only if due by the burst's start (rule 6: a later one may turn
    * visible after the last admission).
    * Skipped: a limit whose window may have been edited during the burst (an edit may count
-   * more), and sessions (siblings carry no session id, so they admit none).
+   * more), and sessions (a burst admits one session at most, judged per sibling).
    */
   private checkBurstCaps(sent: SentReserve[]): void {
     const { model, report } = this.deps;

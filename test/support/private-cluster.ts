@@ -23,6 +23,17 @@ export interface PrivateCluster {
   seeds: string;
   /** Stops one node (SIGTERM, or SIGKILL to simulate a crash) and waits for its exit. */
   stopNode(port: number, signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Starts a stopped node again on its port and cluster config file, empty (nothing is
+   * persisted): a master that was failed over rejoins as a replica of its successor.
+   */
+  restartNode(port: number): Promise<void>;
+  /** Until every running node sees `cluster_state:ok` and every replica is in sync and listed. */
+  waitHealthy(): Promise<void>;
+  /** The ports of the running nodes that are masters now (after failovers). */
+  currentMasters(): Promise<number[]>;
+  /** The node replicating the master on `port` now, if any. */
+  replicaOf(port: number): Promise<ClusterNode | null>;
   stop(): Promise<void>;
 }
 
@@ -57,6 +68,8 @@ async function freeClusterPort(taken: Set<number>): Promise<number> {
   throw new Error('no free port pair for a cluster node');
 }
 
+const isRunning = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
@@ -85,8 +98,64 @@ function spawnNode(port: number, dir: string, nodeTimeoutMs: number): ChildProce
     'no',
     '--logfile',
     `redis-${port}.log`,
+    // Nothing on disk: a replica's full sync would otherwise leave an RDB file that a
+    // restart loads, bringing back old data (the nodes share one directory).
+    '--dbfilename',
+    `dump-${port}.rdb`,
+    '--repl-diskless-load',
+    'on-empty-db',
   ];
   return spawn('redis-server', args, { stdio: 'ignore' });
+}
+
+/** CLUSTER NODES as the first node of `ports` that answers sees it. */
+async function clusterNodes(
+  ports: number[],
+): Promise<{ id: string; port: number; flags: string[]; masterId: string }[]> {
+  for (const port of ports) {
+    const answer = await ask(port, 'CLUSTER', 'NODES');
+    if (answer === null) continue;
+    return answer
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => {
+        const [id = '', address = '', flags = '', masterId = ''] = line.split(' ');
+        return { id, port: Number(/:(\d+)@/.exec(address)?.[1]), flags: flags.split(','), masterId };
+      });
+  }
+  return [];
+}
+
+/** `cluster_state:ok` on every node given, and `replicas` replicas in sync and listed by CLUSTER SLOTS. */
+async function healthy(nodes: { port: number }[], replicas: number): Promise<void> {
+  for (const node of nodes) {
+    await until('cluster_state:ok on every node', async () =>
+      Boolean((await ask(node.port, 'CLUSTER', 'INFO'))?.includes('cluster_state:ok')),
+    );
+  }
+  // A replica is listed by CLUSTER SLOTS (and so known to a client) only once it is in sync.
+  for (const node of nodes) {
+    await until('every replica in sync and listed by CLUSTER SLOTS', async () => {
+      const role = await ask(node.port, 'ROLE');
+      if (role?.startsWith('slave') && !role.includes('connected')) return false;
+      return (await replicasListed(node.port)) >= replicas;
+    });
+  }
+}
+
+/** A node again on its own port (its config file names its cluster), once it answers PING. */
+async function startNodeOn(port: number, dir: string, nodeTimeoutMs: number): Promise<ChildProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const child = spawnNode(port, dir, nodeTimeoutMs);
+    await until('a restarted node answering PING', async () => {
+      if (!isRunning(child)) return true;
+      return (await ask(port, 'PING')) === 'PONG';
+    });
+    if (isRunning(child)) return child;
+    // The port may be held for a moment after a SIGKILL.
+    if (attempt === 5) throw new Error(`redis-server exited 5 times on ${port}; log:\n${logTail(dir, port)}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
 }
 
 /**
@@ -102,10 +171,10 @@ async function startNode(
     const port = await freeClusterPort(taken);
     const child = spawnNode(port, dir, nodeTimeoutMs);
     const up = await until('a node answering PING', async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return true;
+      if (!isRunning(child)) return true;
       return (await ask(port, 'PING')) === 'PONG';
     }).then(
-      () => child.exitCode === null && child.signalCode === null,
+      () => isRunning(child),
       async (err: unknown) => {
         await exited(child, 'SIGKILL');
         throw err instanceof Error ? new Error(`${err.message}; log:\n${logTail(dir, port)}`) : err;
@@ -171,7 +240,7 @@ async function replicasListed(port: number): Promise<number> {
 
 function exited(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    if (!isRunning(child)) return resolve();
     child.once('exit', () => resolve());
     child.kill(signal);
   });
@@ -205,19 +274,9 @@ export async function startPrivateCluster(options: ClusterOptions = {}): Promise
     );
     if (create.status !== 0)
       throw new Error(`redis-cli --cluster create failed:\n${create.stdout}\n${create.stderr}`);
-    for (const node of started) {
-      await until('cluster_state:ok on every node', async () =>
-        Boolean((await ask(node.port, 'CLUSTER', 'INFO'))?.includes('cluster_state:ok')),
-      );
-    }
-    // A replica is listed by CLUSTER SLOTS (and so known to a client) only once it is in sync.
-    for (const node of started) {
-      await until('every replica in sync and listed by CLUSTER SLOTS', async () => {
-        const role = await ask(node.port, 'ROLE');
-        if (role?.startsWith('slave') && !role.includes('connected')) return false;
-        return (await replicasListed(node.port)) >= masters * replicasPerMaster;
-      });
-    }
+    const running = () => started.filter((n) => isRunning(n.process));
+    const waitHealthy = () => healthy(running(), masters * replicasPerMaster);
+    await waitHealthy();
     const nodes: ClusterNode[] = [];
     for (const node of started) {
       const role = (await ask(node.port, 'ROLE'))?.startsWith('master') ? 'master' : 'replica';
@@ -230,6 +289,28 @@ export async function startPrivateCluster(options: ClusterOptions = {}): Promise
       stopNode: async (port, signal = 'SIGTERM') => {
         const node = nodes.find((n) => n.port === port);
         if (node) await exited(node.process, signal);
+      },
+      restartNode: async (port) => {
+        const node = nodes.find((n) => n.port === port);
+        const entry = started.find((n) => n.port === port);
+        if (!node || !entry || isRunning(node.process)) return;
+        const child = await startNodeOn(port, dir, nodeTimeoutMs);
+        node.process = child;
+        entry.process = child;
+      },
+      waitHealthy,
+      currentMasters: async () => {
+        const live = running().map((n) => n.port);
+        return (await clusterNodes(live))
+          .filter((n) => n.flags.includes('master') && !n.flags.some((f) => f.startsWith('fail')))
+          .map((n) => n.port)
+          .filter((port) => live.includes(port));
+      },
+      replicaOf: async (port) => {
+        const table = await clusterNodes(running().map((n) => n.port));
+        const master = table.find((n) => n.port === port);
+        const replica = table.find((n) => master !== undefined && n.masterId === master.id);
+        return nodes.find((n) => n.port === replica?.port) ?? null;
       },
       stop: stopAll,
     };
