@@ -172,6 +172,37 @@ describeWithServers('Redis restarts from a snapshot older than its last settles'
       expect(over.statusCode).toBe(429);
     },
   );
+
+  it.skipIf(!enabled)(
+    'also when a FLUSHALL dropped the verified run id before the snapshot was taken',
+    async () => {
+      const api = client(t);
+      const spend = async (requestId: string, costUsd: number) => {
+        const reserve = { userId: 'u-1', model: MODEL, requestId, estimatedCostUsd: costUsd };
+        expect((await api.post('/reserve', reserve)).statusCode).toBe(200);
+        expect((await api.post('/settle', { requestId, costUsd })).statusCode).toBe(200);
+      };
+      const used = async (metric: string) =>
+        (await api.usage('u-1')).buckets.find((b) => b.metric === metric)?.used;
+      const admin = new Redis(redis?.url ?? '');
+      await admin.flushall(); // the connections stay: nobody checks again until a restart
+      await spend('r-3', 1); // rebuilt from the ledger: $3 + $1, flagged warm
+      await admin.call('SAVE');
+      admin.disconnect();
+      await spend('r-4', 2);
+      expect(await used('cost')).toBe(6);
+
+      await redis?.restart();
+      await until(
+        async () => (await api.post('/check', { userId: 'u-1', model: MODEL })).statusCode !== 503,
+        10_000,
+      );
+      expect(await used('cost')).toBe(6);
+      expect(await used('requests')).toBe(4);
+      const over = await api.post('/check', { userId: 'u-1', model: MODEL, estimatedCostUsd: 4.5 });
+      expect(over.statusCode).toBe(429);
+    },
+  );
 });
 
 describe.each(['open', 'closed'] as const)('Redis unreachable with FAIL_MODE=%s', (mode) => {

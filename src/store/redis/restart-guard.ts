@@ -10,10 +10,10 @@ import { gateClient, toStoreError } from './unavailable.js';
  * warm, and that spend forgotten until the window rolls on (SPEC §4.6: no settled spend is
  * ever lost). So after every (re)connection, before the store runs a script, the guard
  * compares the server's run id with the one stored at the last verification
- * (`<prefix>:run`, which a restart from disk brings back too). Another run id there means
- * the data came back from disk: every subject's warm flags are dropped (SCAN + UNLINK), so
- * each rebuilds from PostgreSQL on its next decision, and only then is the new run id
- * stored. Until it is done the store answers as unavailable, and FAIL_MODE decides.
+ * (`<prefix>:run`, which a restart from disk brings back too). Another run id there, or
+ * none, means the data may have come back from disk: every subject's warm flags are dropped
+ * (SCAN + UNLINK), so each rebuilds from PostgreSQL on its next decision, and only then is
+ * the new run id stored. Until it is done the store answers as unavailable, and FAIL_MODE decides.
  * Several instances racing through it each drop the flags: more rebuilds, never a stale one.
  *
  * One server only: a Cluster's nodes must run without persistence (README, Redis Cluster).
@@ -79,13 +79,17 @@ export class RestartGuard {
     const key = `${this.prefix}:run`;
     const runId = runIdOf(await this.redis.info('server'));
     const stored = await this.redis.get(key);
-    if (stored !== null && stored !== runId) {
-      const dropped = await dropWarmFlags(this.redis, this.prefix);
+    // No run id at all is no proof either: a FLUSHALL drops it, and a snapshot taken after
+    // that holds warm flags without one (an empty server costs one empty SCAN).
+    if (stored === runId) return;
+    const dropped = await dropWarmFlags(this.redis, this.prefix);
+    if (stored !== null)
       this.logger.error(
         { before: stored, runId, subjects: dropped },
         'Redis restarted with data from disk: every subject rebuilds from PostgreSQL (run Redis without persistence)',
       );
-    }
+    else if (dropped > 0)
+      this.logger.warn({ runId, subjects: dropped }, 'Redis held warm flags of no verified run: dropped');
     await this.redis.set(key, runId);
   }
 }
