@@ -213,19 +213,24 @@ export class FaultInjector {
     return healAll(this.deps);
   }
 
+  /** A loss of Redis data from now on, told to every user's model; the caller ends it. */
+  private beginLoss(): Interval {
+    const loss = this.deps.log.beginLoss();
+    for (const m of this.deps.models) m.dataLoss(loss);
+    return loss;
+  }
+
   private async perform(kind: FaultKind): Promise<string> {
-    const { prng, redis, postgres, cluster, log, models } = this.deps;
+    const { prng, redis, postgres, cluster, models } = this.deps;
     switch (kind) {
       case 'flushall': {
-        const loss = log.beginLoss();
-        for (const m of models) m.dataLoss(loss);
+        const loss = this.beginLoss();
         await redis.command('FLUSHALL');
         loss.hi = Date.now();
         return 'FLUSHALL';
       }
       case 'redis-restart': {
-        const loss = log.beginLoss();
-        for (const m of models) m.dataLoss(loss);
+        const loss = this.beginLoss();
         await redis.kill();
         // Settles to the start-up error (or null): a rejection must not go unhandled meanwhile.
         let restarting: Promise<unknown> | null = null;
@@ -265,8 +270,7 @@ export class FaultInjector {
       case 'redis-rollback': {
         if (!redis.rollback) return 'redis-rollback: one server only';
         // What the snapshot does not hold is lost from the SAVE on.
-        const loss = log.beginLoss();
-        for (const m of models) m.dataLoss(loss);
+        const loss = this.beginLoss();
         const aliveMs = prng.int(200, 2_000);
         await redis.rollback(aliveMs);
         loss.hi = Date.now();
@@ -275,8 +279,7 @@ export class FaultInjector {
       case 'master-failover': {
         if (!redis.failover) return 'master-failover: not a Redis Cluster';
         // Writes the master acknowledged but never replicated are gone with it.
-        const loss = log.beginLoss();
-        for (const m of models) m.dataLoss(loss);
+        const loss = this.beginLoss();
         const text = await redis.failover(prng);
         loss.hi = Date.now();
         return text;

@@ -1,4 +1,4 @@
-import { startPrivateCluster, type PrivateCluster } from '../support/private-cluster.js';
+import { isRunning, startPrivateCluster, type PrivateCluster } from '../support/private-cluster.js';
 import { oneCommand } from './processes.js';
 import type { Prng } from './prng.js';
 
@@ -50,7 +50,7 @@ export class ChaosRedisCluster implements ChaosRedis {
   }
 
   get running(): boolean {
-    return this.cluster.nodes.every((n) => n.process.exitCode === null && n.process.signalCode === null);
+    return this.cluster.nodes.every((n) => isRunning(n.process));
   }
 
   async launch(): Promise<void> {
@@ -106,8 +106,7 @@ export class ChaosRedisCluster implements ChaosRedis {
 
   stopSync(): void {
     for (const node of this.cluster.nodes)
-      if (node.process.exitCode === null && node.process.signalCode === null && node.process.pid)
-        process.kill(node.process.pid, 'SIGKILL');
+      if (isRunning(node.process) && node.process.pid) process.kill(node.process.pid, 'SIGKILL');
   }
 }
 

@@ -137,17 +137,26 @@ describeWithServers('Redis restarts from a snapshot older than its last settles'
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  const spend = async (requestId: string, costUsd: number) => {
+    const api = client(t);
+    const reserve = { userId: 'u-1', model: MODEL, requestId, estimatedCostUsd: costUsd };
+    expect((await api.post('/reserve', reserve)).statusCode).toBe(200);
+    expect((await api.post('/settle', { requestId, costUsd })).statusCode).toBe(200);
+  };
+  const used = async (metric: string) =>
+    (await client(t).usage('u-1')).buckets.find((b) => b.metric === metric)?.used;
+  /** Until the app reconnected and verified the server: until then it answers as if Redis were down. */
+  const reconnected = async () => {
+    await until(
+      async () => (await client(t).post('/check', { userId: 'u-1', model: MODEL })).statusCode !== 503,
+      10_000,
+    );
+  };
+
   it.skipIf(!enabled)(
     'forgets the restored warm flags and rebuilds the settles the snapshot missed',
     async () => {
       const api = client(t);
-      const spend = async (requestId: string, costUsd: number) => {
-        const reserve = { userId: 'u-1', model: MODEL, requestId, estimatedCostUsd: costUsd };
-        expect((await api.post('/reserve', reserve)).statusCode).toBe(200);
-        expect((await api.post('/settle', { requestId, costUsd })).statusCode).toBe(200);
-      };
-      const used = async (metric: string) =>
-        (await api.usage('u-1')).buckets.find((b) => b.metric === metric)?.used;
       await spend('r-1', 1);
       // A snapshot with the warm flags and $1, then $2 more that only the ledger and the live
       // counters hold: what an RDB or an AOF written each second keeps of a crash.
@@ -161,11 +170,7 @@ describeWithServers('Redis restarts from a snapshot older than its last settles'
       const reader = new Redis(redis?.url ?? '');
       expect(await reader.keys('*:warm')).not.toHaveLength(0); // the snapshot brought them back
       reader.disconnect();
-      // Reconnected and verified: until then the store answers as unavailable (FAIL_MODE).
-      await until(
-        async () => (await api.post('/check', { userId: 'u-1', model: MODEL })).statusCode !== 503,
-        10_000,
-      );
+      await reconnected();
       expect(await used('cost')).toBe(3);
       expect(await used('requests')).toBe(2);
       const over = await api.post('/check', { userId: 'u-1', model: MODEL, estimatedCostUsd: 7.5 });
@@ -177,13 +182,6 @@ describeWithServers('Redis restarts from a snapshot older than its last settles'
     'also when a FLUSHALL dropped the verified run id before the snapshot was taken',
     async () => {
       const api = client(t);
-      const spend = async (requestId: string, costUsd: number) => {
-        const reserve = { userId: 'u-1', model: MODEL, requestId, estimatedCostUsd: costUsd };
-        expect((await api.post('/reserve', reserve)).statusCode).toBe(200);
-        expect((await api.post('/settle', { requestId, costUsd })).statusCode).toBe(200);
-      };
-      const used = async (metric: string) =>
-        (await api.usage('u-1')).buckets.find((b) => b.metric === metric)?.used;
       const admin = new Redis(redis?.url ?? '');
       await admin.flushall(); // the connections stay: nobody checks again until a restart
       await spend('r-3', 1); // rebuilt from the ledger: $3 + $1, flagged warm
@@ -193,10 +191,7 @@ describeWithServers('Redis restarts from a snapshot older than its last settles'
       expect(await used('cost')).toBe(6);
 
       await redis?.restart();
-      await until(
-        async () => (await api.post('/check', { userId: 'u-1', model: MODEL })).statusCode !== 503,
-        10_000,
-      );
+      await reconnected();
       expect(await used('cost')).toBe(6);
       expect(await used('requests')).toBe(4);
       const over = await api.post('/check', { userId: 'u-1', model: MODEL, estimatedCostUsd: 4.5 });

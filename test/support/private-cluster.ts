@@ -68,7 +68,7 @@ async function freeClusterPort(taken: Set<number>): Promise<number> {
   throw new Error('no free port pair for a cluster node');
 }
 
-const isRunning = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+export const isRunning = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -143,16 +143,29 @@ async function healthy(nodes: { port: number }[], replicas: number): Promise<voi
   }
 }
 
-/** A node again on its own port (its config file names its cluster), once it answers PING. */
+/**
+ * Spawns a node on `port` and waits for its PONG: the process, or null when it exited first
+ * (its port taken, or still held after a SIGKILL). A node that never answers is killed.
+ */
+async function launchNode(port: number, dir: string, nodeTimeoutMs: number): Promise<ChildProcess | null> {
+  const child = spawnNode(port, dir, nodeTimeoutMs);
+  return until('a node answering PING', async () => {
+    if (!isRunning(child)) return true;
+    return (await ask(port, 'PING')) === 'PONG';
+  }).then(
+    () => (isRunning(child) ? child : null),
+    async (err: unknown) => {
+      await exited(child, 'SIGKILL');
+      throw err instanceof Error ? new Error(`${err.message}; log:\n${logTail(dir, port)}`) : err;
+    },
+  );
+}
+
+/** A node again on its own port (its config file names its cluster). */
 async function startNodeOn(port: number, dir: string, nodeTimeoutMs: number): Promise<ChildProcess> {
   for (let attempt = 1; ; attempt++) {
-    const child = spawnNode(port, dir, nodeTimeoutMs);
-    await until('a restarted node answering PING', async () => {
-      if (!isRunning(child)) return true;
-      return (await ask(port, 'PING')) === 'PONG';
-    });
-    if (isRunning(child)) return child;
-    // The port may be held for a moment after a SIGKILL.
+    const child = await launchNode(port, dir, nodeTimeoutMs);
+    if (child) return child;
     if (attempt === 5) throw new Error(`redis-server exited 5 times on ${port}; log:\n${logTail(dir, port)}`);
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
@@ -169,18 +182,8 @@ async function startNode(
 ): Promise<{ port: number; process: ChildProcess }> {
   for (let attempt = 1; ; attempt++) {
     const port = await freeClusterPort(taken);
-    const child = spawnNode(port, dir, nodeTimeoutMs);
-    const up = await until('a node answering PING', async () => {
-      if (!isRunning(child)) return true;
-      return (await ask(port, 'PING')) === 'PONG';
-    }).then(
-      () => isRunning(child),
-      async (err: unknown) => {
-        await exited(child, 'SIGKILL');
-        throw err instanceof Error ? new Error(`${err.message}; log:\n${logTail(dir, port)}`) : err;
-      },
-    );
-    if (up) return { port, process: child };
+    const child = await launchNode(port, dir, nodeTimeoutMs);
+    if (child) return { port, process: child };
     if (attempt === 5) throw new Error(`redis-server exited 5 times; last log:\n${logTail(dir, port)}`);
   }
 }
@@ -277,10 +280,13 @@ export async function startPrivateCluster(options: ClusterOptions = {}): Promise
     const running = () => started.filter((n) => isRunning(n.process));
     const waitHealthy = () => healthy(running(), masters * replicasPerMaster);
     await waitHealthy();
+    // The started entries themselves, so a restart's new process is seen by both.
     const nodes: ClusterNode[] = [];
     for (const node of started) {
-      const role = (await ask(node.port, 'ROLE'))?.startsWith('master') ? 'master' : 'replica';
-      nodes.push({ ...node, url: `redis://127.0.0.1:${node.port}`, role });
+      const role: ClusterNode['role'] = (await ask(node.port, 'ROLE'))?.startsWith('master')
+        ? 'master'
+        : 'replica';
+      nodes.push(Object.assign(node, { url: `redis://127.0.0.1:${node.port}`, role }));
     }
     return {
       nodes,
@@ -292,11 +298,7 @@ export async function startPrivateCluster(options: ClusterOptions = {}): Promise
       },
       restartNode: async (port) => {
         const node = nodes.find((n) => n.port === port);
-        const entry = started.find((n) => n.port === port);
-        if (!node || !entry || isRunning(node.process)) return;
-        const child = await startNodeOn(port, dir, nodeTimeoutMs);
-        node.process = child;
-        entry.process = child;
+        if (node && !isRunning(node.process)) node.process = await startNodeOn(port, dir, nodeTimeoutMs);
       },
       waitHealthy,
       currentMasters: async () => {
