@@ -2,17 +2,12 @@ import { Param, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { rowsOf, type Db } from '../db/client.js';
 import type { CounterStore } from '../store/counter-store.js';
+import { clearMark, oldestMarks, type DirtyMark } from '../ledger/dirty-marks.js';
 import type { StoreHealth } from './store-health.js';
 
 const BATCH = 500;
 /** Batches one sweep takes at most, so a flood of marks cannot hold a sweep forever. */
 const MAX_BATCHES = 20;
-
-interface Mark {
-  subject: string;
-  /** marked_at exactly as PostgreSQL stores it (µs): a JS Date would drop the microseconds. */
-  markedAt: string;
-}
 
 /**
  * Subjects whose counters may have missed a settle are marked dirty in PostgreSQL: settles
@@ -61,7 +56,7 @@ export class DirtySweeper {
     await this.takeOverdueIntents();
     let swept = 0;
     for (let batch = 0; batch < MAX_BATCHES; batch++) {
-      const marks = await this.oldestMarks();
+      const marks = await oldestMarks(this.deps.db, BATCH);
       for (const mark of marks) await this.clear(mark);
       swept += marks.length;
       if (marks.length < BATCH) break;
@@ -85,13 +80,7 @@ export class DirtySweeper {
         returning subjects)
       insert into dirty_subjects (subject)
       select distinct jsonb_array_elements_text(subjects) from overdue
-      on conflict (subject) do update set marked_at = now()`);
-  }
-
-  private async oldestMarks(): Promise<Mark[]> {
-    const result = await this.deps.db.execute(sql`
-      select subject, marked_at::text as "markedAt" from dirty_subjects order by marked_at limit ${BATCH}`);
-    return rowsOf<Mark>(result);
+      on conflict (subject) do update set marked_at = clock_timestamp()`);
   }
 
   /**
@@ -99,10 +88,10 @@ export class DirtySweeper {
    * good — while no replica acknowledged it, a failover could bring them back beside
    * counters that miss the settle the mark stands for, so the mark waits for the next sweep.
    */
-  private async clear(mark: Mark): Promise<void> {
-    const { unreplicated } = await this.deps.store.markCold(mark.subject);
-    if (unreplicated) return;
-    await this.deps.db.execute(sql`
-      delete from dirty_subjects where subject = ${mark.subject} and marked_at <= ${mark.markedAt}::timestamptz`);
+  private async clear(mark: DirtyMark): Promise<void> {
+    // The mark's value names the generation: a sweep repeated while no replica acknowledged
+    // it then spares the rebuilds begun since its first try (they read the settle).
+    const { unreplicated } = await this.deps.store.markCold(mark.subject, mark.markedAt);
+    if (!unreplicated) await clearMark(this.deps.db, mark);
   }
 }

@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config.js';
 import type { Db } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
-import { dirtySubjects } from '../db/schema.js';
 import { ReservationLookup } from '../ledger/reservation-lookup.js';
+import * as dirtyMarks from '../ledger/dirty-marks.js';
 import type { ApplyIntents } from '../ledger/apply-intents.js';
 import type { Bucket } from '../domain/buckets.js';
 import type { BucketResolver } from './bucket-plans.js';
@@ -229,7 +229,7 @@ export function createSettleService(deps: SettleDeps) {
   /** False when PostgreSQL refused too: the batch's apply intent then stays for a sweep. */
   async function markDirty(subject: string): Promise<boolean> {
     try {
-      await deps.db.insert(dirtySubjects).values({ subject }).onConflictDoNothing();
+      await dirtyMarks.markDirty(deps.db, subject);
       return true;
     } catch (err) {
       logger.error({ err, subject }, 'could not mark subject dirty; its apply intent will');

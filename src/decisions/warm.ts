@@ -1,10 +1,13 @@
 import type { Db } from '../db/client.js';
 import { rebuildSeed, type SettleExclusion } from '../ledger/rebuild.js';
-import type { CounterStore, StoreBucket } from '../store/counter-store.js';
+import type { ColdOutcome, CounterStore, StoreBucket } from '../store/counter-store.js';
+import { StoreUnavailableError } from '../store/store-errors.js';
 
-type Cold = { kind: 'cold'; buckets: string[] };
-
-/** A rebuild that keeps finding the buckets cold is a bug or a storm; stop rather than loop. */
+/**
+ * A rebuild that keeps finding the buckets cold (a sweep forgetting them each time, a storm,
+ * a bug) stops rather than loops, as a store that cannot answer now: FAIL_MODE decides, a
+ * settle leaves a dirty mark.
+ */
 const MAX_REBUILDS = 3;
 
 export interface WarmDeps {
@@ -40,8 +43,12 @@ export class RebuildFlights {
   }
 }
 
-const flightKey = (subject: string, cold: readonly StoreBucket[], exclude: SettleExclusion | null) =>
-  [subject, exclude?.requestId ?? '', ...cold.map((b) => b.id).sort()].join('\u0000');
+const flightKey = (
+  subject: string,
+  cold: readonly StoreBucket[],
+  generation: string,
+  exclude: SettleExclusion | null,
+) => [subject, generation, exclude?.requestId ?? '', ...cold.map((b) => b.id).sort()].join('\u0000');
 
 /** Buckets whose rebuild reads rows written behind the answer: reservations, sessions, first-use starts. */
 const fedByWriteBehind = (b: StoreBucket) =>
@@ -58,20 +65,25 @@ export async function withWarmBuckets<T extends { kind: string }>(
   subject: string,
   buckets: readonly StoreBucket[],
   now: number,
-  operation: () => Promise<T | Cold>,
+  operation: () => Promise<T | ColdOutcome>,
   exclude: SettleExclusion | null = null,
-): Promise<Exclude<T, Cold>> {
+): Promise<Exclude<T, ColdOutcome>> {
   for (let attempt = 0; ; attempt++) {
     const outcome = await operation();
-    if (outcome.kind !== 'cold') return outcome as Exclude<T, Cold>;
+    if (outcome.kind !== 'cold') return outcome as Exclude<T, ColdOutcome>;
     if (attempt >= MAX_REBUILDS)
-      throw new Error(`buckets of ${subject} stayed cold after ${MAX_REBUILDS} rebuilds`);
-    const coldIds = new Set((outcome as Cold).buckets);
-    const cold = buckets.filter((b) => coldIds.has(b.id));
-    await deps.rebuilds.run(flightKey(subject, cold, exclude), async () => {
+      throw new StoreUnavailableError(
+        `counter store unavailable: buckets of ${subject} stayed cold after ${MAX_REBUILDS} rebuilds`,
+      );
+    const { generation, buckets: coldIds } = outcome as ColdOutcome;
+    const cold = buckets.filter((b) => coldIds.includes(b.id));
+    // A seed the store refuses (a markCold came after this answer) leaves them cold: the
+    // next turn reads the ledger again, after the settle that markCold stands for.
+    await deps.rebuilds.run(flightKey(subject, cold, generation, exclude), async () => {
       if (cold.some(fedByWriteBehind)) await deps.writeBehindSettled();
       deps.observer.rebuilt(cold.length);
-      await deps.store.seed(await rebuildSeed(deps.db, subject, cold, now, exclude));
+      const seed = await rebuildSeed(deps.db, subject, cold, now, exclude);
+      await deps.store.seed({ ...seed, generation });
     });
   }
 }

@@ -92,10 +92,11 @@ const WRITE = `
       -- The ledger now counts these requests: their reservation rows have done their job.
       delete from reservations where request_id in (select request_id from entry)
     ), dirty as (
-      -- Sorted: concurrent batches then lock the marks in one order (no deadlock).
+      -- Sorted: concurrent batches then lock the marks in one order (no deadlock). A new
+      -- marking of a marked subject is a new value, so no sweep clears it (dirty-marks.ts).
       insert into dirty_subjects (subject)
       select distinct user_id from entry where mark_dirty order by 1
-      on conflict (subject) do update set marked_at = now()
+      on conflict (subject) do update set marked_at = clock_timestamp()
     ), raced as (
       -- Ids a concurrent transaction committed after this statement's snapshot: their row
       -- (a released one a settle must turn, or the one a duplicate is answered with) was

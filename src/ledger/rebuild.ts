@@ -34,7 +34,7 @@ export async function rebuildSeed(
    * thresholds it crosses): in the buckets it charges, never a request its reserve counted.
    */
   exclude: SettleExclusion | null = null,
-): Promise<SubjectSeed> {
+): Promise<Omit<SubjectSeed, 'generation'>> {
   const all = await Promise.all(buckets.map((bucket) => rebuildBucket(db, bucket, now)));
   const charged = (b: StoreBucket) =>
     isHeldMetric(b.metric) || (b.metric === 'requests' && exclude?.countsRequest === true);

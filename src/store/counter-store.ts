@@ -108,7 +108,19 @@ export type DecideOutcome =
   /** A retried /reserve: the reservation the first attempt made (whatever its state). */
   | { kind: 'existing'; reservation: Reservation }
   /** These buckets are not known to be complete (Redis lost them, or never had them): rebuild, then retry. */
-  | { kind: 'cold'; buckets: string[] };
+  | ColdOutcome;
+
+/**
+ * Buckets not known to be complete, and the subject's warm generation: the token of its
+ * last markCold ('' if none the store remembers). A seed built after this answer carries
+ * it, and is refused once a markCold came in between: a rebuild read the ledger before
+ * the settle that markCold stands for, so its flags must not come back without it.
+ */
+export interface ColdOutcome {
+  kind: 'cold';
+  buckets: string[];
+  generation: string;
+}
 
 export interface SettleInput {
   subject: string;
@@ -159,7 +171,7 @@ export type ApplyOutcome =
   /** `unreplicated`: no replica acknowledged it in time (cluster): rebuild the subject. */
   | { kind: 'applied'; alerts?: StoredAlert[]; unreplicated?: true }
   | { kind: 'already_applied' }
-  | { kind: 'cold'; buckets: string[] };
+  | ColdOutcome;
 
 /**
  * Buckets of one subject as rebuilt from the ledger and the admission log. Each bucket is
@@ -185,6 +197,8 @@ export interface SubjectSeed {
    * since their usage came from elsewhere). The settle still frees holds and marks the record.
    */
   includedRequestIds: string[];
+  /** The generation of the cold answer the rebuild began from (ColdOutcome). */
+  generation: string;
 }
 
 export interface CounterStore {
@@ -204,16 +218,20 @@ export interface CounterStore {
     buckets: StoreBucket[],
     now: number,
     sessionId: string | null,
-  ): Promise<{ kind: 'states'; states: BucketState[] } | { kind: 'cold'; buckets: string[] }>;
+  ): Promise<{ kind: 'states'; states: BucketState[] } | ColdOutcome>;
+  /** Writes the seed's cold buckets, unless the subject's generation moved on (see ColdOutcome). */
   seed(seed: SubjectSeed): Promise<void>;
   /** Alerts of the subject's settles not yet acknowledged (an instance died before moving them on). */
   pendingAlerts(subject: string): Promise<StoredAlert[]>;
   /** The alerts reached the outbox: the store forgets them. */
   ackAlerts(subject: string, alerts: StoredAlert[]): Promise<void>;
   /**
-   * Forgets that a subject's buckets are complete, so its next decision rebuilds them.
-   * `unreplicated`: no replica acknowledged it, so a failover could bring the flags back.
+   * Forgets that a subject's buckets are complete, so its next decision rebuilds them, and
+   * makes `generation` the subject's warm generation, so no seed begun before writes them.
+   * The caller names the generation, unique to what is forgotten (a dirty mark's value): a
+   * repeated markCold for the same cause then refuses only seeds begun before the first one,
+   * whose rebuilds may have read the ledger before that cause. `unreplicated`: no replica acknowledged it, so a failover could bring the flags back.
    */
-  markCold(subject: string): Promise<{ unreplicated: boolean }>;
+  markCold(subject: string, generation: string): Promise<{ unreplicated: boolean }>;
   close(): Promise<void>;
 }

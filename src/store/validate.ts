@@ -111,6 +111,7 @@ export function assertSeed(seed: SubjectSeed): void {
   assertId('subject', seed.subject);
   assertTime('now', seed.now);
   assertBuckets(seed.buckets.map((b) => b.bucket));
+  if (typeof seed.generation !== 'string') throw new TypeError('counter store: a seed needs its generation');
 }
 
 export function assertRelease(

@@ -68,6 +68,7 @@ export function emptySeed(subject: string, buckets: StoreBucket[], now: number):
     now,
     buckets: buckets.map((b) => ({ bucket: b, usage: [], sessions: [], firstUseStart: null })),
     includedRequestIds: [],
+    generation: '',
   };
 }
 

@@ -57,6 +57,7 @@ describeWithRedis('Redis counter store', () => {
         firstUseStart: T0 - MINUTE,
       })),
       includedRequestIds: ['seeded'],
+      generation: '',
     });
     await d.reserve(u, buckets, T0, 'r1', { estimate: 10, sessionId: 's1' });
     await d.reserve(u, buckets, T0, 'r2', { estimate: 10, sessionId: 's2' });

@@ -36,9 +36,17 @@ describe('script replies', () => {
     });
   });
 
-  it('names cold buckets by id', () => {
-    expect(parseDecide(['cold', 2], buckets, T0)).toEqual({ kind: 'cold', buckets: ['slots'] });
-    expect(parseApply(['cold', 1], buckets)).toEqual({ kind: 'cold', buckets: ['requests'] });
+  it('names cold buckets by id, with the generation a seed must carry', () => {
+    expect(parseDecide(['cold', 'g1', 2], buckets, T0)).toEqual({
+      kind: 'cold',
+      buckets: ['slots'],
+      generation: 'g1',
+    });
+    expect(parseApply(['cold', '', 1], buckets)).toEqual({
+      kind: 'cold',
+      buckets: ['requests'],
+      generation: '',
+    });
   });
 
   it('refuses replies of another shape instead of guessing', () => {
@@ -47,6 +55,7 @@ describe('script replies', () => {
       ['decided', 1, [3, 0, '', 0, []]],
       ['decided', 1, [3, 'x', '', 0, []], [0, 0, '', 0, []]],
       ['cold', 9],
+      ['cold', '', 9],
       ['existing', 'pending', 'h', '1', 'p'],
       ['later'],
     ];

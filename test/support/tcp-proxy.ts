@@ -1,5 +1,10 @@
 import net from 'node:net';
 
+interface Slowness {
+  pattern: RegExp;
+  delayMs: number;
+}
+
 /**
  * A loopback TCP proxy a test can cut: `cut()` drops every open connection and refuses
  * new ones until `restore()`, which is how a test makes PostgreSQL or Redis "go down"
@@ -9,7 +14,7 @@ export class TcpProxy {
   private server: net.Server | null = null;
   private sockets = new Set<net.Socket>();
   private down = false;
-  private slow: { reply: RegExp; delayMs: number } | null = null;
+  private slow: Record<'request' | 'reply', Slowness | null> = { request: null, reply: null };
   port = 0;
 
   constructor(
@@ -43,8 +48,8 @@ export class TcpProxy {
         socket.on('close', () => this.sockets.delete(socket));
         socket.on('error', () => undefined);
       }
-      client.pipe(upstream);
-      this.forwardReplies(upstream, client);
+      this.forward('request', client, upstream);
+      this.forward('reply', upstream, client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -57,16 +62,25 @@ export class TcpProxy {
    * the chunks after it): a server that answers one command slowly.
    */
   slowReplies(reply: RegExp, delayMs: number): void {
-    this.slow = { reply, delayMs };
+    this.slow.reply = { pattern: reply, delayMs };
   }
 
-  private forwardReplies(upstream: net.Socket, client: net.Socket): void {
+  /**
+   * The same for the client's side: a request chunk matching `request` reaches the server
+   * `delayMs` late (a command the client gave up on that still runs later).
+   */
+  slowRequests(request: RegExp, delayMs: number): void {
+    this.slow.request = { pattern: request, delayMs };
+  }
+
+  private forward(direction: 'request' | 'reply', from: net.Socket, to: net.Socket): void {
     let sent = Promise.resolve();
-    upstream.on('data', (chunk: Buffer) => {
-      const delayMs = this.slow?.reply.test(chunk.toString('latin1')) ? this.slow.delayMs : 0;
+    from.on('data', (chunk: Buffer) => {
+      const slow = this.slow[direction];
+      const delayMs = slow?.pattern.test(chunk.toString('latin1')) ? slow.delayMs : 0;
       sent = sent
         .then(() => (delayMs > 0 ? new Promise((resolve) => setTimeout(resolve, delayMs)) : undefined))
-        .then(() => void (client.destroyed || client.write(chunk)));
+        .then(() => void (to.destroyed || to.write(chunk)));
     });
   }
 

@@ -11,6 +11,7 @@ const seedOf = (bucket: StoreBucket, usage: { at: number; amount: number; reques
     now,
     buckets: [{ bucket, usage, sessions: [], firstUseStart: null }],
     includedRequestIds: [],
+    generation: '',
   })[0];
 
 describe('seed plan of a request bucket rebuilt from rollups', () => {

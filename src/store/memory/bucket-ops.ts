@@ -1,6 +1,6 @@
 import { needsWarmth, warmField, windowOf } from '../bucket-plan.js';
 import { amountOf, isHeldMetric, type HeldAmounts } from '../../domain/types.js';
-import type { BucketState, StoreBucket } from '../counter-store.js';
+import type { BucketState, ColdOutcome, StoreBucket } from '../counter-store.js';
 import { activeSessionsKept } from '../store-constants.js';
 import { mapIn, type Hold, type SubjectData } from './subject-data.js';
 import { addUsage, needed, readUsage } from './usage.js';
@@ -140,6 +140,8 @@ function liveSlots(data: SubjectData, bucketId: string, now: number) {
 }
 
 /** Ids of the buckets whose usage is not known to be complete. */
-export function coldIds(data: SubjectData, buckets: readonly StoreBucket[]): string[] {
-  return buckets.filter((b) => needsWarmth(b) && !data.warm.has(warmField(b))).map((b) => b.id);
+/** layout.lua's cold_reply: the buckets not warm with the subject's generation, or null. */
+export function coldOutcome(data: SubjectData, buckets: readonly StoreBucket[]): ColdOutcome | null {
+  const cold = buckets.filter((b) => needsWarmth(b) && !data.warm.has(warmField(b))).map((b) => b.id);
+  return cold.length === 0 ? null : { kind: 'cold', buckets: cold, generation: data.generation };
 }

@@ -2,6 +2,7 @@ import { warmField } from '../bucket-plan.js';
 import type {
   ApplyOutcome,
   BucketState,
+  ColdOutcome,
   CounterStore,
   DecideInput,
   DecideOutcome,
@@ -26,7 +27,7 @@ import {
   assertSettleInput,
 } from '../validate.js';
 import { bucketAdmits } from './admission.js';
-import { bucketState, charge, coldIds, extendRequest, releaseRequest } from './bucket-ops.js';
+import { bucketState, charge, coldOutcome, extendRequest, releaseRequest } from './bucket-ops.js';
 import { recordReservation } from './reserve.js';
 import { pruneSubject } from './prune.js';
 import { readUsage } from './usage.js';
@@ -100,8 +101,8 @@ export class MemoryCounterStore implements CounterStore {
     const data = this.subjectAt(input.subject, now);
     const own = reserve && this.storedReservation(input.subject, reserve.requestId);
     if (own) return { kind: 'existing', reservation: own };
-    const cold = coldIds(data, input.buckets);
-    if (cold.length > 0) return { kind: 'cold', buckets: cold };
+    const cold = coldOutcome(data, input.buckets);
+    if (cold) return cold;
     data.warmUntil = now + WARM_TTL_MS;
     const estimates = heldAmounts(input.estimate, input.tokenEstimate);
     const states = judged(data, input.buckets, now, input.sessionId, estimates);
@@ -129,8 +130,8 @@ export class MemoryCounterStore implements CounterStore {
     const live = data.applied.get(requestId);
     const stored = data.records.get(requestId);
     if (live?.settled || stored?.record.state === 'settled') return { kind: 'already_applied' };
-    const cold = coldIds(data, input.buckets);
-    if (cold.length > 0) return { kind: 'cold', buckets: cold };
+    const cold = coldOutcome(data, input.buckets);
+    if (cold) return cold;
     const amounts = heldAmounts(input.cost, input.tokens);
     const alerts: StoredAlert[] = [];
     for (const bucket of input.buckets) {
@@ -212,11 +213,11 @@ export class MemoryCounterStore implements CounterStore {
     buckets: StoreBucket[],
     now: number,
     sessionId: string | null,
-  ): Promise<{ kind: 'states'; states: BucketState[] } | { kind: 'cold'; buckets: string[] }> {
+  ): Promise<{ kind: 'states'; states: BucketState[] } | ColdOutcome> {
     assertPeek(subject, buckets, now);
     const data = this.subjectAt(subject, now);
-    const cold = coldIds(data, buckets);
-    if (cold.length > 0) return { kind: 'cold', buckets: cold };
+    const cold = coldOutcome(data, buckets);
+    if (cold) return cold;
     data.warmUntil = now + WARM_TTL_MS;
     return { kind: 'states', states: judged(data, buckets, now, sessionId, heldAmounts(0, undefined)) };
   }
@@ -224,13 +225,18 @@ export class MemoryCounterStore implements CounterStore {
   async seed(seed: SubjectSeed): Promise<void> {
     assertSeed(seed);
     const data = this.subjectAt(seed.subject, seed.now);
+    if (data.generation !== seed.generation) return;
     applySeed(data, seed);
     data.warmUntil = seed.now + WARM_TTL_MS;
   }
 
-  async markCold(subject: string): Promise<{ unreplicated: boolean }> {
+  async markCold(subject: string, generation: string): Promise<{ unreplicated: boolean }> {
     assertId('subject', subject);
-    this.subjects.get(subject)?.warm.clear();
+    assertId('generation', generation);
+    const data = this.subjects.get(subject) ?? emptySubject();
+    this.subjects.set(subject, data);
+    data.warm.clear();
+    data.generation = generation;
     return { unreplicated: false };
   }
 

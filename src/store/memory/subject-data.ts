@@ -34,6 +34,8 @@ export interface AppliedMarkers {
 
 export interface SubjectData {
   warm: Set<string>;
+  /** The token of the last markCold ('' before any): a seed must carry it (seed.lua). */
+  generation: string;
   warmUntil: number;
   /** By warm field (bucket id + counting signature), like the Redis usage keys. */
   usage: Map<string, Usage>;
@@ -50,6 +52,7 @@ export interface SubjectData {
 export function emptySubject(): SubjectData {
   return {
     warm: new Set(),
+    generation: '',
     warmUntil: 0,
     usage: new Map(),
     active: new Map(),

@@ -3,6 +3,7 @@ import { isCluster, type RedisClient } from './client.js';
 import type {
   ApplyOutcome,
   BucketState,
+  ColdOutcome,
   CounterStore,
   DecideInput,
   DecideOutcome,
@@ -132,7 +133,7 @@ export class RedisCounterStore implements CounterStore {
     buckets: StoreBucket[],
     now: number,
     sessionId: string | null,
-  ): Promise<{ kind: 'states'; states: BucketState[] } | { kind: 'cold'; buckets: string[] }> {
+  ): Promise<{ kind: 'states'; states: BucketState[] } | ColdOutcome> {
     const input: DecideInput = {
       subject,
       buckets,
@@ -169,15 +170,16 @@ export class RedisCounterStore implements CounterStore {
     pipelineResults(this.redis, await roundTrip(this.redis, () => pipeline.exec()));
   }
 
-  async markCold(subject: string): Promise<{ unreplicated: boolean }> {
+  async markCold(subject: string, generation: string): Promise<{ unreplicated: boolean }> {
     assertId('subject', subject);
-    const key = this.calls.warm(subject);
+    assertId('generation', generation);
+    const args = scriptArgs(this.calls.cold(subject, generation));
     const ackMs = this.ackBudget();
     if (ackMs === null) {
-      await roundTrip(this.redis, () => this.redis.del(key));
+      await roundTrip(this.redis, () => this.redis.qgCold(...args));
       return { unreplicated: false };
     }
-    const { unreplicated } = await this.acknowledged((p) => p.del(key), ackMs);
+    const { unreplicated } = await this.acknowledged((p) => p.qgCold(...args), ackMs);
     return { unreplicated };
   }
 

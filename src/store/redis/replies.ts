@@ -3,6 +3,7 @@ import { windowOf } from '../bucket-plan.js';
 import type {
   ApplyOutcome,
   BucketState,
+  ColdOutcome,
   DecideOutcome,
   ExtendOutcome,
   Reservation,
@@ -18,14 +19,13 @@ export class ScriptReplyError extends Error {
 }
 
 type Decided = Extract<DecideOutcome, { kind: 'decided' }>;
-type Cold = { kind: 'cold'; buckets: string[] };
 
 /** `decide.lua`'s reply; a reservation is filled in by the caller. */
 export function parseDecide(
   reply: unknown,
   buckets: readonly StoreBucket[],
   now: number,
-): Decided | Cold | { kind: 'existing'; record: Omit<Reservation, 'requestId' | 'subject'> } {
+): Decided | ColdOutcome | { kind: 'existing'; record: Omit<Reservation, 'requestId' | 'subject'> } {
   const [tag, ...rest] = array(reply, 'decide reply');
   switch (tag) {
     case 'existing':
@@ -86,11 +86,11 @@ function recordFields([state, bodyHash, expiresAt, payload]: unknown[]): Omit<
   };
 }
 
-function parseCold(indexes: unknown[], buckets: readonly StoreBucket[]): Cold {
+function parseCold([generation, ...indexes]: unknown[], buckets: readonly StoreBucket[]): ColdOutcome {
   const ids = indexes.map(
     (i) => buckets[integer(i, 'cold index') - 1]?.id ?? fail(`cold index ${String(i)} out of range`),
   );
-  return { kind: 'cold', buckets: ids };
+  return { kind: 'cold', buckets: ids, generation: text(generation, 'generation') };
 }
 
 function parseState(reply: unknown, bucket: StoreBucket, now: number): BucketState {

@@ -90,8 +90,17 @@ export class ScriptCalls {
     for (const requestId of new Set(seed.includedRequestIds)) {
       keys.push(key({ kind: 'applied', subject: seed.subject, requestId }));
     }
-    const args = [...settings(seed.now, plans.length), ...plans.flatMap((p) => seedBucketArgs(p, seed.now))];
+    const args = [
+      ...settings(seed.now, plans.length),
+      seed.generation,
+      ...plans.flatMap((p) => seedBucketArgs(p, seed.now)),
+    ];
     return { keys, args };
+  }
+
+  /** cold.lua reads no time: its head carries 0 for now. */
+  cold(subject: string, generation: string): ScriptCall {
+    return { keys: [this.warm(subject)], args: [...settings(0, 0), generation] };
   }
 
   claim(requestId: string, expected: string, subject: string, ttlMs: number): ScriptCall {

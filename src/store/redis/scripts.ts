@@ -17,6 +17,7 @@ const PARTS = {
   qgExtend: [...BUCKET_PARTS, 'extend'],
   qgUndo: [...BUCKET_PARTS, 'undo'],
   qgSeed: ['lib', 'seed'],
+  qgCold: ['lib', 'cold'],
   qgClaim: ['claim'],
 } as const;
 
@@ -35,6 +36,7 @@ declare module 'ioredis' {
     qgExtend: ScriptCommand<Context>;
     qgUndo: ScriptCommand<Context>;
     qgSeed: ScriptCommand<Context>;
+    qgCold: ScriptCommand<Context>;
     qgClaim: ScriptCommand<Context>;
   }
 }

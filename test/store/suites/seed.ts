@@ -10,6 +10,7 @@ export function seedSuite(store: () => CounterStore): void {
       now: T0,
       buckets: [{ bucket: b, usage, sessions: [], firstUseStart: null }],
       includedRequestIds: [],
+      generation: '',
     });
 
   describe('seed', () => {
@@ -64,6 +65,7 @@ export function seedSuite(store: () => CounterStore): void {
           },
         ],
         includedRequestIds: [rid(u, 'late')],
+        generation: '',
       });
       expect(await d.settle(u, [already, rebuilt], T0 + MINUTE, 'late', 200)).toEqual({ kind: 'applied' });
       const states = await d.states(u, [already, rebuilt], T0 + MINUTE);
@@ -93,6 +95,7 @@ export function seedSuite(store: () => CounterStore): void {
           },
         ],
         includedRequestIds: [],
+        generation: '',
       });
       const live = await d.check(u, [sessions], T0, { sessionId: 'old-but-live' });
       expect(stateOf(live, 'sessions')).toMatchObject({ used: 2, reconnect: true });
@@ -115,6 +118,7 @@ export function seedSuite(store: () => CounterStore): void {
           },
         ],
         includedRequestIds: [],
+        generation: '',
       });
       expect((await d.states(u, [cost], T0)).get('fu')).toMatchObject({
         used: 100,
@@ -138,6 +142,7 @@ export function seedSuite(store: () => CounterStore): void {
         now: T0 + 2 * HOUR,
         buckets: [daily, total].map((b) => ({ bucket: b, usage, sessions: [], firstUseStart: null })),
         includedRequestIds: [],
+        generation: '',
       });
       const states = await d.states(u, [daily, total], T0 + 2 * HOUR);
       expect(states.get('daily')?.used).toBe(20);

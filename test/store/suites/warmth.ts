@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { CounterStore, StoreBucket, SubjectSeed } from '../../../src/store/counter-store.js';
+import type {
+  ColdOutcome,
+  CounterStore,
+  StoreBucket,
+  SubjectSeed,
+} from '../../../src/store/counter-store.js';
 import { bucket, driver, freshSubject, HOUR, T0 } from '../fixtures.js';
 
 export function warmthSuite(store: () => CounterStore): void {
@@ -8,14 +13,17 @@ export function warmthSuite(store: () => CounterStore): void {
     subject: string,
     b: StoreBucket,
     usage: SubjectSeed['buckets'][number]['usage'],
-    included: string[] = [],
+    generation = '',
   ) =>
     store().seed({
       subject,
       now: T0,
       buckets: [{ bucket: b, usage, sessions: [], firstUseStart: null }],
-      includedRequestIds: included,
+      includedRequestIds: [],
+      generation,
     });
+  const generationOf = (outcome: { kind: string }) =>
+    outcome.kind === 'cold' ? (outcome as ColdOutcome).generation : null;
 
   describe('cold buckets', () => {
     it('are reported by decide, peek and settle, and nothing is recorded', async () => {
@@ -26,7 +34,7 @@ export function warmthSuite(store: () => CounterStore): void {
         bucket.sessionsLog('sessions', 5),
         bucket.concurrency('slots', 5),
       ];
-      const cold = { kind: 'cold', buckets: ['cost', 'requests', 'sessions'] };
+      const cold = { kind: 'cold', buckets: ['cost', 'requests', 'sessions'], generation: '' };
       expect(await d.reserve(u, buckets, T0, 'r1', { estimate: 100, sessionId: 's1' })).toEqual(cold);
       expect(await d.check(u, buckets, T0)).toEqual(cold);
       expect(await store().peek(u, buckets, T0, null)).toEqual(cold);
@@ -46,7 +54,7 @@ export function warmthSuite(store: () => CounterStore): void {
       const u = freshSubject();
       const [warm, cold] = [bucket.requestsLog('warm', 5), bucket.requestsLog('cold', 5)];
       await d.warm(u, [warm]);
-      expect(await d.check(u, [warm, cold], T0)).toEqual({ kind: 'cold', buckets: ['cold'] });
+      expect(await d.check(u, [warm, cold], T0)).toEqual({ kind: 'cold', buckets: ['cold'], generation: '' });
     });
 
     it('a changed window definition is cold until rebuilt', async () => {
@@ -57,6 +65,7 @@ export function warmthSuite(store: () => CounterStore): void {
       expect(await d.check(u, [bucket.requestsLog('requests', 5, 2 * HOUR)], T0)).toEqual({
         kind: 'cold',
         buckets: ['requests'],
+        generation: '',
       });
     });
 
@@ -65,10 +74,41 @@ export function warmthSuite(store: () => CounterStore): void {
       const cost = bucket.costSlices('cost', 1_000);
       await d.warm(u, [cost]);
       await d.settle(u, [cost], T0, 'a', 300);
-      expect(await store().markCold(u)).toEqual({ unreplicated: false });
-      expect(await d.check(u, [cost], T0)).toEqual({ kind: 'cold', buckets: ['cost'] });
-      await seedOf(u, cost, [{ at: T0, amount: 120, requestId: 'x' }]);
+      expect(await store().markCold(u, 'g1')).toEqual({ unreplicated: false });
+      const cold = await d.check(u, [cost], T0);
+      expect(cold).toMatchObject({ kind: 'cold', buckets: ['cost'] });
+      await seedOf(u, cost, [{ at: T0, amount: 120, requestId: 'x' }], generationOf(cold) ?? '');
       expect((await d.states(u, [cost], T0)).get('cost')?.used).toBe(120);
+    });
+
+    // A rebuild that read the ledger before a settle, then met a markCold standing for that
+    // settle (its apply failed; a sweep forgot the flags), must not bring the flags back.
+    it('refuses a seed begun before a markCold, and takes one begun after it', async () => {
+      const u = freshSubject();
+      const cost = bucket.costSlices('cost', 1_000);
+      const before = generationOf(await d.check(u, [cost], T0));
+      expect(before).toBe('');
+      await store().markCold(u, 'g1');
+      await seedOf(u, cost, [{ at: T0, amount: 100, requestId: 'a' }], before ?? '');
+      const after = generationOf(await d.check(u, [cost], T0));
+      expect(after).toBe('g1');
+      await seedOf(u, cost, [{ at: T0, amount: 250, requestId: 'late' }], after ?? '');
+      expect((await d.states(u, [cost], T0)).get('cost')?.used).toBe(250);
+    });
+
+    it('a markCold repeated for one cause spares seeds begun after the first; another cause refuses them', async () => {
+      const u = freshSubject();
+      const cost = bucket.costSlices('cost', 1_000);
+      await d.warm(u, [cost]);
+      await store().markCold(u, 'mark-1');
+      expect(generationOf(await d.settle(u, [cost], T0, 'a', 10))).toBe('mark-1');
+      await store().markCold(u, 'mark-1');
+      await seedOf(u, cost, [{ at: T0, amount: 40, requestId: 'b' }], 'mark-1');
+      expect((await d.states(u, [cost], T0)).get('cost')?.used).toBe(40);
+      await store().markCold(u, 'mark-2');
+      expect(generationOf(await store().peek(u, [cost], T0, null))).toBe('mark-2');
+      await seedOf(u, cost, [], 'mark-1');
+      expect(await d.check(u, [cost], T0)).toMatchObject({ kind: 'cold', generation: 'mark-2' });
     });
   });
 }

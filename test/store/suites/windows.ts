@@ -169,7 +169,11 @@ export function windowsSuite(store: () => CounterStore): void {
       await d.warm(u, [before]);
       await d.reserve(u, [before], T0, 'r1');
       const now = T0 + 2 * HOUR;
-      expect(await store().peek(u, [marked], now, null)).toEqual({ kind: 'cold', buckets: ['fu'] });
+      expect(await store().peek(u, [marked], now, null)).toEqual({
+        kind: 'cold',
+        buckets: ['fu'],
+        generation: '',
+      });
       await store().seed({
         subject: u,
         now,
@@ -177,6 +181,7 @@ export function windowsSuite(store: () => CounterStore): void {
           { bucket: marked, usage: [{ at: T0, amount: 1, requestId: 'x' }], sessions: [], firstUseStart: T0 },
         ],
         includedRequestIds: [],
+        generation: '',
       });
       expect((await d.states(u, [marked], now)).get('fu')).toMatchObject({ used: 0, windowStart: null });
       expect(stateOf(await d.reserve(u, [marked], now, 'r2'), 'fu')).toMatchObject({

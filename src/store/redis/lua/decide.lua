@@ -12,7 +12,7 @@
 --       (base64url, '' = none); 10 session ttl ms; 11 request id (base64url); 12 hold ttl ms;
 --       13 body hash; 14 payload; 15 record ttl ms; 16.. 1 per bucket (layout.lua)
 -- Reply {'existing', state, bodyHash, expiresAt, payload}   the request id already reserved here
---       {'cold', i, ...}                                     1-based indexes of cold buckets
+--       {'cold', generation, i, ...}                         1-based indexes of cold buckets
 --       {'decided', 1|0, state, ...}                         admitted?, one state per bucket:
 --       states after recording when admitted, as found when refused
 
@@ -32,9 +32,9 @@ if RECORD then
   end
 end
 
-local cold = cold_indexes(buckets)
-if #cold > 0 then
-  return { 'cold', unpack(cold) }
+local cold = cold_reply(buckets)
+if cold then
+  return cold
 end
 refresh_warmth()
 

@@ -73,8 +73,10 @@ local function amount_of(b, amounts)
   return amounts[b.metric] or 0
 end
 
--- One HMGET for every bucket's warm flag (concurrency slots are never rebuilt).
-local function cold_indexes(buckets)
+-- The 'cold' reply when some bucket is not warm, else nil: {'cold', generation, i, ...}
+-- (1-based indexes), the generation being what a seed of them must carry. One HMGET reads
+-- every bucket's warm flag (concurrency slots are never rebuilt).
+local function cold_reply(buckets)
   local fields, of = {}, {}
   for _, b in ipairs(buckets) do
     if b.metric ~= 'concurrency' then
@@ -82,15 +84,16 @@ local function cold_indexes(buckets)
       of[#fields] = b.index
     end
   end
-  local cold = {}
   if #fields == 0 then
-    return cold
+    return nil
   end
   local flags = redis.call('HMGET', KEY_WARM, unpack(fields))
+  local reply = nil
   for j = 1, #fields do
     if not flags[j] then
-      cold[#cold + 1] = of[j]
+      reply = reply or { 'cold', redis.call('HGET', KEY_WARM, GENERATION) or '' }
+      reply[#reply + 1] = of[j]
     end
   end
-  return cold
+  return reply
 end

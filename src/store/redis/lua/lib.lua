@@ -1,7 +1,8 @@
 -- lib.lua — prepended to every quotagate script at load time (see scripts.ts); not a script
 -- by itself. The shared head of every script's arguments:
 --
--- KEYS[1]     the subject's warm flags (hash: bucket warm field -> '1')
+-- KEYS[1]     the subject's warm flags (hash: bucket warm field -> '1', and '~gen' -> the
+--             token of the subject's last cold.lua)
 -- ARGV[1..6]  now (epoch ms), bucket count, ttl margin ms, warm ttl ms, log keep min,
 --             applied-marker ttl ms
 --
@@ -14,6 +15,9 @@ local WARM_TTL_MS = tonumber(ARGV[4])
 local LOG_KEEP_MIN = tonumber(ARGV[5])
 local APPLIED_TTL_MS = tonumber(ARGV[6])
 local KEY_WARM = KEYS[1]
+-- The warm flags' field holding the subject's warm generation (cold.lua); '~' is no base64url
+-- character, so no bucket's field can be it.
+local GENERATION = '~gen'
 
 local function fmt(n)
   return string.format('%d', n)

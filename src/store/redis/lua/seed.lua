@@ -3,15 +3,18 @@
 -- a sum): its usage and active-session structures are replaced, then flagged warm. Each
 -- included request gets the written buckets' fields in its applied markers, so a late settle
 -- of it charges nothing twice there (and still charges buckets this seed did not write).
+-- Nothing is written when the subject's warm generation is no longer the one the rebuild
+-- began from: a cold.lua came in between, for a settle the rebuild's ledger read missed.
 --
 -- KEYS  1 warm flags; then 2 per bucket: usage, active sessions; then 1 per included request:
 --       its applied markers (hash)
--- ARGV  1-6 shared head (lib.lua); then per bucket, variable length:
+-- ARGV  1-6 shared head (lib.lua); 7 the generation of the cold answer the rebuild began
+--       from ('' = none); then per bucket, variable length:
 --       warm field, mode, usage ttl ms ('' = none), active ttl ms, n, n pairs, m, m pairs
 --       usage pairs: log (member, time) -> ZADD; slices (slice start, amount), window
 --       ('st', start)('n', used), first_use ('s', start)('n', used) -> HSET
 --       active pairs: (session id base64url, activeUntil) -> ZADD
--- Reply the number of buckets written
+-- Reply the number of buckets written; -1 when the generation moved on
 
 -- A bucket's flags under an older signature name storage no decision reads any more.
 local function forget_other_signatures(field)
@@ -33,8 +36,12 @@ local function write_usage(key, mode, from, n)
   end
 end
 
+if (redis.call('HGET', KEY_WARM, GENERATION) or '') ~= ARGV[7] then
+  return -1
+end
+
 local written = {}
-local pos, key = 7, 2
+local pos, key = 8, 2
 for _ = 1, BUCKET_COUNT do
   local field, mode, usage_ttl, active_ttl = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2], ARGV[pos + 3]
   local n = tonumber(ARGV[pos + 4])

@@ -7,7 +7,7 @@
 --       (layout.lua); last: the subject's pending alerts (list, until acknowledged)
 -- ARGV  1-6 shared head (lib.lua); 7 request id (base64url); 8 amounts 'cost input output'; 9 count request
 --       '1'|'0'; 10.. 1 per bucket (layout.lua)
--- Reply {'applied', alert, ...} | {'already_applied'} | {'cold', i, ...} (nothing recorded unless
+-- Reply {'applied', alert, ...} | {'already_applied'} | {'cold', generation, i, ...} (nothing recorded unless
 --       'applied'); an alert is 'context thresholdIndex used resetAt|- requestId now'
 
 local REQ = ARGV[7]
@@ -45,9 +45,9 @@ local state = redis.call('HGET', KEY_RECORD, 'state')
 if markers[1] or state == 'settled' then
   return { 'already_applied' }
 end
-local cold = cold_indexes(buckets)
-if #cold > 0 then
-  return { 'cold', unpack(cold) }
+local cold = cold_reply(buckets)
+if cold then
+  return cold
 end
 
 for i, b in ipairs(buckets) do
