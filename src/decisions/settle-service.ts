@@ -18,7 +18,6 @@ import { LedgerUnavailableError, type LedgerOutcome, type SettleBatcher } from '
 import type { ConfigSnapshot } from '../snapshot/snapshot.js';
 import type { CounterStore, Reservation } from '../store/counter-store.js';
 import { StoreMisconfiguredError, StoreUnavailableError } from '../store/store-errors.js';
-import { recordFirstUseStarts } from './admissions-log.js';
 import { decodePayload, type ReservationPayload } from './reservation-payload.js';
 import type { DataPlaneObserver } from './observer.js';
 import type { StoreHealth } from './store-health.js';
@@ -76,6 +75,12 @@ type ChargePlan = Omit<ReservationPayload, 'v' | 'estimateMicros' | 'reservedAt'
 /** Buckets the ledger names for a rebuild: spend, tokens and request counts (sessions have their own log). */
 const ledgerBuckets = (buckets: Bucket[]) =>
   buckets.filter((b) => isHeldMetric(b.metric) || b.metric === 'requests').map((b) => b.key);
+
+/** The first-use buckets by key, for the ledger to record where the settle may open one. */
+const firstUseLengths = (buckets: Bucket[]) =>
+  Object.fromEntries(
+    buckets.flatMap((b) => (b.counting.mode === 'first_use' ? [[b.key, b.counting.lengthMs]] : [])),
+  );
 
 /** Keys read `axis:owner|scope|metric|slot`; owners are percent-encoded, so `|` only separates. */
 const isCostBucket = (key: string) => key.split('|')[2] === 'cost';
@@ -194,7 +199,6 @@ export function createSettleService(deps: SettleDeps) {
           }),
         { requestId: input.requestId, countsRequest: plan.countRequest },
       );
-      await recordFirstUse(plan, now);
       deps.health.markUp();
       // A failover could lose it with its master: the ledger has it, the rebuild restores it.
       if (outcome.kind === 'applied' && outcome.unreplicated) await markDirty(plan.userId);
@@ -212,18 +216,6 @@ export function createSettleService(deps: SettleDeps) {
       deps.observer.storeError('redis', err.reason);
       return markDirty(plan.userId);
     }
-  }
-
-  /**
-   * A settle may open a first-use window (a direct settle, or spend after the window closed
-   * or was reset); its start goes to PostgreSQL like a reserve's. Only plans with first-use
-   * buckets pay the extra store read.
-   */
-  async function recordFirstUse(plan: ChargePlan, now: number): Promise<void> {
-    const firstUse = plan.buckets.filter((b) => b.counting.mode === 'first_use');
-    if (firstUse.length === 0) return;
-    const peeked = await store.peek(plan.userId, toStoreBuckets(firstUse), now, null);
-    if (peeked.kind === 'states') recordFirstUseStarts(deps.writeBehind, firstUse, peeked.states);
   }
 
   /** False when PostgreSQL refused too: the batch's apply intent then stays for a sweep. */
@@ -304,6 +296,7 @@ export function createSettleService(deps: SettleDeps) {
       settledAt: new Date(now),
       metadata: input.metadata,
       markDirty: down || deps.health.isDown,
+      firstUseMs: firstUseLengths(plan.buckets),
     };
     const outcome = await record(entry);
     const reused =

@@ -23,6 +23,11 @@ export interface LedgerEntry {
   metadata: unknown;
   /** Redis is known unreachable: mark the subject dirty in the same transaction. */
   markDirty: boolean;
+  /**
+   * The first-use buckets among `buckets`, by key: their window length in ms. The statement
+   * records where this request may have opened a window (ledger-statement.ts `opened`).
+   */
+  firstUseMs?: Record<string, number>;
 }
 
 export interface StoredLedgerRow {

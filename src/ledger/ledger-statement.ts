@@ -6,7 +6,8 @@ import { rollupLevels, type RollupLevel } from './rollup-slices.js';
  * runs: inside a caller's transaction (insertEntries, via drizzle) and as the whole batch in
  * one prepared statement (SettleBatcher). $1–$15 are the entries' columns, $16 their
  * dirty-mark flags, $17 the rollup levels of their buckets (rollupLevels; a bucket missing
- * from it gets every level), $18 the apply intent's due delay in ms.
+ * from it gets every level), $18 the window length of their first-use buckets (by key),
+ * $19 the apply intent's due delay in ms.
  *
  * The gate is ledger_request_ids (the ledger is partitioned, so request-id uniqueness
  * cannot live on it, migrations/0006): a new id gets a row, recorded at its settle instant;
@@ -88,6 +89,30 @@ const WRITE = `
         cost_micros = ledger_rollups.cost_micros + excluded.cost_micros,
         input_tokens = ledger_rollups.input_tokens + excluded.input_tokens,
         output_tokens = ledger_rollups.output_tokens + excluded.output_tokens
+    ), opened as (
+      -- SPEC §4.1: a request opens a first-use window where none is open: at its reserve (or
+      -- direct settle), and its spend again if it settles after that window ended. Such an
+      -- instant no recorded start covers is a candidate start, so a rebuild counts it in a
+      -- window even if the store never saw it (an outage, an instance dead before its apply);
+      -- domain/first-use.ts skips candidates inside an earlier window. One row per window
+      -- once the reserve's own start is written behind (both instants before that).
+      insert into first_use_windows (bucket_key, started_at, length_ms)
+      select distinct c.bucket, t.at, f.len
+      from charged c,
+        lateral (select split_part(c.bucket, '|', 3) as metric,
+          ($18::jsonb ->> c.bucket)::bigint * interval '1 millisecond' as span,
+          ($18::jsonb ->> c.bucket)::bigint as len) f,
+        lateral (values (c.counted_at), (case when f.metric <> 'requests' then c.settled_at end)) t(at)
+      where c.status = 'settled' and t.at is not null and f.len is not null
+        and case f.metric
+          when 'cost' then c.cost_micros when 'input_tokens' then c.input_tokens
+          when 'output_tokens' then c.output_tokens when 'tokens' then c.input_tokens + c.output_tokens
+          when 'requests' then 1 else 0 end > 0
+        and not exists (
+          select 1 from first_use_windows w where w.bucket_key = c.bucket and w.started_at <= t.at
+            and w.started_at > t.at - f.span)
+      order by 1, 2
+      on conflict do nothing
     ), closed as (
       -- The ledger now counts these requests: their reservation rows have done their job.
       delete from reservations where request_id in (select request_id from entry)
@@ -138,7 +163,7 @@ export const WRITE_ROWS = `${WRITE}
  */
 export const WRITE_BATCH = `${WRITE}, intent as (
       insert into apply_intents (subjects, due_at)
-      select jsonb_agg(distinct user_id), now() + $18::bigint * interval '1 millisecond'
+      select jsonb_agg(distinct user_id), now() + $19::bigint * interval '1 millisecond'
       from entry where status = 'settled' and not mark_dirty
       having count(*) > 0
       returning id
@@ -158,7 +183,7 @@ export const WRITE_BATCH = `${WRITE}, intent as (
 
 const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
 
-/** $1–$17 of WRITE_ROWS and WRITE_BATCH: one array per column, the same text for 1 entry or 500. */
+/** $1–$18 of WRITE_ROWS and WRITE_BATCH: one array per column, the same text for 1 entry or 500. */
 export function entryColumns(entries: LedgerEntry[]): unknown[] {
   const levels: Record<string, RollupLevel[]> = {};
   for (const e of entries) for (const b of e.buckets) levels[b] ??= rollupLevels(b);
@@ -181,5 +206,6 @@ export function entryColumns(entries: LedgerEntry[]): unknown[] {
     column((e) => json(e.metadata)),
     column((e) => e.markDirty),
     JSON.stringify(levels),
+    JSON.stringify(Object.assign({}, ...entries.map((e) => e.firstUseMs ?? {}))),
   ];
 }

@@ -1,12 +1,13 @@
 import { and, desc, eq, gt, gte, sql } from 'drizzle-orm';
 import { containsBucket, countedAt, countedSince } from './bucket-rows.js';
 import type { Executor } from '../db/client.js';
-import { firstUseWindows, reservations, sessionAdmissions, usageLedger } from '../db/schema.js';
+import { reservations, sessionAdmissions, usageLedger } from '../db/schema.js';
 import type { StoreBucket, SubjectSeed } from '../store/counter-store.js';
 import { activeSessionsKept } from '../store/store-constants.js';
 import { isHeldMetric, type HeldMetric } from '../domain/types.js';
 import { rolledUsage, type RolledMetric } from './rollup-read.js';
 import { coarsestLevel, rawEdge, type SliceLevel } from './rollup-slices.js';
+import { openFirstUseStart } from './first-use-starts.js';
 
 /** How long a late Redis apply of a settle may trail its commit; the store's marker TTL matches. */
 export const LATE_APPLY_WINDOW_MS = 15 * 60_000;
@@ -126,23 +127,6 @@ function rangeStart(bucket: StoreBucket, now: number, firstUseStart: number | nu
     case 'concurrency':
       return null;
   }
-}
-
-async function openFirstUseStart(db: Executor, bucket: StoreBucket, now: number): Promise<number | null> {
-  if (bucket.counting.mode !== 'first_use') return null;
-  const { lengthMs, floor } = bucket.counting;
-  const [row] = await db
-    .select({ startedAt: firstUseWindows.startedAt })
-    .from(firstUseWindows)
-    .where(
-      and(
-        eq(firstUseWindows.bucketKey, bucket.id),
-        gt(firstUseWindows.startedAt, new Date(Math.max(now - lengthMs, floor - 1))),
-      ),
-    )
-    .orderBy(desc(firstUseWindows.startedAt))
-    .limit(1);
-  return row ? row.startedAt.getTime() : null;
 }
 
 /** What a settle charged a held metric's bucket: µ$, or tokens (`tokens` = input + output). */

@@ -203,6 +203,28 @@ describeWithServers('recovery paths', () => {
     expect(bucketOf(third.body, keyOf('user', user, group, 'cost', '5h')).resetAt).toBe(resetAt);
   });
 
+  // Found by `npm run chaos -- --redis-cluster --seed 906423072`: a direct settle during a
+  // Redis outage opened no window anywhere, and the rebuild counted its spend in none.
+  it('opens the first-use window of a settle committed while Redis was unreachable', async () => {
+    const { user, model, group } = await subject([
+      { metric: 'cost', window: '5h', reset: 'first_use', limit: 10 },
+    ]);
+    const cost = keyOf('user', user, group, 'cost', '5h');
+    expect(await used(g, user, model, cost, T0)).toBe(0);
+    proxy.cut();
+    const settledAt = T0 + HOUR;
+    const settled = await g.settle({ requestId: uid('r'), costUsd: 4, userId: user, model }, settledAt);
+    expect(settled.status).toBe(200);
+    proxy.restore();
+    await until(async () => (await g.usage({ userId: user, model }, settledAt + 1)).status === 200);
+    await until(async () => (await dirtyRows()) === 0);
+    const usage = await g.usage({ userId: user, model }, settledAt + HOUR);
+    expect(bucketOf(usage.body, cost)).toMatchObject({
+      used: 4,
+      resetAt: new Date(settledAt + 5 * HOUR).toISOString(),
+    });
+  });
+
   it('writes behind a replayed reserve whose first answer was lost, so a loss of Redis keeps it', async () => {
     const { user, model, group } = await subject([{ metric: 'sessions', window: '20h', limit: 2 }]);
     const sessions = keyOf('user', user, group, 'sessions', '20h');
