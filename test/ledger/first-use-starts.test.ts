@@ -5,8 +5,8 @@ import { openPostgres, type Database } from '../../src/db/client.js';
 import { applyMigrations } from '../../src/db/migrate.js';
 import { firstUseWindows } from '../../src/db/schema.js';
 import { openFirstUseStart } from '../../src/ledger/first-use-starts.js';
-import type { LedgerEntry } from '../../src/ledger/ledger-rows.js';
 import { SettleBatcher } from '../../src/ledger/settle-batcher.js';
+import { ledgerEntry } from '../support/ledger.js';
 import { describeWithPostgres, useTestDatabase } from '../support/services.js';
 
 const HOUR = 3_600_000;
@@ -32,26 +32,17 @@ describeWithPostgres('first-use starts recorded by the ledger statement', () => 
   const bucket = (user: string) => `user:${user}|*|cost|5h`;
   const settle = (user: string, at: number, costMicros: number, reservedAt: number | null = null) => {
     sequence += 1;
-    const entry: LedgerEntry = {
-      requestId: `fu-${sequence}`,
-      userId: user,
-      keyId: null,
-      model: 'claude-opus-4-1',
-      modelGroupId: null,
-      costMicros,
-      inputTokens: 0,
-      outputTokens: 0,
-      countedInUserGlobal: true,
-      countedInKeyGlobal: false,
-      buckets: [bucket(user)],
-      status: 'settled',
-      reservedAt: reservedAt === null ? null : new Date(reservedAt),
-      settledAt: new Date(at),
-      metadata: null,
-      markDirty: false,
-      firstUseMs: { [bucket(user)]: LENGTH },
-    };
-    return batcher.submit(entry);
+    return batcher.submit(
+      ledgerEntry({
+        requestId: `fu-${sequence}`,
+        userId: user,
+        costMicros,
+        buckets: [bucket(user)],
+        reservedAt: reservedAt === null ? null : new Date(reservedAt),
+        settledAt: new Date(at),
+        firstUseMs: { [bucket(user)]: LENGTH },
+      }),
+    );
   };
   const starts = async (user: string) =>
     (

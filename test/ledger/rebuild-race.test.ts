@@ -8,6 +8,7 @@ import type { CounterStore, SubjectSeed } from '../../src/store/counter-store.js
 import { connectRedis } from '../../src/store/redis/connect.js';
 import { RedisCounterStore } from '../../src/store/redis/redis-store.js';
 import { bucket, freshSubject, MINUTE, T0 } from '../store/fixtures.js';
+import { ledgerEntry } from '../support/ledger.js';
 import { describeWithServers, services, useRedisPrefix, useTestDatabase } from '../support/services.js';
 
 /**
@@ -53,24 +54,14 @@ describeWithServers('a rebuild overtaken by a sweep', () => {
     return { delayed, seedArrived, release, seeds };
   }
 
-  const settled = (subject: string, bucketId: string, costMicros: number, at: number) => ({
-    requestId: `${subject}-settle`,
-    userId: subject,
-    keyId: null,
-    model: 'claude-opus-4-1',
-    modelGroupId: null,
-    costMicros,
-    inputTokens: 0,
-    outputTokens: 0,
-    countedInUserGlobal: true,
-    countedInKeyGlobal: false,
-    buckets: [bucketId],
-    status: 'settled' as const,
-    reservedAt: null,
-    settledAt: new Date(at),
-    metadata: null,
-    markDirty: false,
-  });
+  const settled = (subject: string, bucketId: string, costMicros: number, at: number) =>
+    ledgerEntry({
+      requestId: `${subject}-settle`,
+      userId: subject,
+      costMicros,
+      buckets: [bucketId],
+      settledAt: new Date(at),
+    });
 
   it('refuses the late seed and rebuilds again, counting the swept settle', async () => {
     const subject = freshSubject();

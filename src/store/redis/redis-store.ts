@@ -1,4 +1,5 @@
-import type { ChainableCommander } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import type { ChainableCommander, Cluster } from 'ioredis';
 import { isCluster, type RedisClient } from './client.js';
 import type {
   ApplyOutcome,
@@ -35,9 +36,10 @@ export interface RedisStoreOptions {
   /** Namespace of every key (no braces): one per deployment, or per test file. */
   prefix: string;
   /**
-   * Cluster only: after each settle, WAIT up to this many ms for one replica to acknowledge
-   * it. A settle no replica has could be lost with its master in a failover, so it comes
-   * back `unreplicated` and the caller marks the subject for rebuild (PostgreSQL has it).
+   * Cluster only: after each settle, WAIT up to this many ms for every replica of its master
+   * to acknowledge it. A settle a replica lacks could be lost in a failover that promotes
+   * that one, so it comes back `unreplicated` and the caller marks the subject for rebuild
+   * (PostgreSQL has it).
    */
   replicaAckMs?: number;
 }
@@ -50,6 +52,7 @@ export interface RedisStoreOptions {
 export class RedisCounterStore implements CounterStore {
   readonly kind = 'redis';
   private readonly calls: ScriptCalls;
+  private replicasSeen = false;
 
   constructor(
     private readonly redis: RedisClient,
@@ -79,28 +82,43 @@ export class RedisCounterStore implements CounterStore {
     if (ackMs === null) {
       return parseApply(await roundTrip(this.redis, () => this.redis.qgSettle(...args)), input.buckets);
     }
-    const { reply, unreplicated } = await this.acknowledged((p) => p.qgSettle(...args), ackMs);
+    const warm = this.calls.warm(input.subject);
+    const { reply, unreplicated } = await this.acknowledged(warm, (p) => p.qgSettle(...args), ackMs);
     const outcome = parseApply(reply, input.buckets);
     return outcome.kind === 'applied' && unreplicated ? { ...outcome, unreplicated: true } : outcome;
   }
 
-  /** A write that must outlive a failover waits for a replica: on a Cluster that has them. */
+  /**
+   * A write that must outlive a failover waits for the replicas: on a Cluster that has them.
+   * Once seen, replicas are assumed from then on: the client's node list is briefly empty or
+   * partial while a cluster restarts or fails over, and a settle then sent without WAIT
+   * would be acknowledged by nobody yet never marked.
+   */
   private ackBudget(): number | null {
     const ackMs = this.options.replicaAckMs;
     const redis = this.redis;
-    return ackMs !== undefined && isCluster(redis) && redis.nodes('slave').length > 0 ? ackMs : null;
+    if (ackMs === undefined || !isCluster(redis)) return null;
+    this.replicasSeen ||= redis.nodes('slave').length > 0;
+    return this.replicasSeen ? ackMs : null;
   }
 
-  /** The command, then WAIT (no key: the pipeline sends it to the same master, right behind). */
+  /**
+   * The command, then WAIT (no key: the pipeline sends it to the same master, right behind)
+   * for every replica the client knows of `key`'s slot, at least one: a failover may promote
+   * any of them, so one acknowledgement of two would not make the write outlive it.
+   */
   private async acknowledged(
+    key: string,
     add: (pipeline: ChainableCommander) => ChainableCommander,
     ackMs: number,
   ): Promise<{ reply: unknown; unreplicated: boolean }> {
+    const redis = this.redis as Cluster;
+    const replicas = Math.max(1, (redis.slots[calculateSlot(key)]?.length ?? 2) - 1);
     const exec = await roundTrip(this.redis, () =>
-      add(this.redis.pipeline()).call('WAIT', '1', String(ackMs)).exec(),
+      add(this.redis.pipeline()).call('WAIT', String(replicas), String(ackMs)).exec(),
     );
     const [reply, acks] = pipelineResults(this.redis, exec);
-    return { reply, unreplicated: acks === 0 };
+    return { reply, unreplicated: typeof acks !== 'number' || acks < replicas };
   }
 
   /** The script, then the request id's pointer (its own slot) kept as long as the record. */
@@ -179,7 +197,8 @@ export class RedisCounterStore implements CounterStore {
       await roundTrip(this.redis, () => this.redis.qgCold(...args));
       return { unreplicated: false };
     }
-    const { unreplicated } = await this.acknowledged((p) => p.qgCold(...args), ackMs);
+    const warm = this.calls.warm(subject);
+    const { unreplicated } = await this.acknowledged(warm, (p) => p.qgCold(...args), ackMs);
     return { unreplicated };
   }
 
