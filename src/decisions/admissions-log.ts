@@ -5,7 +5,8 @@ import type { DemandInput } from './demand.js';
 
 /**
  * After an admitted /reserve: new session admissions and newly opened first-use windows go
- * to PostgreSQL (write-behind), so losing Redis never forgets them.
+ * to PostgreSQL (write-behind), so losing Redis never forgets them. True when it wrote one:
+ * the reserve then made a write that must outlive a failover too (decision-service.ts).
  */
 export function recordAdmissions(
   writeBehind: WriteBehind,
@@ -14,12 +15,14 @@ export function recordAdmissions(
   input: DemandInput & { requestId: string },
   now: number,
   sessionTtlMs: number,
-): void {
+): boolean {
   const stateOf = new Map(states.map((s) => [s.id, s]));
+  let admitted = false;
   for (const bucket of buckets) {
     const state = stateOf.get(bucket.key);
     if (!state) continue;
     if (bucket.metric === 'sessions' && input.sessionId && !state.reconnect) {
+      admitted = true;
       writeBehind.admitted({
         bucketKey: bucket.key,
         ownerType: bucket.axis,
@@ -31,24 +34,25 @@ export function recordAdmissions(
       });
     }
   }
-  recordFirstUseStarts(writeBehind, buckets, states);
+  return recordFirstUseStarts(writeBehind, buckets, stateOf) || admitted;
 }
 
-/** First-use windows open in these states go to PostgreSQL (each start once), so losing Redis never moves them. */
-export function recordFirstUseStarts(
+/**
+ * First-use windows open in these states go to PostgreSQL (each start once), so losing
+ * Redis never moves them; true when one was not written before.
+ */
+function recordFirstUseStarts(
   writeBehind: WriteBehind,
   buckets: readonly Bucket[],
-  states: readonly BucketState[],
-): void {
-  const stateOf = new Map(states.map((s) => [s.id, s]));
+  stateOf: ReadonlyMap<string, BucketState>,
+): boolean {
+  let opened = false;
   for (const bucket of buckets) {
     const start = stateOf.get(bucket.key)?.windowStart;
     if (bucket.counting.mode === 'first_use' && start != null) {
-      writeBehind.firstUseOpened({
-        bucketKey: bucket.key,
-        startedAt: new Date(start),
-        lengthMs: bucket.counting.lengthMs,
-      });
+      const row = { bucketKey: bucket.key, startedAt: new Date(start), lengthMs: bucket.counting.lengthMs };
+      if (writeBehind.firstUseOpened(row)) opened = true;
     }
   }
+  return opened;
 }

@@ -26,6 +26,7 @@ import type {
 import { StoreMisconfiguredError, StoreUnavailableError } from '../store/store-errors.js';
 import { bodyHash, decodePayload, encodePayload, type ReservationPayload } from './reservation-payload.js';
 import { recordAdmissions } from './admissions-log.js';
+import { markDirty } from '../ledger/dirty-marks.js';
 import type { DataPlaneObserver } from './observer.js';
 import type { StoreHealth } from './store-health.js';
 import { toStoreBuckets } from './store-buckets.js';
@@ -105,6 +106,21 @@ export function createDecisionService(deps: DecisionDeps) {
       }
       throw err;
     }
+  }
+
+  /**
+   * A new session admission or first-use start lives in Redis and, written behind, in
+   * PostgreSQL. A failover that promotes a replica without it keeps that replica's warm
+   * flags, so no rebuild would read it back (SPEC §4.4): unless every replica acknowledged
+   * it, the user is marked for a rebuild, which waits for the write-behind. Off the answer's
+   * path: only these reserves pay the extra round trip, after they are answered.
+   */
+  async function confirmAdmissions(subject: string): Promise<void> {
+    const replicated = await deps.store.replicated(subject).catch(() => false);
+    if (replicated) return;
+    await markDirty(deps.db, subject).catch((err: unknown) =>
+      deps.logger.error({ err, subject }, 'an unreplicated admission could not be marked for rebuild'),
+    );
   }
 
   function byFailMode(requestId: string | null, why: string, cause: unknown): DecisionResponse {
@@ -199,7 +215,8 @@ export function createDecisionService(deps: DecisionDeps) {
       const decision = decisionOf(buckets, outcome.states, input, now, outcome.admitted);
       if (!outcome.admitted || !outcome.reservation)
         return respond(kind.endpoint, decision, { requestId: input.requestId });
-      recordAdmissions(deps.writeBehind, buckets, outcome.states, input, now, sessionTtlMs(input));
+      if (recordAdmissions(deps.writeBehind, buckets, outcome.states, input, now, sessionTtlMs(input)))
+        void confirmAdmissions(input.userId);
       deps.writeBehind.reservation(
         reservationRow(outcome.reservation, { userId: input.userId, reservedAt: now, buckets }),
       );

@@ -80,13 +80,15 @@ export class WriteBehind {
     this.schedule();
   }
 
-  firstUseOpened(row: FirstUseRow): void {
+  /** False when this start was already queued (the window was open before). */
+  firstUseOpened(row: FirstUseRow): boolean {
     const start = row.startedAt.getTime();
-    if (this.knownStarts.get(row.bucketKey) === start) return;
+    if (this.knownStarts.get(row.bucketKey) === start) return false;
     if (this.knownStarts.size >= MAX_KNOWN_STARTS) this.knownStarts.clear();
     this.knownStarts.set(row.bucketKey, start);
     this.starts.push(row);
     this.schedule();
+    return true;
   }
 
   /** Writes everything buffered (graceful shutdown, tests). */

@@ -233,5 +233,10 @@ export interface CounterStore {
    * whose rebuilds may have read the ledger before that cause. `unreplicated`: no replica acknowledged it, so a failover could bring the flags back.
    */
   markCold(subject: string, generation: string): Promise<{ unreplicated: boolean }>;
+  /**
+   * Whether every replica acknowledged this client's writes of the subject so far (always,
+   * without replicas): a failover could otherwise promote one that never had them.
+   */
+  replicated(subject: string): Promise<boolean>;
   close(): Promise<void>;
 }

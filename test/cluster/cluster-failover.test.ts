@@ -104,6 +104,38 @@ describeWithServers('a master failover under quotagate traffic (REDIS_CLUSTER=tr
     await until(async () => (await marks()) === 0, 20_000);
   }, 60_000);
 
+  // Found by the chaos checker (seed 239285248): a promoted replica kept warm flags from
+  // before a session admission its master never replicated, so no rebuild read it back.
+  it('marks a user for rebuild when no replica acknowledged a new session admission', async () => {
+    if (!cluster) return;
+    const userId = 'u-sessions';
+    const limit = { subjectType: 'user', subjectId: userId, modelGroupId: null, metric: 'sessions' };
+    const put = await t.inject({
+      method: 'PUT',
+      url: '/admin/limits',
+      headers: ADMIN,
+      payload: { ...limit, window: '1h', limit: 5 },
+    });
+    expect(put.statusCode).toBe(201);
+    const reserve = (sessionId: string) =>
+      post('/reserve', { userId, model: MODEL, requestId: `r-${next++}`, sessionId });
+    await until(async () => (await reserve('s-0')).statusCode === 200);
+    const marks = async () =>
+      (await t.database.db.select().from(dirtySubjects).where(eq(dirtySubjects.subject, userId))).length;
+    expect(await marks()).toBe(0);
+    const { masterPort, replicaPid } = await slotNodes(t.redis as Cluster, cluster, userId);
+    process.kill(replicaPid, 'SIGSTOP');
+    try {
+      const master = (t.redis as Cluster).nodes('master').find((n) => n.options.port === masterPort);
+      await master?.call('CLIENT', 'KILL', 'TYPE', 'replica');
+      expect((await reserve('s-1')).statusCode).toBe(200);
+      await until(async () => (await marks()) === 1, 5_000);
+    } finally {
+      process.kill(replicaPid, 'SIGCONT');
+    }
+    await until(async () => (await marks()) === 0, 20_000);
+  }, 60_000);
+
   it('counts every acknowledged settle, also one its master never replicated, and fails open in the gap', async () => {
     for (const userId of USERS)
       for (let i = 0; i < 3; i++) expect((await spend(userId, 0.25)).json()).toMatchObject({ allowed: true });

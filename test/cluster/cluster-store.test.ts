@@ -129,6 +129,7 @@ async function allKeys(redis: Cluster): Promise<string[]> {
       // The running replica reconnects at once; the stopped one cannot.
       await until(async () => /slave\d+:[^\n]*state=online/.test((await master?.info('replication')) ?? ''));
       expect(await settle('one-of-two')).toMatchObject({ kind: 'applied', unreplicated: true });
+      expect(await store.replicated(u)).toBe(false);
     } finally {
       process.kill(stopped, 'SIGCONT');
     }

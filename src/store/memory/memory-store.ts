@@ -240,6 +240,11 @@ export class MemoryCounterStore implements CounterStore {
     return { unreplicated: false };
   }
 
+  async replicated(subject: string): Promise<boolean> {
+    assertId('subject', subject);
+    return true;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.subjects.clear();

@@ -202,6 +202,16 @@ export class RedisCounterStore implements CounterStore {
     return { unreplicated };
   }
 
+  async replicated(subject: string): Promise<boolean> {
+    assertId('subject', subject);
+    const ackMs = this.ackBudget();
+    if (ackMs === null) return true;
+    const warm = this.calls.warm(subject);
+    // A read of the subject's slot routes the WAIT to its master.
+    const { unreplicated } = await this.acknowledged(warm, (p) => p.exists(warm), ackMs);
+    return !unreplicated;
+  }
+
   async close(): Promise<void> {
     // The client is closed by whoever opened it (compose.ts, tests).
   }

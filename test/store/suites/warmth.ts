@@ -83,6 +83,14 @@ export function warmthSuite(store: () => CounterStore): void {
 
     // A rebuild that read the ledger before a settle, then met a markCold standing for that
     // settle (its apply failed; a sweep forgot the flags), must not bring the flags back.
+    it('answers a subject replicated once every replica has its writes (always, without replicas)', async () => {
+      const u = freshSubject();
+      const cost = bucket.costSlices('cost', 1_000);
+      await d.warm(u, [cost]);
+      await d.settle(u, [cost], T0, 'a', 10);
+      expect(await store().replicated(u)).toBe(true);
+    });
+
     it('refuses a seed begun before a markCold, and takes one begun after it', async () => {
       const u = freshSubject();
       const cost = bucket.costSlices('cost', 1_000);
