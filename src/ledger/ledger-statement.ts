@@ -99,9 +99,7 @@ const WRITE = `
       insert into first_use_windows (bucket_key, started_at, length_ms)
       select distinct c.bucket, t.at, f.len
       from charged c,
-        lateral (select split_part(c.bucket, '|', 3) as metric,
-          ($18::jsonb ->> c.bucket)::bigint * interval '1 millisecond' as span,
-          ($18::jsonb ->> c.bucket)::bigint as len) f,
+        lateral (select split_part(c.bucket, '|', 3) as metric, ($18::jsonb ->> c.bucket)::bigint as len) f,
         lateral (values (c.counted_at), (case when f.metric <> 'requests' then c.settled_at end)) t(at)
       where c.status = 'settled' and t.at is not null and f.len is not null
         and case f.metric
@@ -110,7 +108,7 @@ const WRITE = `
           when 'requests' then 1 else 0 end > 0
         and not exists (
           select 1 from first_use_windows w where w.bucket_key = c.bucket and w.started_at <= t.at
-            and w.started_at > t.at - f.span)
+            and w.started_at > t.at - f.len * interval '1 millisecond')
       order by 1, 2
       on conflict do nothing
     ), closed as (

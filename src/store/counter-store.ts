@@ -168,7 +168,7 @@ export interface StoredAlert {
 
 export type ApplyOutcome =
   /** `alerts`: thresholds this settle crossed, kept by the store until acknowledged. */
-  /** `unreplicated`: no replica acknowledged it in time (cluster): rebuild the subject. */
+  /** `unreplicated`: not every replica acknowledged it in time (cluster): rebuild the subject. */
   | { kind: 'applied'; alerts?: StoredAlert[]; unreplicated?: true }
   | { kind: 'already_applied' }
   | ColdOutcome;
@@ -230,7 +230,8 @@ export interface CounterStore {
    * makes `generation` the subject's warm generation, so no seed begun before writes them.
    * The caller names the generation, unique to what is forgotten (a dirty mark's value): a
    * repeated markCold for the same cause then refuses only seeds begun before the first one,
-   * whose rebuilds may have read the ledger before that cause. `unreplicated`: no replica acknowledged it, so a failover could bring the flags back.
+   * whose rebuilds may have read the ledger before that cause. `unreplicated`: not every
+   * replica acknowledged it, so a failover could bring the flags back.
    */
   markCold(subject: string, generation: string): Promise<{ unreplicated: boolean }>;
   /**

@@ -139,7 +139,6 @@ function liveSlots(data: SubjectData, bucketId: string, now: number) {
   return slots;
 }
 
-/** Ids of the buckets whose usage is not known to be complete. */
 /** layout.lua's cold_reply: the buckets not warm with the subject's generation, or null. */
 export function coldOutcome(data: SubjectData, buckets: readonly StoreBucket[]): ColdOutcome | null {
   const cold = buckets.filter((b) => needsWarmth(b) && !data.warm.has(warmField(b))).map((b) => b.id);

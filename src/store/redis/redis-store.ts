@@ -82,8 +82,7 @@ export class RedisCounterStore implements CounterStore {
     if (ackMs === null) {
       return parseApply(await roundTrip(this.redis, () => this.redis.qgSettle(...args)), input.buckets);
     }
-    const warm = this.calls.warm(input.subject);
-    const { reply, unreplicated } = await this.acknowledged(warm, (p) => p.qgSettle(...args), ackMs);
+    const { reply, unreplicated } = await this.acknowledged(input.subject, (p) => p.qgSettle(...args), ackMs);
     const outcome = parseApply(reply, input.buckets);
     return outcome.kind === 'applied' && unreplicated ? { ...outcome, unreplicated: true } : outcome;
   }
@@ -103,17 +102,18 @@ export class RedisCounterStore implements CounterStore {
   }
 
   /**
-   * The command, then WAIT (no key: the pipeline sends it to the same master, right behind)
-   * for every replica the client knows of `key`'s slot, at least one: a failover may promote
-   * any of them, so one acknowledgement of two would not make the write outlive it.
+   * A command on the subject's slot, then WAIT (no key: the pipeline sends it to the same
+   * master, right behind) for every replica the client knows of that slot, at least one: a
+   * failover may promote any of them, so one acknowledgement of two would not make the
+   * write outlive it.
    */
   private async acknowledged(
-    key: string,
+    subject: string,
     add: (pipeline: ChainableCommander) => ChainableCommander,
     ackMs: number,
   ): Promise<{ reply: unknown; unreplicated: boolean }> {
-    const redis = this.redis as Cluster;
-    const replicas = Math.max(1, (redis.slots[calculateSlot(key)]?.length ?? 2) - 1);
+    const slot = calculateSlot(this.calls.warm(subject));
+    const replicas = Math.max(1, ((this.redis as Cluster).slots[slot]?.length ?? 2) - 1);
     const exec = await roundTrip(this.redis, () =>
       add(this.redis.pipeline()).call('WAIT', String(replicas), String(ackMs)).exec(),
     );
@@ -197,8 +197,7 @@ export class RedisCounterStore implements CounterStore {
       await roundTrip(this.redis, () => this.redis.qgCold(...args));
       return { unreplicated: false };
     }
-    const warm = this.calls.warm(subject);
-    const { unreplicated } = await this.acknowledged(warm, (p) => p.qgCold(...args), ackMs);
+    const { unreplicated } = await this.acknowledged(subject, (p) => p.qgCold(...args), ackMs);
     return { unreplicated };
   }
 
@@ -206,9 +205,9 @@ export class RedisCounterStore implements CounterStore {
     assertId('subject', subject);
     const ackMs = this.ackBudget();
     if (ackMs === null) return true;
-    const warm = this.calls.warm(subject);
     // A read of the subject's slot routes the WAIT to its master.
-    const { unreplicated } = await this.acknowledged(warm, (p) => p.exists(warm), ackMs);
+    const warm = this.calls.warm(subject);
+    const { unreplicated } = await this.acknowledged(subject, (p) => p.exists(warm), ackMs);
     return !unreplicated;
   }
 

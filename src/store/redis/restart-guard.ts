@@ -13,7 +13,8 @@ import { gateClient, toStoreError } from './unavailable.js';
  * (`<prefix>:run`, which a restart from disk brings back too). Another run id there, or
  * none, means the data may have come back from disk: every subject's warm flags are dropped
  * (SCAN + UNLINK), so each rebuilds from PostgreSQL on its next decision, and only then is
- * the new run id stored. Until it is done the store answers as unavailable, and FAIL_MODE decides.
+ * the new run id stored. Until it is done the store answers as unavailable, and FAIL_MODE
+ * decides.
  * Several instances racing through it each drop the flags: more rebuilds, never a stale one.
  *
  * One server only: a Cluster's nodes must run without persistence (README, Redis Cluster).
