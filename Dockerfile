@@ -20,5 +20,5 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Same as `npm start` without the build step: migrations run at start unless AUTO_MIGRATE=false.
+# What `npm start` runs (it never builds): migrations run at start unless AUTO_MIGRATE=false.
 CMD ["node", "dist/server.js"]

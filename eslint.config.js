@@ -10,6 +10,7 @@ export default tseslint.config(
       '.quotagate/',
       'examples/generated/',
       'src/client/generated/',
+      'src/client/dist/',
     ],
   },
   js.configs.recommended,

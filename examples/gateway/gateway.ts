@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { text } from 'node:stream/consumers';
-// In a gateway of your own: import { … } from 'quotagate/client';
+// In a gateway of your own: import { … } from '@quotagate/client';
 import {
   QuotaRequestError,
   QuotaUnavailableError,
