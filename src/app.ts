@@ -6,6 +6,7 @@ import type { Clock } from './clock.js';
 import type { AppConfig } from './config.js';
 import type { Database } from './db/client.js';
 import { createAuthenticator, type ResolvedTokens } from './http/auth.js';
+import { registerBodyLimitDrain } from './http/body-limit-drain.js';
 import { registerBodyParsing } from './http/body-parsing.js';
 import { registerErrorHandling } from './http/problem.js';
 import { registerRequestTime } from './http/request-time.js';
@@ -16,11 +17,15 @@ import { decisionRoutes } from './http/routes/decisions.js';
 import { opsRoutes } from './http/routes/ops.js';
 import { createDataPlane } from './decisions/data-plane.js';
 import { DeliveryWorker } from './alerts/delivery-worker.js';
+import { HostPolicy } from './alerts/allowed-hosts.js';
+import { OutboxPruner } from './alerts/outbox-retention.js';
 import { PartitionMaintainer } from './ledger/ledger-partitions.js';
+import { serverTimeouts } from './http/server-timeouts.js';
 import { registerSwagger } from './http/swagger.js';
 import { decisionLanes } from './http/schemas/fast-lanes.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { createMetrics } from './ops/metrics.js';
+import { withSafeErrors } from './ops/error-log.js';
 import type { ZodApp } from './http/types.js';
 import { ConfigSync } from './snapshot/config-sync.js';
 
@@ -48,10 +53,17 @@ export interface AppDeps {
  * services (config snapshot), then routes. The caller owns the database and Redis.
  */
 export async function buildApp(deps: AppDeps): Promise<ZodApp> {
-  const { config, database, redis, clock, logger } = deps;
+  const { config, database, redis, clock } = deps;
+  // Whatever logger the caller gives, no query parameter or secret reaches its lines.
+  const logger = withSafeErrors(deps.logger);
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.BODY_LIMIT_BYTES,
+    ...serverTimeouts(config.REQUEST_TIMEOUT_MS),
+    // A member id is up to 256 UTF-16 units; percent-encoded, each is at most 9 characters
+    // (3 UTF-8 bytes as %XX), so 2304 fits any id whichever form the router measures. The
+    // schema (userId, ≤ 256) judges the decoded value; the default 100 made ids 101–256 a 414.
+    routerOptions: { maxParamLength: 2304 },
     // Per-request log lines cost more than a decision; durations go to /metrics instead.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
@@ -60,6 +72,7 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
   registerBodyParsing(app);
+  registerBodyLimitDrain(app, config.BODY_LIMIT_BYTES);
   registerRequestTime(app, clock, config.QUOTA_TEST_CLOCK);
   await registerSwagger(app);
 
@@ -104,6 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
     metrics,
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     retryHours: config.WEBHOOK_RETRY_HOURS,
+    hosts: new HostPolicy(config.WEBHOOK_ALLOWED_HOSTS),
   });
   deliveries.start();
   // Before the caller closes the database: outcomes of attempts in flight are written first.
@@ -112,6 +126,14 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
   const partitions = new PartitionMaintainer({ db: database.db, clock, logger });
   partitions.start();
   app.addHook('onClose', () => partitions.stop());
+  const pruner = new OutboxPruner({
+    db: database.db,
+    clock,
+    logger,
+    retentionDays: config.WEBHOOK_RETENTION_DAYS,
+  });
+  pruner.start();
+  app.addHook('onClose', () => pruner.stop());
   await app.register(opsRoutes, { database, redis, sync, metrics, health: plane.health });
   await app.register(decisionRoutes, { ...plane.services, authenticate, metrics });
   await app.register(authzRoutes, {

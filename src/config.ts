@@ -1,5 +1,6 @@
 import { DateTime } from 'luxon';
 import { z } from 'zod';
+import { parseAllowedHosts } from './alerts/allowed-hosts.js';
 
 /**
  * The only reader of process.env. Every setting of SPEC §6 (plus a few operational ones),
@@ -131,6 +132,15 @@ export const envSchema = z.object({
     .max(10_485_760)
     .default(65_536)
     .describe('Largest accepted request body; larger is 413'),
+  REQUEST_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(600_000)
+    .default(30_000)
+    .describe(
+      'A request must arrive whole (headers and body) within this many ms; else 408 and the connection closes',
+    ),
   WEBHOOK_TIMEOUT_MS: z.coerce
     .number()
     .int()
@@ -144,6 +154,28 @@ export const envSchema = z.object({
     .max(8760)
     .default(24)
     .describe('How long after an event is created its deliveries are retried before they are marked failed'),
+  WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const rules = parseAllowedHosts(v);
+      if (typeof rules === 'string') {
+        ctx.addIssue({ code: 'custom', message: rules });
+        return z.NEVER;
+      }
+      return rules;
+    })
+    .describe(
+      'Hosts webhooks may point at, comma-separated: names, *.domain, IP addresses and CIDRs (IPv4, IPv6); empty: any host',
+    ),
+  WEBHOOK_RETENTION_DAYS: z.coerce
+    .number()
+    .positive()
+    .max(36_500)
+    .default(30)
+    .describe(
+      'Delivered and failed webhook deliveries, and their events, are deleted this many days after the event',
+    ),
 });
 
 export type Env = z.input<typeof envSchema>;

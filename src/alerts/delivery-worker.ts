@@ -9,6 +9,7 @@ import {
   type AttemptOutcome,
   type ClaimedDelivery,
 } from './delivery-rows.js';
+import type { HostPolicy } from './allowed-hosts.js';
 import { onEnqueued } from './outbox.js';
 import { nextAttemptAt, retryWindowMs } from './retry-schedule.js';
 import { signedHeaders } from './signing.js';
@@ -22,6 +23,8 @@ export interface DeliveryWorkerOptions {
   timeoutMs: number;
   /** WEBHOOK_RETRY_HOURS: retried this long after the event was created, then failed. */
   retryHours: number;
+  /** WEBHOOK_ALLOWED_HOSTS: an attempt to a host it refuses fails without a request. */
+  hosts?: HostPolicy;
   /** Poll interval bounds (a random pick in between, so instances do not poll in step). */
   pollMs?: [number, number];
   /** Deliveries claimed per statement, and at most in flight at once per instance. */
@@ -203,9 +206,17 @@ export class DeliveryWorker {
   }
 
   private async attempt(claim: ClaimedDelivery): Promise<void> {
+    const refused = await this.refusal(claim.url);
+    const outcome =
+      refused === null
+        ? await this.send(claim)
+        : this.failure(claim, this.options.clock.now(), null, `not sent: ${refused}`);
+    await this.record(claim, outcome);
+  }
+
+  private async send(claim: ClaimedDelivery): Promise<AttemptOutcome> {
     const { clock, timeoutMs } = this.options;
     const sentAt = clock.now();
-    let outcome: AttemptOutcome;
     try {
       const response = await fetch(claim.url, {
         method: 'POST',
@@ -215,14 +226,12 @@ export class DeliveryWorker {
         signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.aborts.signal]),
       });
       await response.body?.cancel().catch(() => undefined);
-      outcome =
-        response.status >= 200 && response.status < 300
-          ? { kind: 'delivered', statusCode: response.status }
-          : this.failure(claim, clock.now(), response.status, `HTTP ${response.status}`);
+      return response.status >= 200 && response.status < 300
+        ? { kind: 'delivered', statusCode: response.status }
+        : this.failure(claim, clock.now(), response.status, `HTTP ${response.status}`);
     } catch (err) {
-      outcome = this.failure(claim, clock.now(), null, this.describe(err));
+      return this.failure(claim, clock.now(), null, scrubUrl(this.describe(err), claim.url));
     }
-    await this.record(claim, outcome);
   }
 
   private failure(
@@ -278,14 +287,31 @@ export class DeliveryWorker {
     return { webhookId: claim.webhookId, eventId: claim.eventId, attempt: claim.attempt, host };
   }
 
+  /** Why no request may go to `url`: credentials in it (rows from before they were refused), or the allow-list. */
+  private async refusal(url: string): Promise<string | null> {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      return 'the webhook url is not a valid URL';
+    }
+    if (target.username !== '' || target.password !== '')
+      return 'the webhook url contains a user name or password; change its url';
+    try {
+      return (await this.options.hosts?.refusal(target)) ?? null;
+    } catch (err) {
+      // An attempt must settle with an outcome, never reject (it is tracked, not awaited).
+      return `the host check failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+
   private describe(err: unknown): string {
     if (err instanceof Error && err.name === 'TimeoutError')
       return `no answer within ${this.options.timeoutMs} ms`;
     if (err instanceof Error && err.name === 'AbortError') return 'aborted: the instance was shutting down';
     const cause =
       err instanceof Error ? (err.cause as { code?: string; message?: string } | undefined) : undefined;
-    const text = cause?.message ?? cause?.code ?? (err instanceof Error ? err.message : String(err));
-    return text.slice(0, ERROR_TEXT_MAX);
+    return cause?.message ?? cause?.code ?? (err instanceof Error ? err.message : String(err));
   }
 
   private countOutcome(outcome: 'delivered' | 'retried' | 'failed', n = 1): void {
@@ -303,4 +329,23 @@ export class DeliveryWorker {
     this.databaseFailing = false;
     this.options.logger.info('webhook outbox reachable again; deliveries resume');
   }
+}
+
+/**
+ * An error text as it may be stored and logged: the URL (whose query may carry a token)
+ * shortened to origin + path, and any `user:password@` in a URL removed.
+ */
+export function scrubUrl(text: string, url: string): string {
+  let shown = 'the webhook url';
+  try {
+    const parsed = new URL(url);
+    shown = `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    // An unparsable URL is not shown at all.
+  }
+  const scrubbed = text
+    .split(url)
+    .join(shown)
+    .replace(/\/\/[^\s/?#@]*@/g, '//');
+  return scrubbed.slice(0, ERROR_TEXT_MAX);
 }

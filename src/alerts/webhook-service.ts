@@ -1,6 +1,7 @@
 import type { Db, Tx } from '../db/client.js';
 import { auditLog } from '../db/schema.js';
-import { notFound } from '../domain/errors.js';
+import { invalid, notFound } from '../domain/errors.js';
+import type { HostPolicy } from './allowed-hosts.js';
 import { listDeliveries, type DeliveryRecord, type DeliveryStatus } from './delivery-rows.js';
 import { enqueueTestEvent, notifyEnqueued } from './outbox.js';
 import { generateSecret } from './signing.js';
@@ -11,6 +12,8 @@ import type { WebhookPatch, WebhookView } from './webhook-rows.js';
 export interface WebhookAdmin {
   db: Db;
   actor: string;
+  /** WEBHOOK_ALLOWED_HOSTS; absent: any host. */
+  hosts?: HostPolicy | undefined;
 }
 
 export interface CreateWebhookInput {
@@ -51,11 +54,18 @@ async function audited<T>(ctx: WebhookAdmin, change: (tx: Tx) => Promise<{ resul
   });
 }
 
-export function createWebhook(
+/** Checked before the transaction: it may resolve the host name. Delivery checks again (DNS changes). */
+async function assertAllowed(ctx: WebhookAdmin, url: string): Promise<void> {
+  const refused = await ctx.hosts?.refusal(new URL(url));
+  if (refused) throw invalid('url', `not allowed: ${refused}`);
+}
+
+export async function createWebhook(
   ctx: WebhookAdmin,
   input: CreateWebhookInput,
   now: number,
 ): Promise<WebhookCreated> {
+  await assertAllowed(ctx, input.url);
   const secret = generateSecret();
   return audited(ctx, async (tx) => {
     const draft = { url: input.url, description: input.description ?? null, enabled: input.enabled ?? true };
@@ -79,6 +89,7 @@ export async function getWebhook(db: Db | Tx, id: number, lock = false): Promise
 
 /** Disabling pauses the webhook's pending deliveries; enabling resumes those still in their retry window. */
 export async function updateWebhook(ctx: WebhookAdmin, id: number, patch: WebhookPatch, now: number) {
+  if (patch.url !== undefined) await assertAllowed(ctx, patch.url);
   const updated = await audited(ctx, async (tx) => {
     const before = await getWebhook(tx, id, true);
     const after = (await rows.updateWebhook(tx, id, patch, now))!;

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import { Param, sql, type ExtractTablesWithRelations, type SQL } from 'drizzle-orm';
@@ -6,6 +5,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
 import { GuardedPool } from './pool.js';
+import { makePrivate } from './private-dir.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -69,10 +69,18 @@ export function openPostgres(url: string, poolSize = 10): Database {
   };
 }
 
-/** Embedded PostgreSQL persisted under dataDir (or in memory for `memory://`). */
+/** Embedded PostgreSQL persisted under dataDir, private to this user (or in memory for `memory://`). */
 export async function openPglite(dataDir: string): Promise<Database> {
-  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+  const persisted = !dataDir.startsWith('memory://');
+  if (persisted) makePrivate(dataDir);
   const client = await PGlite.create(dataDir);
+  try {
+    // PGlite has just unpacked (first start) and rewritten files, with modes of its own.
+    if (persisted) makePrivate(dataDir);
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   return {
     db,
@@ -82,6 +90,9 @@ export async function openPglite(dataDir: string): Promise<Database> {
     ping: async () => {
       await client.query('select 1');
     },
-    close: () => client.close(),
+    close: async () => {
+      await client.close();
+      if (persisted) makePrivate(dataDir);
+    },
   };
 }

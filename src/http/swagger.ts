@@ -1,6 +1,7 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { setSecurityHeaders } from './security-headers.js';
 import type { ZodApp } from './types.js';
 
 export const OPENAPI_INFO = {
@@ -49,6 +50,12 @@ export async function registerSwagger(app: ZodApp): Promise<void> {
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  // In a context of its own so the hook covers every /docs route, swagger-ui's static files included.
+  await app.register(async (docs) => {
+    docs.addHook('onRequest', async (_request, reply) => {
+      setSecurityHeaders(reply);
+    });
+    await docs.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }

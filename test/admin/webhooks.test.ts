@@ -129,6 +129,33 @@ describeWithPostgres('/admin/webhooks', () => {
     });
   });
 
+  describe('credentials in the url', () => {
+    const withCredentials = [
+      ['user and password', 'https://ops:hunter2-secret@alerts.example.com/q'],
+      ['a user alone', 'https://ops@alerts.example.com/q'],
+      ['a password alone', 'https://:hunter2-secret@alerts.example.com/q'],
+    ];
+
+    it.each(withCredentials)('refuses %s on create (400 naming url), storing nothing', async (_what, url) => {
+      const before = (await t.database.db.select().from(webhooks)).length;
+      const response = await send('POST', '/admin/webhooks', { url });
+      expectInvalid(response, 'url');
+      expect(response.json().errors).toContainEqual({
+        field: 'url',
+        message: 'must not contain a user name or password (user:password@)',
+      });
+      expect(response.body).not.toContain('hunter2');
+      expect(await t.database.db.select().from(webhooks)).toHaveLength(before);
+    });
+
+    it.each(withCredentials)('refuses %s on PATCH, leaving the url as it was', async (_what, url) => {
+      const { id } = await create();
+      expectInvalid(await send('PATCH', `/admin/webhooks/${id}`, { url }), 'url');
+      expect((await send('GET', `/admin/webhooks/${id}`)).json().url).toBe('https://alerts.example.com/q');
+      expect(JSON.stringify(await auditOf(t, 'webhook', id))).not.toContain('hunter2');
+    });
+  });
+
   describe('PATCH', () => {
     it('changes url, description and enabled; audited without the secret', async () => {
       const created = await create({ description: 'before' });
@@ -258,5 +285,60 @@ describeWithPostgres('/admin/webhooks', () => {
       expectInvalid(await send('GET', `/admin/webhooks/${id}/deliveries?limit=0`), 'limit');
       expectInvalid(await send('GET', `/admin/webhooks/${id}/deliveries?status=lost`), 'status');
     });
+  });
+});
+
+describeWithPostgres('/admin/webhooks with WEBHOOK_ALLOWED_HOSTS', () => {
+  const databaseUrl = useTestDatabase();
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({
+      databaseUrl: databaseUrl(),
+      env: { WEBHOOK_ALLOWED_HOSTS: 'alerts.example.com, *.hooks.example.net, 127.0.0.0/8, fd00::/8' },
+    });
+  });
+  afterAll(() => t?.close());
+
+  const send = (method: 'POST' | 'PATCH', url: string, body: object) =>
+    t.inject({ method, url, headers: ADMIN, payload: body });
+
+  it.each([
+    'https://alerts.example.com/q',
+    'https://ALERTS.example.com./q',
+    'https://a.hooks.example.net/q',
+    'https://b.a.hooks.example.net/q',
+    'http://127.0.0.1:9/q',
+    'http://127.200.0.1/q',
+    'http://[fd00::1]/q',
+  ])('accepts %s', async (url) => {
+    const response = await send('POST', '/admin/webhooks', { url });
+    expect(response.statusCode, response.body).toBe(201);
+  });
+
+  it.each([
+    ['another name', 'https://alerts.example.org/q'],
+    ['the bare domain of a *. entry', 'https://hooks.example.net/q'],
+    ['a name only ending like an entry', 'https://evilalerts.example.com/q'],
+    ['an address outside the CIDRs', 'http://10.1.2.3/q'],
+    ['an IPv6 address outside the CIDRs', 'http://[::1]/q'],
+    ['an IPv4-mapped address outside the CIDRs', 'http://[::ffff:10.0.0.1]/q'],
+  ])('refuses %s on create (400 naming url)', async (_what, url) => {
+    const before = (await t.database.db.select().from(webhooks)).length;
+    const response = await send('POST', '/admin/webhooks', { url });
+    expectInvalid(response, 'url');
+    expect(response.json().errors[0].message).toMatch(/^not allowed: .*WEBHOOK_ALLOWED_HOSTS/);
+    expect(await t.database.db.select().from(webhooks)).toHaveLength(before);
+  });
+
+  it('refuses a PATCH to a host not on the list, and takes one that is', async () => {
+    const created = await send('POST', '/admin/webhooks', { url: 'https://alerts.example.com/q' });
+    const { id } = created.json() as { id: number };
+    expectInvalid(await send('PATCH', `/admin/webhooks/${id}`, { url: 'http://10.0.0.1/q' }), 'url');
+    const kept = await t.inject({ method: 'GET', url: `/admin/webhooks/${id}`, headers: ADMIN });
+    expect(kept.json().url).toBe('https://alerts.example.com/q');
+    const moved = await send('PATCH', `/admin/webhooks/${id}`, { url: 'https://x.hooks.example.net/q' });
+    expect(moved.statusCode, moved.body).toBe(200);
+    // A change that leaves the url alone is not checked again.
+    expect((await send('PATCH', `/admin/webhooks/${id}`, { enabled: false })).statusCode).toBe(200);
   });
 });

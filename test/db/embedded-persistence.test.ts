@@ -21,5 +21,5 @@ describe('embedded PostgreSQL under DATA_DIR', () => {
     const rows = await second.db.select({ name: modelGroups.name }).from(modelGroups);
     await second.close();
     expect(rows).toEqual([{ name: 'opus' }]);
-  });
+  }, 120_000); // two PGlite starts: tens of seconds on a busy machine
 });

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyReply } from 'fastify';
 import { AppError } from '../../domain/errors.js';
 import { sendProblem } from '../problem.js';
+import { setSecurityHeaders } from '../security-headers.js';
 import type { ZodApp } from '../types.js';
 
 export interface ConsoleDeps {
@@ -25,11 +26,6 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
   '.woff2': 'font/woff2',
 };
-
-// The console only loads its own bundle and only talks to this origin's API.
-const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
-  "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /**
  * The operator console's static files (SPEC 7.3), unauthenticated like /docs (its data
@@ -59,12 +55,9 @@ export async function consoleRoutes(app: ZodApp, deps: ConsoleDeps): Promise<voi
         .send('console not built: npm run build');
     }
     const isAsset = relative.startsWith('assets/');
-    return reply
+    return setSecurityHeaders(reply)
       .type(TYPES[extname(file)] ?? 'application/octet-stream')
       .header('cache-control', isAsset ? 'public, max-age=31536000, immutable' : 'no-cache')
-      .header('x-content-type-options', 'nosniff')
-      .header('content-security-policy', CSP)
-      .header('referrer-policy', 'no-referrer')
       .send(body);
   };
 
@@ -74,4 +67,13 @@ export async function consoleRoutes(app: ZodApp, deps: ConsoleDeps): Promise<voi
   app.get<{ Params: { '*': string } }>('/console/*', hide, (request, reply) =>
     send(reply, request.params['*'] || 'index.html'),
   );
+  // Browsers ask every origin for /favicon.ico (on /docs, on a JSON answer): the console's
+  // SVG icon, or an empty 204 before the console is built; never a 404.
+  app.get('/favicon.ico', hide, async (_request, reply) => {
+    const built = await stat(join(root, 'favicon.svg')).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+    return built ? send(reply, 'favicon.svg') : reply.code(204).header('cache-control', 'no-cache').send();
+  });
 }

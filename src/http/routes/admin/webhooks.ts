@@ -1,3 +1,5 @@
+import type { FastifyRequest } from 'fastify';
+import { HostPolicy } from '../../../alerts/allowed-hosts.js';
 import * as service from '../../../alerts/webhook-service.js';
 import type { DeliveryRecord } from '../../../alerts/delivery-rows.js';
 import { noContent } from '../../schemas/quota-fields.js';
@@ -27,6 +29,9 @@ const toDeliveryDto = (d: DeliveryRecord) => ({
 /** SPEC §5, §5.1: alert receivers, their deliveries, and a test event. */
 export async function webhookRoutes(app: ZodApp, deps: AdminRouteDeps): Promise<void> {
   const params = rowIdParams('webhook');
+  const hosts = new HostPolicy(deps.config.WEBHOOK_ALLOWED_HOSTS);
+  // Writes that set a url check it against WEBHOOK_ALLOWED_HOSTS.
+  const writer = (request: FastifyRequest) => ({ ...adminContext(deps, request), hosts });
 
   app.post(
     '/webhooks',
@@ -35,13 +40,14 @@ export async function webhookRoutes(app: ZodApp, deps: AdminRouteDeps): Promise<
         summary: 'Create a webhook',
         description:
           'Every threshold crossing (SPEC §5.1) is POSTed to every enabled webhook, signed per Standard ' +
-          'Webhooks with the generated `secret`, which this answer shows once and no read shows again.',
+          'Webhooks with the generated `secret`, which this answer shows once and no read shows again. ' +
+          'A url with `user:password@`, or (with WEBHOOK_ALLOWED_HOSTS set) to a host not on that list, is a 400.',
         body: createWebhookBody,
         response: { 201: createdWebhookSchema },
       },
     },
     async (request, reply) => {
-      const webhook = await service.createWebhook(adminContext(deps, request), request.body, request.now);
+      const webhook = await service.createWebhook(writer(request), request.body, request.now);
       return reply.code(201).header('location', `/admin/webhooks/${webhook.id}`).send(webhook);
     },
   );
@@ -70,8 +76,7 @@ export async function webhookRoutes(app: ZodApp, deps: AdminRouteDeps): Promise<
         response: { 200: webhookSchema },
       },
     },
-    async (request) =>
-      service.updateWebhook(adminContext(deps, request), request.params.id, request.body, request.now),
+    async (request) => service.updateWebhook(writer(request), request.params.id, request.body, request.now),
   );
 
   app.delete(
