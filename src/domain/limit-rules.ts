@@ -1,6 +1,7 @@
 import { DateTime, IANAZone } from 'luxon';
 import type { FieldError } from './errors.js';
 import { parseUsd } from './money.js';
+import { FREE_TEXT_MESSAGE, isFreeText, PRINTABLE } from './text-rules.js';
 import {
   MAX_ALERT_THRESHOLDS,
   RESETS,
@@ -23,13 +24,16 @@ export type RuleResult<T> = { ok: true; value: T } | { ok: false; errors: FieldE
 
 export const SUBJECT_ID_MAX_LENGTH = 256;
 /** Printable: no control, format, surrogate or unassigned code points. */
-export const SUBJECT_ID_PATTERN = /^[^\p{C}]+$/u;
+export const SUBJECT_ID_PATTERN = PRINTABLE;
 /** User groups are named by their id (a serial: a positive int4) in decimal. */
 const USER_GROUP_ID = /^[1-9][0-9]{0,9}$/;
 export const MAX_ROW_ID = 2_147_483_647;
 const RESET_TIME = /^(?:[01][0-9]|2[0-3]):[0-5][0-9]$/;
 /** RFC 3339: an explicit offset, so an instant never depends on the server's zone. */
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
+/** Years 0001–9999 in UTC: RFC 3339's range, and PostgreSQL has no year 0000 (it is 1 BC there). */
+const EARLIEST_INSTANT = Date.parse('0001-01-01T00:00:00.000Z');
+const LATEST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
 
 export interface LimitInput {
   subjectType: LimitSubjectType;
@@ -130,7 +134,10 @@ export function checkInstant(text: string): Check<number> {
     return fail('must be an ISO-8601 date-time with an offset, e.g. 2027-01-04T00:00:00Z');
   }
   const parsed = DateTime.fromISO(text, { setZone: true });
-  return parsed.isValid ? pass(parsed.toMillis()) : fail('is not a valid date-time');
+  if (!parsed.isValid) return fail('is not a valid date-time');
+  const ms = parsed.toMillis();
+  if (ms < EARLIEST_INSTANT || ms > LATEST_INSTANT) return fail('must be between years 0001 and 9999 (UTC)');
+  return pass(ms);
 }
 
 /** An IANA zone name; fixed offsets and the host's zone (`local`, `system`) are refused. */
@@ -245,6 +252,7 @@ export function validateBoost(input: BoostInput, now: number): RuleResult<BoostD
   const spec = errors.take('window', checkWindow(input.metric, input.window));
   const startsAt = given(input.startsAt) ? errors.take('startsAt', checkInstant(input.startsAt)) : now;
   const expiresAt = errors.take('expiresAt', checkInstant(input.expiresAt));
+  if (given(input.reason) && !isFreeText(input.reason)) errors.add('reason', FREE_TEXT_MESSAGE);
   if (startsAt !== undefined && expiresAt !== undefined && expiresAt <= startsAt) {
     errors.add('expiresAt', 'must be after startsAt');
   }

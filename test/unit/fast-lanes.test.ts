@@ -26,6 +26,8 @@ const STRINGS = [
   'zero\u200bwidth',
   'lone\ud800',
   'tab\there',
+  'nul\u0000',
+  'esc\u001b',
   '0.02',
   '1e3',
   '-1',
@@ -53,8 +55,31 @@ const NUMBERS = [
   9_007_199_255,
   1e21,
   1.5,
+  0.30000000000000004,
+  0.0000005,
+  -0.0000001,
+  2.5e-7,
 ];
-const OTHERS = [null, true, false, {}, { a: 1 }, [], ['pro'], [1], [''], ['x'.repeat(101)]];
+/** Metadata past its bounds (src/http/schemas/metadata.ts): a lane must not take what zod refuses. */
+const deep = (depth: number): object => (depth <= 1 ? { leaf: 1 } : { n: deep(depth - 1) });
+const OTHERS = [
+  null,
+  true,
+  false,
+  {},
+  { a: 1 },
+  [],
+  ['pro'],
+  [1],
+  [''],
+  ['x'.repeat(101)],
+  ['pro\u0000'],
+  { note: 'a\u0000' },
+  { ['k\u0007']: 1 },
+  { note: 'line\nbreak' },
+  deep(16),
+  deep(17),
+];
 const GROUP_LISTS = [
   Array.from({ length: 50 }, (_, i) => `g${i}`),
   Array.from({ length: 51 }, (_, i) => `g${i}`),
@@ -168,7 +193,10 @@ describe('fast lanes of the decision bodies', () => {
 
   it('leaves string amounts, bad values and unknown shapes to the schema', () => {
     expect(checkLane({ userId: 'u', model: 'm', estimatedCostUsd: '0.02' })).toBeNull();
-    expect(checkLane({ userId: 'u', model: 'm', estimatedCostUsd: 0.0000001 })).toBeNull();
+    expect(checkLane({ userId: 'u', model: 'm', estimatedCostUsd: -0.0000001 })).toBeNull();
+    expect(reserveLane({ userId: 'u', model: 'm', requestId: 'r\u0000' })).toBeNull();
+    expect(checkLane({ userId: 'u', model: 'm', groups: ['pro\u0000'] })).toBeNull();
+    expect(settleLane({ requestId: 'r', costUsd: 0, metadata: { note: 'a\u0000' } })).toBeNull();
     expect(checkLane({ userId: '', model: 'm' })).toBeNull();
     expect(reserveLane({ userId: 'u', model: 'm', requestId: 'r', ttlSeconds: 86_401 })).toBeNull();
     expect(settleLane({ requestId: 'r' })).toBeNull();
@@ -194,11 +222,11 @@ describe('request validation with lanes', () => {
   });
 
   it('words a refusal with the API error map, naming the field', () => {
-    const { error } = validate(checkBody, { model: 'm', estimatedCostUsd: 0.0000001 });
+    const { error } = validate(checkBody, { model: 'm', estimatedCostUsd: -0.0000001 });
     expect(error).toBeInstanceOf(RequestValidationError);
     expect((error as RequestValidationError).fieldErrors()).toEqual([
       { field: 'userId', message: 'required: a string' },
-      { field: 'estimatedCostUsd', message: 'must have at most 6 decimals' },
+      { field: 'estimatedCostUsd', message: 'must be ≥ 0' },
     ]);
   });
 });

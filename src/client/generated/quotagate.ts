@@ -656,7 +656,7 @@ export interface paths {
                     "x-quota-model"?: string;
                     /** @description Session id: sessions limits count distinct admissions */
                     "x-quota-session"?: string;
-                    /** @description Estimated cost in USD (decimal, at most 6 decimals), checked against cost buckets, never held */
+                    /** @description Estimated cost in USD, checked against cost buckets, never held. Dollars ≥ 0 as a JSON number or decimal string; more than 6 decimals are rounded half up to the micro-dollar (0.30000000000000004 is 0.3) */
                     "x-quota-estimated-cost"?: number | string;
                     /** @description The request id a later /settle names; absent: one is generated (X-Quota-Request-Id) */
                     "x-request-id"?: string;
@@ -754,7 +754,7 @@ export interface paths {
                     "x-quota-model"?: string;
                     /** @description Session id: sessions limits count distinct admissions */
                     "x-quota-session"?: string;
-                    /** @description Estimated cost in USD (decimal, at most 6 decimals), checked against cost buckets, never held */
+                    /** @description Estimated cost in USD, checked against cost buckets, never held. Dollars ≥ 0 as a JSON number or decimal string; more than 6 decimals are rounded half up to the micro-dollar (0.30000000000000004 is 0.3) */
                     "x-quota-estimated-cost"?: number | string;
                     /** @description The request id a later /settle names; absent: one is generated (X-Quota-Request-Id) */
                     "x-request-id"?: string;
@@ -3207,7 +3207,7 @@ export interface paths {
         put?: never;
         /**
          * Create a webhook
-         * @description Every threshold crossing (SPEC §5.1) is POSTed to every enabled webhook, signed per Standard Webhooks with the generated `secret`, which this answer shows once and no read shows again.
+         * @description Every threshold crossing (SPEC §5.1) is POSTed to every enabled webhook, signed per Standard Webhooks with the generated `secret`, which this answer shows once and no read shows again. A url with `user:password@`, or (with WEBHOOK_ALLOWED_HOSTS set) to a host not on that list, is a 400.
          */
         post: {
             parameters: {
@@ -3753,7 +3753,7 @@ export interface components {
              * @description Stable machine-readable code
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_json" | "unauthorized" | "forbidden" | "not_found" | "route_not_found" | "method_not_allowed" | "name_conflict" | "model_conflict" | "idempotency_conflict" | "reservation_closed" | "rate_limited" | "payload_too_large" | "unsupported_media_type" | "internal_error" | "store_unavailable" | "database_unavailable" | "store_misconfigured";
+            code: "validation_failed" | "malformed_json" | "unauthorized" | "forbidden" | "not_found" | "route_not_found" | "method_not_allowed" | "name_conflict" | "model_conflict" | "idempotency_conflict" | "reservation_closed" | "rate_limited" | "payload_too_large" | "unsupported_media_type" | "request_refused" | "internal_error" | "store_unavailable" | "database_unavailable" | "store_misconfigured";
             /** @description Each invalid field, for validation failures */
             errors?: {
                 field: string;
@@ -3857,7 +3857,7 @@ export interface components {
              * @description When the boost stops applying; must be after startsAt (RFC 3339 date-time with Z or an offset)
              */
             expiresAt: string;
-            /** @description Why, for operators; at most 1000 characters */
+            /** @description Why, for operators; at most 1000 characters, no control characters but tab and line breaks */
             reason?: string | null;
         };
         /**
@@ -4116,7 +4116,7 @@ export interface components {
         CreateModelGroupInput: {
             /** @description Unique name, 1–100 printable characters (trimmed) */
             name: string;
-            /** @description Free text for operators, at most 1000 characters */
+            /** @description Free text for operators, at most 1000 characters; no control characters but tab and line breaks */
             description?: string;
             /** @description Initial models; if any belongs to another group, nothing is created (409 model_conflict) */
             models?: string[];
@@ -4284,7 +4284,7 @@ export interface components {
         CreateUserGroupInput: {
             /** @description Unique name, 1–100 printable characters (trimmed) */
             name: string;
-            /** @description Free text for operators, at most 1000 characters */
+            /** @description Free text for operators, at most 1000 characters; no control characters but tab and line breaks */
             description?: string;
         };
         /**
@@ -4389,7 +4389,7 @@ export interface components {
         CreateWebhookRequestInput: {
             /**
              * Format: uri
-             * @description Where events are POSTed: an absolute http or https URL, at most 2048 characters
+             * @description Where events are POSTed: an absolute http or https URL without user:password@, at most 2048 characters
              * @example https://alerts.example.com/quotagate
              */
             url: string;
@@ -4405,7 +4405,7 @@ export interface components {
         UpdateWebhookRequestInput: {
             /**
              * Format: uri
-             * @description Where events are POSTed: an absolute http or https URL, at most 2048 characters
+             * @description Where events are POSTed: an absolute http or https URL without user:password@, at most 2048 characters
              * @example https://alerts.example.com/quotagate
              */
             url?: string;
@@ -4548,21 +4548,21 @@ export interface components {
             sessionId?: string | null;
             /** @description Active period of a new session admission (default SESSION_TTL_SECONDS) */
             sessionTtlSeconds?: number | null;
-            /** @description Idempotency key of the request (1–200 characters) */
+            /** @description Idempotency key of the request (1–200 printable characters) */
             requestId: string;
             /** @description Hold lifetime (default RESERVATION_TTL_SECONDS, at most 86400) */
             ttlSeconds?: number | null;
         };
         SettleRequestInput: {
-            /** @description Idempotency key of the request (1–200 characters) */
+            /** @description Idempotency key of the request (1–200 printable characters) */
             requestId: string;
-            /** @description Actual cost in USD, recorded in full even above the estimate */
+            /** @description Actual cost in USD, recorded in full even above the estimate. Dollars ≥ 0 as a JSON number or decimal string; more than 6 decimals are rounded half up to the micro-dollar (0.30000000000000004 is 0.3) */
             costUsd: number | string;
             /** @description Input tokens the request used, charged to input_tokens and tokens buckets */
             inputTokens?: number | null;
             /** @description Output tokens the request used, charged to output_tokens and tokens buckets */
             outputTokens?: number | null;
-            /** @description Stored with the ledger row */
+            /** @description Stored with the ledger row: any JSON object nested at most 16 levels, with at most 1000 values and 65536 characters of keys and strings; printable keys, no control characters but tab and line breaks in strings */
             metadata?: {
                 [key: string]: unknown;
             } | null;
@@ -4575,7 +4575,7 @@ export interface components {
             groups?: string[] | null;
         };
         ReleaseRequestInput: {
-            /** @description Idempotency key of the request (1–200 characters) */
+            /** @description Idempotency key of the request (1–200 printable characters) */
             requestId: string;
         };
         BucketStateInput: {
@@ -4667,7 +4667,7 @@ export interface components {
          *     }
          */
         ExtendRequestInput: {
-            /** @description The reservation to keep alive */
+            /** @description The reservation to keep alive (1–200 printable characters) */
             requestId: string;
             /** @description The new expiry is now + ttlSeconds (at most a day) */
             ttlSeconds: number;
@@ -4705,7 +4705,7 @@ export interface components {
              * @description Stable machine-readable code
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_json" | "unauthorized" | "forbidden" | "not_found" | "route_not_found" | "method_not_allowed" | "name_conflict" | "model_conflict" | "idempotency_conflict" | "reservation_closed" | "rate_limited" | "payload_too_large" | "unsupported_media_type" | "internal_error" | "store_unavailable" | "database_unavailable" | "store_misconfigured";
+            code: "validation_failed" | "malformed_json" | "unauthorized" | "forbidden" | "not_found" | "route_not_found" | "method_not_allowed" | "name_conflict" | "model_conflict" | "idempotency_conflict" | "reservation_closed" | "rate_limited" | "payload_too_large" | "unsupported_media_type" | "request_refused" | "internal_error" | "store_unavailable" | "database_unavailable" | "store_misconfigured";
             /** @description Each invalid field, for validation failures */
             errors?: {
                 field: string;
@@ -4809,7 +4809,7 @@ export interface components {
              * @description When the boost stops applying; must be after startsAt (RFC 3339 date-time with Z or an offset)
              */
             expiresAt: string;
-            /** @description Why, for operators; at most 1000 characters */
+            /** @description Why, for operators; at most 1000 characters, no control characters but tab and line breaks */
             reason?: string | null;
         };
         /**
@@ -5068,7 +5068,7 @@ export interface components {
         CreateModelGroup: {
             /** @description Unique name, 1–100 printable characters (trimmed) */
             name: string;
-            /** @description Free text for operators, at most 1000 characters */
+            /** @description Free text for operators, at most 1000 characters; no control characters but tab and line breaks */
             description?: string;
             /** @description Initial models; if any belongs to another group, nothing is created (409 model_conflict) */
             models?: string[];
@@ -5236,7 +5236,7 @@ export interface components {
         CreateUserGroup: {
             /** @description Unique name, 1–100 printable characters (trimmed) */
             name: string;
-            /** @description Free text for operators, at most 1000 characters */
+            /** @description Free text for operators, at most 1000 characters; no control characters but tab and line breaks */
             description?: string;
         };
         /**
@@ -5341,7 +5341,7 @@ export interface components {
         CreateWebhookRequest: {
             /**
              * Format: uri
-             * @description Where events are POSTed: an absolute http or https URL, at most 2048 characters
+             * @description Where events are POSTed: an absolute http or https URL without user:password@, at most 2048 characters
              * @example https://alerts.example.com/quotagate
              */
             url: string;
@@ -5357,7 +5357,7 @@ export interface components {
         UpdateWebhookRequest: {
             /**
              * Format: uri
-             * @description Where events are POSTed: an absolute http or https URL, at most 2048 characters
+             * @description Where events are POSTed: an absolute http or https URL without user:password@, at most 2048 characters
              * @example https://alerts.example.com/quotagate
              */
             url?: string;
@@ -5520,7 +5520,7 @@ export interface components {
             sessionId?: string | null;
             /** @description Active period of a new session admission (default SESSION_TTL_SECONDS) */
             sessionTtlSeconds?: number | null;
-            /** @description Idempotency key of the request (1–200 characters) */
+            /** @description Idempotency key of the request (1–200 printable characters) */
             requestId: string;
             /** @description Hold lifetime (default RESERVATION_TTL_SECONDS, at most 86400) */
             ttlSeconds?: number | null;
@@ -5532,10 +5532,10 @@ export interface components {
          *     }
          */
         SettleRequest: {
-            /** @description Idempotency key of the request (1–200 characters) */
+            /** @description Idempotency key of the request (1–200 printable characters) */
             requestId: string;
             /**
-             * @description Actual cost in USD, recorded in full even above the estimate
+             * @description Actual cost in USD, recorded in full even above the estimate. Dollars ≥ 0 as a JSON number or decimal string; more than 6 decimals are rounded half up to the micro-dollar (0.30000000000000004 is 0.3)
              * @example 0.02
              * @example 0.0173
              */
@@ -5544,7 +5544,7 @@ export interface components {
             inputTokens?: number | null;
             /** @description Output tokens the request used, charged to output_tokens and tokens buckets */
             outputTokens?: number | null;
-            /** @description Stored with the ledger row */
+            /** @description Stored with the ledger row: any JSON object nested at most 16 levels, with at most 1000 values and 65536 characters of keys and strings; printable keys, no control characters but tab and line breaks in strings */
             metadata?: {
                 [key: string]: unknown;
             } | null;
@@ -5557,7 +5557,7 @@ export interface components {
             groups?: string[] | null;
         };
         ReleaseRequest: {
-            /** @description Idempotency key of the request (1–200 characters) */
+            /** @description Idempotency key of the request (1–200 printable characters) */
             requestId: string;
         };
         BucketState: {
@@ -5649,7 +5649,7 @@ export interface components {
          *     }
          */
         ExtendRequest: {
-            /** @description The reservation to keep alive */
+            /** @description The reservation to keep alive (1–200 printable characters) */
             requestId: string;
             /** @description The new expiry is now + ttlSeconds (at most a day) */
             ttlSeconds: number;

@@ -27,9 +27,7 @@ export const authzHeaders = z.object({
     .optional()
     .describe('Model id exactly as the gateway sends it; absent: only "all models" limits apply'),
   'x-quota-session': opaque('Session id: sessions limits count distinct admissions').optional(),
-  'x-quota-estimated-cost': usd(
-    'Estimated cost in USD (decimal, at most 6 decimals), checked against cost buckets, never held',
-  ).optional(),
+  'x-quota-estimated-cost': usd('Estimated cost in USD, checked against cost buckets, never held').optional(),
   'x-request-id': requestId
     .optional()
     .describe('The request id a later /settle names; absent: one is generated (X-Quota-Request-Id)'),

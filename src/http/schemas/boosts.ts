@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BUCKET_SUBJECT_TYPES } from '../../domain/types.js';
+import { freeText } from './group-fields.js';
 import {
   bucketAddressIn,
   bucketAddressOut,
@@ -19,7 +20,9 @@ export const createBoostBody = z
     ),
     startsAt: instantIn('When the boost starts applying; default now').nullish(),
     expiresAt: instantIn('When the boost stops applying; must be after startsAt'),
-    reason: z.string().max(1000).nullish().describe('Why, for operators; at most 1000 characters'),
+    reason: freeText(1000)
+      .nullish()
+      .describe('Why, for operators; at most 1000 characters, no control characters but tab and line breaks'),
   })
   .meta({
     id: 'CreateBoostRequest',

@@ -1,13 +1,15 @@
 import { z } from 'zod';
-import { parseUsd } from '../../domain/money.js';
+import { parseSpentUsd } from '../../domain/money.js';
 import { BUCKET_SUBJECT_TYPES, LIMIT_SUBJECT_TYPES, METRICS, RESETS } from '../../domain/types.js';
 import { expecting } from './error-map.js';
 import { ID_MAX, modelId, PRINTABLE, PRINTABLE_MESSAGE, userId } from './group-fields.js';
+import { METADATA_LIMITS, metadataProblem } from './metadata.js';
 
 /**
  * Bodies and replies of /check, /reserve, /settle, /release and /usage (SPEC §4). Unknown
  * fields are ignored (gateways send what they have); money arrives as dollars, a JSON
- * number or decimal string with at most 6 decimals, and leaves these schemas as µ$.
+ * number or decimal string, and leaves these schemas as µ$ rounded half up (SPEC §1).
+ * Every id and name is printable (src/domain/text-rules.ts).
  */
 /** The bounds of the decision bodies, shared with their fast lanes (fast-lanes.ts). */
 export const BOUNDS = {
@@ -24,18 +26,21 @@ export const BOUNDS = {
 export const opaque = (description: string, max: number = BOUNDS.id) =>
   z.string().min(1).max(max).regex(PRINTABLE, PRINTABLE_MESSAGE).describe(description);
 
+/** A data-plane amount: any finite dollars ≥ 0, to the nearest µ$ (half up), never refused for precision. */
 export const usd = (description: string) =>
   z
     .union([z.number(), z.string().max(BOUNDS.usdText)], {
       error: expecting('a number of US dollars or a decimal string'),
     })
     .transform((value, ctx) => {
-      const parsed = parseUsd(value);
+      const parsed = parseSpentUsd(value);
       if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.message });
-      else if (parsed.micros < 0) ctx.addIssue({ code: 'custom', message: 'must be ≥ 0' });
       return parsed.ok ? parsed.micros : 0;
     })
-    .describe(description)
+    .describe(
+      `${description}. Dollars ≥ 0 as a JSON number or decimal string; more than 6 decimals are rounded ` +
+        'half up to the micro-dollar (0.30000000000000004 is 0.3)',
+    )
     .meta({ examples: [0.02, '0.0173'] });
 
 /** A whole number of LLM tokens ≥ 0 (SPEC §4.2, §4.7); absent means 0. */
@@ -46,7 +51,7 @@ const decisionFields = {
   userId,
   keyId: opaque('API key id; belongs to the user named in the same request').nullish(),
   groups: z
-    .array(z.string().min(1).max(BOUNDS.groupName))
+    .array(z.string().min(1).max(BOUNDS.groupName).regex(PRINTABLE, PRINTABLE_MESSAGE))
     .max(BOUNDS.groups)
     .nullish()
     .describe('User-group names the gateway knows the user belongs to; unknown names are ignored'),
@@ -71,11 +76,10 @@ export const checkBody = z.object(decisionFields).meta({
   ],
 });
 
-export const requestId = z
-  .string()
-  .min(1)
-  .max(BOUNDS.requestId)
-  .describe('Idempotency key of the request (1–200 characters)');
+export const requestId = opaque(
+  'Idempotency key of the request (1–200 printable characters)',
+  BOUNDS.requestId,
+);
 
 export const reserveBody = z
   .object({
@@ -102,7 +106,18 @@ export const settleBody = z
     costUsd: usd('Actual cost in USD, recorded in full even above the estimate'),
     inputTokens: tokenCount('Input tokens the request used, charged to input_tokens and tokens buckets'),
     outputTokens: tokenCount('Output tokens the request used, charged to output_tokens and tokens buckets'),
-    metadata: z.record(z.string(), z.unknown()).nullish().describe('Stored with the ledger row'),
+    metadata: z
+      .record(z.string(), z.unknown())
+      .superRefine((value, ctx) => {
+        const problem = metadataProblem(value);
+        if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .nullish()
+      .describe(
+        `Stored with the ledger row: any JSON object nested at most ${METADATA_LIMITS.depth} levels, with at ` +
+          `most ${METADATA_LIMITS.values} values and ${METADATA_LIMITS.text} characters of keys and strings; ` +
+          'printable keys, no control characters but tab and line breaks in strings',
+      ),
     userId: userId.nullish().describe('Required when no reservation is known for requestId'),
     keyId: opaque('API key id (direct settles)').nullish(),
     model: modelId.nullish().describe('Required when no reservation is known for requestId'),
@@ -127,6 +142,8 @@ export const usageQuery = z.object({
       if (names.length > 50) ctx.addIssue({ code: 'custom', message: 'at most 50 names' });
       if (names.some((name) => name.length > 100))
         ctx.addIssue({ code: 'custom', message: 'each name is at most 100 characters' });
+      if (names.some((name) => !PRINTABLE.test(name)))
+        ctx.addIssue({ code: 'custom', message: `each name ${PRINTABLE_MESSAGE}` });
       return names;
     })
     .optional()

@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { requestId } from './decisions.js';
 
 /** POST /extend (SPEC §4.2): a long stream keeps its hold and concurrency slot alive. */
 export const extendBody = z
   .object({
-    requestId: z.string().min(1).max(200).describe('The reservation to keep alive'),
+    requestId: requestId.describe('The reservation to keep alive (1–200 printable characters)'),
     ttlSeconds: z
       .number()
       .int()

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
-import { parseUsd } from '../../domain/money.js';
+import { parseSpentUsd } from '../../domain/money.js';
 import { PRINTABLE } from './group-fields.js';
 import { BOUNDS, checkBody, reserveBody, settleBody } from './decisions.js';
+import { metadataProblem } from './metadata.js';
 
 /**
  * Fast lanes of the decision bodies. In a busy process zod's parse of /check's small body
@@ -26,10 +27,12 @@ const isFields = (data: unknown): data is Fields =>
 const text = (value: unknown, max: number): boolean =>
   typeof value === 'string' && value.length >= 1 && value.length <= max;
 
-const id = (value: unknown): unknown =>
-  text(value, BOUNDS.id) && PRINTABLE.test(value as string) ? value : DECLINE;
+const printable = (max: number) => (value: unknown) =>
+  text(value, max) && PRINTABLE.test(value as string) ? value : DECLINE;
 
-const requestId = (value: unknown): unknown => (text(value, BOUNDS.requestId) ? value : DECLINE);
+const id = printable(BOUNDS.id);
+const requestId = printable(BOUNDS.requestId);
+const groupName = printable(BOUNDS.groupName);
 
 const integer = (min: number, max: number) => (value: unknown) =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max ? value : DECLINE;
@@ -39,18 +42,19 @@ const tokens = integer(0, Number.MAX_SAFE_INTEGER);
 /** Dollars as a JSON number → µ$; a string amount is the schema's to judge. */
 function usd(value: unknown): unknown {
   if (typeof value !== 'number') return DECLINE;
-  const parsed = parseUsd(value);
-  return parsed.ok && parsed.micros >= 0 ? parsed.micros : DECLINE;
+  const parsed = parseSpentUsd(value);
+  return parsed.ok ? parsed.micros : DECLINE;
 }
 
 function groups(value: unknown): unknown {
   if (!Array.isArray(value) || value.length > BOUNDS.groups) return DECLINE;
-  for (const name of value) if (!text(name, BOUNDS.groupName)) return DECLINE;
+  for (const name of value) if (groupName(name) === DECLINE) return DECLINE;
   return [...(value as string[])];
 }
 
-/** Shallow copy of a JSON object (the body parser already refused `__proto__` keys). */
-const metadata = (value: unknown): unknown => (isFields(value) ? { ...value } : DECLINE);
+/** Shallow copy of a JSON object (the body parser already refused `__proto__` keys) within the bounds. */
+const metadata = (value: unknown): unknown =>
+  isFields(value) && metadataProblem(value) === null ? { ...value } : DECLINE;
 
 /** `.nullish()`: absent stays absent, null stays null, anything else is read. */
 const nullish =

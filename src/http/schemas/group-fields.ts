@@ -1,12 +1,11 @@
 import { z } from 'zod';
+import { FREE_TEXT, FREE_TEXT_MESSAGE, PRINTABLE, PRINTABLE_MESSAGE } from '../../domain/text-rules.js';
 import { rowIdParams } from './row-id.js';
+
+export { PRINTABLE, PRINTABLE_MESSAGE } from '../../domain/text-rules.js';
 
 /** Fields shared by the model-group and user-group admin schemas (SPEC §1, §5). */
 export const idParams = rowIdParams('group');
-
-/** `\p{C}`: control, format, surrogate, private-use and unassigned code points. */
-export const PRINTABLE = /^[^\p{C}]+$/u;
-export const PRINTABLE_MESSAGE = 'must contain only printable characters';
 
 /** Longest user, key, model and session id (characters). */
 export const ID_MAX = 256;
@@ -19,10 +18,17 @@ export const groupName = z
   .regex(PRINTABLE, PRINTABLE_MESSAGE)
   .describe('Unique name, 1–100 printable characters (trimmed)');
 
-export const groupDescription = z
-  .string()
-  .max(1000)
-  .describe('Free text for operators, at most 1000 characters');
+/** Descriptions and reasons: free text (src/domain/text-rules.ts), at most `max` characters. */
+export const freeText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(FREE_TEXT, FREE_TEXT_MESSAGE)
+    .describe(
+      `Free text for operators, at most ${max} characters; no control characters but tab and line breaks`,
+    );
+
+export const groupDescription = freeText(1000);
 
 const opaqueId = (what: string) =>
   z

@@ -55,6 +55,7 @@ export const subjectIdFilter = z
   .string()
   .min(1)
   .max(SUBJECT_ID_MAX_LENGTH)
+  .regex(SUBJECT_ID_PATTERN, 'must contain printable characters only')
   .describe('Only entries of this subject id');
 
 /** `all` and `null` both select the all-models scope (`modelGroupId=null` reads naturally in scripts). */

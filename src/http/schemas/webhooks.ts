@@ -1,8 +1,18 @@
 import { z } from 'zod';
-import { timestamp } from './group-fields.js';
+import { freeText, timestamp } from './group-fields.js';
 
 /** SPEC §5, §5.1: webhooks (alert receivers) and their deliveries. */
 export const URL_MAX_LENGTH = 2048;
+
+/** Not a URL at all is the url check's to report. */
+function hasUserInfo(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.username !== '' || url.password !== '';
+  } catch {
+    return false;
+  }
+}
 
 const webhookUrl = z
   .url({
@@ -10,10 +20,14 @@ const webhookUrl = z
     error: (issue) => `${issue.input === undefined ? 'required:' : 'must be'} an absolute http or https URL`,
   })
   .max(URL_MAX_LENGTH)
-  .describe(`Where events are POSTed: an absolute http or https URL, at most ${URL_MAX_LENGTH} characters`)
+  // A password in the URL would be kept, shown by every read and audited: refused outright.
+  .refine((v) => !hasUserInfo(v), 'must not contain a user name or password (user:password@)')
+  .describe(
+    `Where events are POSTed: an absolute http or https URL without user:password@, at most ${URL_MAX_LENGTH} characters`,
+  )
   .meta({ examples: ['https://alerts.example.com/quotagate'] });
 
-const description = z.string().max(1000).describe('Free text for operators, at most 1000 characters');
+const description = freeText(1000);
 
 const enabled = z
   .boolean()

@@ -40,7 +40,7 @@ describeWithServers('/authz requests, tokens and AUTHZ_DENY_STATUS', () => {
     });
 
     it('a malformed X-Quota-Estimated-Cost is a 400 naming the header', async () => {
-      for (const cost of ['abc', '-1', '0.0000001']) {
+      for (const cost of ['abc', '-1', '-0.0000001', 'NaN']) {
         const a = await authz(g429, { 'x-quota-user': uid('u'), 'x-quota-estimated-cost': cost }, T0);
         expectProblem(a, 400, 'validation_failed', 'x-quota-estimated-cost');
       }

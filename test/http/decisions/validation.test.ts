@@ -3,9 +3,9 @@ import { ADMIN } from '../../support/app.js';
 import { describeWithServers } from '../../support/services.js';
 import { T0, expectAllowed, expectProblem, uid, useServersGate } from './support.js';
 
+// More than 6 decimals is not bad money on the data plane: it is rounded (test/http/hostile-input.test.ts).
 const BAD_MONEY: unknown[] = [
-  0.0000001,
-  '0.1234567',
+  -0.0000001,
   -0.01,
   '-1',
   'abc',
