@@ -1,5 +1,7 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, ApiError, query } from './api';
+import { amount, dateTime, localZone } from './format';
+import { subjectLabel, useGroupNames, useList } from './names';
 import type {
   AuditEntry,
   Boost,
@@ -12,32 +14,35 @@ import type {
   WebhookDelivery,
 } from './types';
 import { METRICS } from './types';
-import { Field, FormBox, instant, list, Notice, numeric, useForm, when, type Values } from './ui';
-
-/** Loads a list; `reload()` after a write. */
-function useList<T>(path: string) {
-  const [items, setItems] = useState<T[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    let live = true;
-    api<Items<T>>('GET', path)
-      .then((r) => live && (setItems(r.items), setError(null)))
-      .catch((e: unknown) => live && setError(e instanceof ApiError ? `${e.detail} (${e.code})` : String(e)));
-    return () => {
-      live = false;
-    };
-  }, [path, tick]);
-  return { items, error, reload: () => setTick((t) => t + 1) };
-}
+import { Field, FormBox, instant, list, Notice, numeric, useForm, type Form, type Values } from './ui';
 
 function groupOptions(groups: ModelGroup[]): [string, string][] {
   return [['', 'all models'], ...groups.map((g): [string, string] => [String(g.id), `${g.name} (#${g.id})`])];
 }
 
-function groupName(groups: ModelGroup[], id: number | null): string {
-  if (id === null) return 'all models';
-  return groups.find((g) => g.id === id)?.name ?? `#${id}`;
+/** The subject id field: a user group is picked by name, a user or key typed. */
+function SubjectIdField({ form, groups, label }: { form: Form; groups: UserGroup[]; label?: string }) {
+  const byName = form.values.subjectType === 'user_group';
+  return (
+    <Field
+      form={form}
+      name="subjectId"
+      label={label ?? (byName ? 'User group' : 'Subject id')}
+      placeholder={byName ? undefined : 'u-42'}
+      options={
+        byName
+          ? [['', '—'], ...groups.map((g): [string, string] => [String(g.id), `${g.name} (#${g.id})`])]
+          : undefined
+      }
+    />
+  );
+}
+
+/** What the amount of a limit or boost is counted in, by metric. */
+function amountHint(metric: string | undefined): string {
+  if (metric === 'cost') return 'in US dollars ($), e.g. 2.50';
+  if (metric === 'concurrency') return 'requests in flight at once';
+  return `a count of ${(metric ?? '').replace('_', ' ')}`;
 }
 
 async function guarded(action: () => Promise<unknown>, setError: (e: string | null) => void) {
@@ -237,7 +242,7 @@ const EMPTY_LIMIT: Values = {
 };
 
 export function LimitsPage() {
-  const models = useList<ModelGroup>('/admin/model-groups');
+  const names = useGroupNames();
   const filter = useForm({ subjectType: '', subjectId: '', modelGroupId: '', metric: '' });
   const [applied, setApplied] = useState<Values>({});
   const limits = useList<Limit>(`/admin/limits${query(applied)}`);
@@ -269,8 +274,8 @@ export function LimitsPage() {
         }}
       >
         <Field form={form} name="subjectType" label="Subject type" options={['user', 'user_group', 'key']} />
-        <Field form={form} name="subjectId" label="Subject id" placeholder="u-42 (user group: its id)" />
-        <Field form={form} name="modelGroupId" label="Model group" options={groupOptions(models.items)} />
+        <SubjectIdField form={form} groups={names.users} />
+        <Field form={form} name="modelGroupId" label="Model group" options={groupOptions(names.models)} />
         <Field form={form} name="metric" label="Metric" options={METRICS} />
         <Field form={form} name="window" label="Window" placeholder="5h, daily, 20h, total" />
         <Field
@@ -279,7 +284,13 @@ export function LimitsPage() {
           label="Reset"
           options={[['', 'default'], 'rolling', 'fixed', 'first_use', 'calendar']}
         />
-        <Field form={form} name="limit" label="Limit" placeholder="10" />
+        <Field
+          form={form}
+          name="limit"
+          label={form.values.metric === 'cost' ? 'Limit ($)' : 'Limit'}
+          placeholder="10"
+          hint={amountHint(form.values.metric)}
+        />
         <Field form={form} name="mode" label="Mode" options={['enforce', 'shadow']} />
         <Field form={form} name="alertAt" label="Alert at (fractions)" placeholder="0.5, 0.8, 1" />
       </FormBox>
@@ -296,12 +307,12 @@ export function LimitsPage() {
           label="Subject type"
           options={[['', 'any'], 'user', 'user_group', 'key']}
         />
-        <Field form={filter} name="subjectId" label="Subject id" />
+        <SubjectIdField form={filter} groups={names.users} />
         <Field
           form={filter}
           name="modelGroupId"
           label="Model group"
-          options={[['', 'any'], ['all', 'all models only'], ...groupOptions(models.items).slice(1)]}
+          options={[['', 'any'], ['all', 'all models only'], ...groupOptions(names.models).slice(1)]}
         />
         <Field form={filter} name="metric" label="Metric" options={[['', 'any'], ...METRICS]} />
       </FormBox>
@@ -324,15 +335,13 @@ export function LimitsPage() {
           {limits.items.map((l) => (
             <tr key={l.id}>
               <td>{l.id}</td>
-              <td>
-                {l.subjectType}:{l.subjectId}
-              </td>
-              <td>{groupName(models.items, l.modelGroupId)}</td>
+              <td>{subjectLabel(names, l.subjectType, l.subjectId)}</td>
+              <td>{names.model(l.modelGroupId)}</td>
               <td>{l.metric}</td>
               <td>
                 {l.window ?? '—'} {l.reset ? <small>({l.reset})</small> : null}
               </td>
-              <td>{l.limit}</td>
+              <td>{amount(l.metric, l.limit)}</td>
               <td class={l.mode === 'shadow' ? 'shadow' : ''}>{l.mode}</td>
               <td>{l.alertAt.join(', ')}</td>
               <td>
@@ -388,7 +397,7 @@ const EMPTY_BOOST: Values = {
 };
 
 export function BoostsPage() {
-  const models = useList<ModelGroup>('/admin/model-groups');
+  const names = useGroupNames();
   const [activeOnly, setActiveOnly] = useState(false);
   const boosts = useList<Boost>(`/admin/boosts${query({ active: activeOnly ? 'true' : undefined })}`);
   const form = useForm(EMPTY_BOOST);
@@ -420,12 +429,22 @@ export function BoostsPage() {
       >
         <Field form={form} name="subjectType" label="Subject type" options={['user', 'key']} />
         <Field form={form} name="subjectId" label="Subject id" />
-        <Field form={form} name="modelGroupId" label="Model group" options={groupOptions(models.items)} />
+        <Field form={form} name="modelGroupId" label="Model group" options={groupOptions(names.models)} />
         <Field form={form} name="metric" label="Metric" options={METRICS} />
         <Field form={form} name="window" label="Window" />
-        <Field form={form} name="amount" label="Amount" />
-        <Field form={form} name="startsAt" label="Starts at (empty: now)" type="datetime-local" />
-        <Field form={form} name="expiresAt" label="Expires at" type="datetime-local" />
+        <Field
+          form={form}
+          name="amount"
+          label={form.values.metric === 'cost' ? 'Amount ($)' : 'Amount'}
+          hint={amountHint(form.values.metric)}
+        />
+        <Field
+          form={form}
+          name="startsAt"
+          label={`Starts at (${localZone()}; empty: now)`}
+          type="datetime-local"
+        />
+        <Field form={form} name="expiresAt" label={`Expires at (${localZone()})`} type="datetime-local" />
         <Field form={form} name="reason" label="Reason" />
       </FormBox>
       <label class="inline">
@@ -456,15 +475,13 @@ export function BoostsPage() {
           {boosts.items.map((b) => (
             <tr key={b.id}>
               <td>{b.id}</td>
-              <td>
-                {b.subjectType}:{b.subjectId}
-              </td>
-              <td>{groupName(models.items, b.modelGroupId)}</td>
+              <td>{subjectLabel(names, b.subjectType, b.subjectId)}</td>
+              <td>{names.model(b.modelGroupId)}</td>
               <td>{b.metric}</td>
               <td>{b.window ?? '—'}</td>
-              <td>+{b.amount}</td>
-              <td>{when(b.startsAt)}</td>
-              <td>{when(b.expiresAt)}</td>
+              <td>+{amount(b.metric, b.amount)}</td>
+              <td>{dateTime(b.startsAt)}</td>
+              <td>{dateTime(b.expiresAt)}</td>
               <td>{b.reason ?? ''}</td>
               <td>
                 <button
@@ -489,7 +506,7 @@ export function BoostsPage() {
 }
 
 export function ResetsPage() {
-  const models = useList<ModelGroup>('/admin/model-groups');
+  const names = useGroupNames();
   const form = useForm({
     subjectType: 'user',
     subjectId: '',
@@ -525,7 +542,7 @@ export function ResetsPage() {
       >
         <Field form={form} name="subjectType" label="Subject type" options={['user', 'key']} />
         <Field form={form} name="subjectId" label="Subject id" />
-        <Field form={form} name="modelGroupId" label="Model group" options={groupOptions(models.items)} />
+        <Field form={form} name="modelGroupId" label="Model group" options={groupOptions(names.models)} />
         <Field form={form} name="metric" label="Metric" options={METRICS} />
         <Field form={form} name="window" label="Window" />
       </FormBox>
@@ -544,14 +561,12 @@ export function ResetsPage() {
           {markers.items.map((m) => (
             <tr key={m.id}>
               <td>{m.id}</td>
-              <td>
-                {m.subjectType}:{m.subjectId}
-              </td>
-              <td>{groupName(models.items, m.modelGroupId)}</td>
+              <td>{subjectLabel(names, m.subjectType, m.subjectId)}</td>
+              <td>{names.model(m.modelGroupId)}</td>
               <td>
                 {m.metric} {m.window ?? ''}
               </td>
-              <td>{when(m.resetAt)}</td>
+              <td>{dateTime(m.resetAt)}</td>
             </tr>
           ))}
         </tbody>
@@ -683,8 +698,8 @@ export function WebhooksPage() {
                   <td>{d.status}</td>
                   <td>{d.attempts}</td>
                   <td>{d.lastStatusCode ?? d.lastError ?? '—'}</td>
-                  <td>{when(d.nextAttemptAt)}</td>
-                  <td>{when(d.createdAt)}</td>
+                  <td>{dateTime(d.nextAttemptAt)}</td>
+                  <td>{dateTime(d.createdAt)}</td>
                 </tr>
               ))}
             </tbody>
@@ -714,7 +729,7 @@ export function AuditPage() {
         <tbody>
           {audit.items.map((a) => (
             <tr key={a.id}>
-              <td>{when(a.at)}</td>
+              <td class="time">{dateTime(a.at)}</td>
               <td>{a.actor}</td>
               <td>{a.action}</td>
               <td>

@@ -162,9 +162,3 @@ export function instant(text: string | undefined): string | null {
   }
   return t;
 }
-
-export function when(iso: string | null | undefined): string {
-  if (!iso) return '—';
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
-}

@@ -1,5 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, query } from './api';
+import { amount, clock, dateTime } from './format';
+import { subjectLabel, useGroupNames, type GroupNames } from './names';
 import type { Bucket, Usage } from './types';
 import { Field, FormBox, useForm } from './ui';
 
@@ -11,17 +13,6 @@ const NOUNS: Record<string, string> = {
   output_tokens: 'output tokens',
   tokens: 'tokens',
 };
-
-function amount(metric: string, n: number): string {
-  if (metric === 'cost') return `$${n.toFixed(n > 0 && n < 1 ? 4 : 2)}`;
-  return Number.isInteger(n) ? String(n) : n.toFixed(2);
-}
-
-function clock(iso: string, now: Date): string {
-  const d = new Date(iso);
-  const time = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  return d.toDateString() === now.toDateString() ? time : `${d.toLocaleDateString()} ${time}`;
-}
 
 /** "3 / 5 sessions used in the last 20h — next back at 14:05" */
 export function describeBucket(b: Bucket, now = new Date()): string {
@@ -40,18 +31,35 @@ export function describeBucket(b: Bucket, now = new Date()): string {
   return line;
 }
 
-function BucketBar({ b }: { b: Bucket }) {
+/**
+ * How full a bucket is, for its colour: `exhausted` at or past its cap (used + held), as
+ * 3 / 3 sessions is even when this query itself asked for nothing; `exceeded` when it
+ * would refuse the request asked about.
+ */
+export function fullness(b: Bucket): 'ok' | 'exhausted' {
+  // The API's dollars are decimals: compare in micro-dollars, as the store does.
+  const scale = b.metric === 'cost' ? 1_000_000 : 1;
+  const taken = Math.round((b.used + b.held) * scale);
+  return taken >= Math.round(b.effectiveLimit * scale) ? 'exhausted' : 'ok';
+}
+
+function BucketBar({ b, names }: { b: Bucket; names: GroupNames }) {
   const scale = Math.max(b.effectiveLimit, b.used + b.held, 1e-9);
   const pct = (n: number) => `${Math.min(100, (n / scale) * 100).toFixed(2)}%`;
+  const classes = ['bucket', fullness(b), b.exceeded ? 'exceeded' : ''].filter(Boolean).join(' ');
+  const { source } = b;
   return (
-    <li class={b.exceeded ? 'bucket exceeded' : 'bucket'} data-bucket={b.key}>
+    <li class={classes} data-bucket={b.key}>
       <div class="bucket-head">
         <strong>
           {b.metric} {b.window ?? ''}
         </strong>{' '}
         <small>
-          {b.axis}:{b.ownerId} · {b.modelGroupId === null ? 'all models' : `group #${b.modelGroupId}`}
-          {b.shadow ? ' · shadow' : ''}
+          {b.axis} {b.ownerId} · {names.model(b.modelGroupId)}
+          {b.shadow ? ' · shadow' : ''} ·{' '}
+          <span class="source">
+            cap from {subjectLabel(names, source.subjectType, source.subjectId)} (limit #{source.limitId})
+          </span>
         </small>
       </div>
       <div class="bar" role="meter" aria-valuemin={0} aria-valuemax={b.effectiveLimit} aria-valuenow={b.used}>
@@ -66,7 +74,7 @@ function BucketBar({ b }: { b: Bucket }) {
         used {amount(b.metric, b.used)} · held {amount(b.metric, b.held)} · limit {amount(b.metric, b.limit)}
         {b.boost > 0 ? ` + boost ${amount(b.metric, b.boost)}` : ''} · remaining{' '}
         {amount(b.metric, b.remaining)}
-        {b.resetAt ? ` · resets ${new Date(b.resetAt).toLocaleString()}` : ''}
+        {b.resetAt ? ` · resets ${dateTime(b.resetAt)}` : ''}
       </div>
     </li>
   );
@@ -75,6 +83,7 @@ function BucketBar({ b }: { b: Bucket }) {
 export function UsagePage() {
   const form = useForm({ userId: '', keyId: '', model: '', groups: '' });
   const [usage, setUsage] = useState<Usage | null>(null);
+  const names = useGroupNames();
   return (
     <section>
       <h2>Usage</h2>
@@ -108,7 +117,7 @@ export function UsagePage() {
           </p>
           <ul class="buckets">
             {usage.buckets.map((b) => (
-              <BucketBar key={b.key} b={b} />
+              <BucketBar key={b.key} b={b} names={names} />
             ))}
           </ul>
         </div>

@@ -41,6 +41,8 @@ export interface Bucket {
   effectiveLimit: number;
   counting: Counting;
   source: BucketSource;
+  /** The user group's name when the winner is a user-group limit (for the refusal reason), else null. */
+  sourceGroupName: string | null;
   /** SPEC §4.8: evaluated and charged, never refusing (the winner's mode, or SHADOW_MODE). */
   shadow: boolean;
   /** SPEC §5.1: the winner's alert thresholds, ascending fractions of the effective limit. */
@@ -101,6 +103,7 @@ interface PlannedBucket {
   /** The owner's boosts of this bucket, active or not: judged at each request's `now`. */
   boosts: readonly BoostRecord[];
   source: BucketSource;
+  sourceGroupName: string | null;
   shadow: boolean;
 }
 
@@ -194,6 +197,10 @@ function planBucket(
       subjectId: winner.subjectId,
       limitId: winner.id,
     }),
+    sourceGroupName:
+      winner.subjectType === 'user_group'
+        ? (snapshot.userGroup(Number(winner.subjectId))?.name ?? null)
+        : null,
     shadow: options.shadowMode === true || winner.mode === 'shadow',
   });
 }
@@ -219,6 +226,7 @@ function toBucket(planned: PlannedBucket, now: number): Bucket {
     effectiveLimit,
     counting: countingOf(merged.metric, window, range, resetMarker, effectiveLimit, planned.defId),
     source: planned.source,
+    sourceGroupName: planned.sourceGroupName,
     shadow: planned.shadow,
     alertAt: winner.alertAt,
   };

@@ -122,16 +122,26 @@ export function bucketView(v: BucketVerdict): BucketView {
   };
 }
 
-/** `user u-42: cost 5h limit reached on group 3 (opus)`. */
+/**
+ * `user u-42: cost 5h limit reached on group 3 (opus)`, and when a user group's limit set
+ * the cap, `…; cap from user group 7 (pro)`: the operator must know which limit to raise.
+ */
 export function reasonOf(v: BucketVerdict): string {
   const { bucket } = v;
   const what = bucket.metric === 'concurrency' ? 'concurrency' : `${bucket.metric} ${bucket.window.slot}`;
   const scope =
     bucket.modelGroupId === null
       ? 'all models'
-      : `group ${bucket.modelGroupId}${bucket.modelGroupName === null ? '' : ` (${bucket.modelGroupName})`}`;
+      : `group ${named(bucket.modelGroupId, bucket.modelGroupName)}`;
   const state = bucket.effectiveLimit <= 0 ? 'is blocked (limit 0)' : 'limit reached';
-  return `${bucket.axis} ${bucket.ownerId}: ${what} ${state} on ${scope}`;
+  const { source } = bucket;
+  const from =
+    source.subjectType === 'user_group'
+      ? `; cap from user group ${named(source.subjectId, bucket.sourceGroupName)}`
+      : '';
+  return `${bucket.axis} ${bucket.ownerId}: ${what} ${state} on ${scope}${from}`;
 }
+
+const named = (id: number | string, name: string | null) => (name === null ? `${id}` : `${id} (${name})`);
 
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -29,6 +29,7 @@ export interface ConfigSnapshot {
   /** Stored memberships of a user (group ids, ascending). */
   userGroupsOf(userId: string): readonly number[];
   userGroupByName(name: string): UserGroupRef | null;
+  userGroup(id: number): UserGroupRef | null;
   limitsOf(subjectType: LimitSubjectType, subjectId: string): readonly LimitRecord[];
   boostsOf(subjectType: BucketSubjectType, subjectId: string): readonly BoostRecord[];
   /** Latest reset marker (epoch ms) of one bucket, or null. */
@@ -75,6 +76,7 @@ export function buildSnapshot(rows: SnapshotRows, loadedAt: number): ConfigSnaps
     if (group) groupOfModel.set(m.model, group);
   }
   const userGroupsByName = new Map(rows.userGroups.map((g) => [g.name, Object.freeze({ ...g })]));
+  const userGroupsById = new Map([...userGroupsByName.values()].map((g) => [g.id, g]));
   const membership = new Map<string, number[]>();
   for (const [userId, list] of groupBy(rows.userMembers, (m) => m.userId)) {
     membership.set(
@@ -97,6 +99,7 @@ export function buildSnapshot(rows: SnapshotRows, loadedAt: number): ConfigSnaps
     modelGroup: (id: number) => groupsById.get(id) ?? null,
     userGroupsOf: (userId: string) => membership.get(userId) ?? none,
     userGroupByName: (name: string) => userGroupsByName.get(name) ?? null,
+    userGroup: (id: number) => userGroupsById.get(id) ?? null,
     limitsOf: (type: LimitSubjectType, id: string) => limits.get(subjectKey(type, id)) ?? none,
     boostsOf: (type: BucketSubjectType, id: string) => boosts.get(subjectKey(type, id)) ?? none,
     resetMarkerOf: (

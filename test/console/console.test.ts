@@ -55,6 +55,10 @@ describe('console route without a build', () => {
       const asset = await app.inject({ url: '/console/assets/x.js' });
       expect(asset.statusCode).toBe(404);
       expect(asset.json()).toMatchObject({ code: 'not_found' });
+      // A browser's automatic /favicon.ico gets an empty answer, not a 404.
+      const icon = await app.inject({ url: '/favicon.ico' });
+      expect(icon.statusCode).toBe(204);
+      expect(icon.body).toBe('');
     } finally {
       await app.close();
       rmSync(empty, { recursive: true, force: true });
@@ -77,12 +81,24 @@ describe('console route without a build', () => {
     shots.push(path);
   };
   const form = (id: string) => page.locator(`#${id}`);
-  const settle = (requestId: string, costUsd: number) =>
-    fetch(`${base}/settle`, {
+  /** A gateway's /reserve or /settle for u-42 on opus, expected to pass. */
+  const decide = async (path: '/reserve' | '/settle', body: Record<string, unknown>) => {
+    const response = await fetch(`${base}${path}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${SERVICE_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ requestId, userId: 'u-42', model: 'claude-opus-4-1', costUsd }),
+      body: JSON.stringify({ userId: 'u-42', model: 'claude-opus-4-1', ...body }),
     });
+    expect(response.status, `${path}: ${await response.text()}`).toBe(200);
+  };
+  /** The computed colour of an element: what the user sees, whatever class drew it. */
+  const colourOf = async (selector: string) =>
+    String(
+      await page.evaluate(
+        `getComputedStyle(document.querySelector(${JSON.stringify(selector)})).backgroundColor`,
+      ),
+    );
+  const RED = 'rgb(198, 40, 40)';
+  const GREEN = 'rgb(46, 125, 50)';
 
   beforeAll(async () => {
     ensureConsoleBuilt();
@@ -94,6 +110,9 @@ describe('console route without a build', () => {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1280, height: 900 },
+      // A zone with an abbreviation and an offset from UTC: times must say which zone they are in.
+      timezoneId: 'Europe/Berlin',
+      locale: 'en-GB',
       args: [
         '--no-sandbox',
         '--disable-gpu',
@@ -132,6 +151,16 @@ describe('console route without a build', () => {
     expect((await fetch(`${base}/console/%2e%2e/%2e%2e/package.json`)).status).toBe(404);
     // Its data still needs the admin token.
     expect((await fetch(`${base}/admin/model-groups`)).status).toBe(401);
+    // Its icon: linked from the page, and at /favicon.ico for every other page of the origin.
+    expect(html).toContain('<link rel="icon" type="image/svg+xml" href="/console/favicon.svg"');
+    for (const path of ['/console/favicon.svg', '/favicon.ico']) {
+      const icon = await fetch(`${base}${path}`);
+      expect(icon.status, path).toBe(200);
+      expect(icon.headers.get('content-type')).toBe('image/svg+xml');
+      expect(icon.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(icon.headers.get('content-security-policy')).toContain("default-src 'self'");
+      expect(await icon.text()).toMatch(/^<svg /);
+    }
   });
 
   it('signs in, creates through the forms, shows field errors, lists, and draws usage', async () => {
@@ -167,6 +196,13 @@ describe('console route without a build', () => {
     await ug.locator('[name="name"]').fill('pro');
     await ug.getByRole('button', { name: 'Create user group' }).click();
     await page.locator('#user-groups tbody tr', { hasText: 'pro' }).waitFor();
+    const members = page.locator('form', { hasText: 'Add members' });
+    await members.locator('[name="id"]').selectOption({ label: 'pro' });
+    await members.locator('[name="userIds"]').fill('u-42');
+    await members.getByRole('button', { name: 'Add members' }).click();
+    await expect
+      .poll(() => page.locator('#user-groups tbody tr', { hasText: 'pro' }).textContent())
+      .toMatch(/1$/);
     await shot('03-user-groups');
 
     // Limits: a bad window first — the API's message sits next to the window field.
@@ -198,6 +234,24 @@ describe('console route without a build', () => {
     await lf.getByRole('button', { name: 'Save limit' }).click();
     await page.locator('#limits tbody tr', { hasText: 'requests' }).waitFor();
     expect(await page.locator('#limits tbody tr').count()).toBe(2);
+    // A group's limit: the group picked and listed by its name, never `user_group:1`.
+    await lf.locator('[name="subjectType"]').selectOption('user_group');
+    await lf.locator('[name="subjectId"]').selectOption({ label: 'pro (#1)' });
+    await lf.locator('[name="metric"]').selectOption('sessions');
+    await lf.locator('[name="window"]').fill('20h');
+    await lf.locator('[name="limit"]').fill('3');
+    await lf.getByRole('button', { name: 'Save limit' }).click();
+    const sessionsRow = page.locator('#limits tbody tr', { hasText: 'sessions' });
+    await sessionsRow.waitFor();
+    expect(await sessionsRow.locator('td').nth(1).textContent()).toBe('user group pro');
+    // Cost limits in dollars, counts as counts.
+    const costRow = page.locator('#limits tbody tr', { hasText: 'cost' });
+    expect(await costRow.locator('td').nth(1).textContent()).toBe('user u-42');
+    expect(await costRow.locator('td').nth(5).textContent()).toBe('$10.00');
+    expect(await sessionsRow.locator('td').nth(5).textContent()).toBe('3');
+    // The limit field says what it counts in.
+    expect(await lf.locator('.hint').allTextContents()).toContain('in US dollars ($), e.g. 2.50');
+    await shot('05-limits-all');
     // Edit: the row fills the form; saving upserts the same limit.
     await page
       .locator('#limits tbody tr', { hasText: 'requests' })
@@ -209,13 +263,13 @@ describe('console route without a build', () => {
     await expect
       .poll(() => page.locator('#limits tbody tr', { hasText: 'requests' }).textContent())
       .toContain('enforce');
-    expect(await page.locator('#limits tbody tr').count()).toBe(2);
+    expect(await page.locator('#limits tbody tr').count()).toBe(3);
     // Filter
     const filter = form('limit-filter');
     await filter.locator('[name="metric"]').selectOption('requests');
     await filter.getByRole('button', { name: 'Apply filter' }).click();
     await expect.poll(() => page.locator('#limits tbody tr').count()).toBe(1);
-    await shot('05-limits');
+    await shot('05-limits-filtered');
 
     // Boosts: +5 on the cost bucket until February.
     await page.goto(`${base}/console#/boosts`);
@@ -230,7 +284,12 @@ describe('console route without a build', () => {
     await bf.locator('[name="amount"]').fill('5');
     await bf.locator('[name="reason"]').fill('launch week');
     await bf.getByRole('button', { name: 'Create boost' }).click();
-    await page.locator('#boosts tbody tr', { hasText: 'launch week' }).waitFor();
+    const boostRow = page.locator('#boosts tbody tr', { hasText: 'launch week' });
+    await boostRow.waitFor();
+    // Dollars with their sign; the expiry typed in Berlin time, shown with its zone.
+    expect(await boostRow.locator('td').nth(5).textContent()).toBe('+$5.00');
+    expect(await boostRow.locator('td').nth(7).textContent()).toBe('2027-02-01 00:00 CET');
+    expect(await boostRow.locator('td').nth(6).textContent()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d CES?T$/);
     await shot('06-boosts');
 
     // Webhooks: the secret is shown once.
@@ -246,8 +305,14 @@ describe('console route without a build', () => {
     await page.locator('#deliveries').waitFor();
     await shot('07-webhooks');
 
-    // Three settles of $2.50: 7.50 of 15 (10 + 5 boost), 3 of 5 requests.
-    for (const id of ['r-1', 'r-2', 'r-3']) expect((await settle(id, 2.5)).status).toBe(200);
+    // Three sessions of one request each, settled at $2.50: 7.50 of 15 (10 + 5 boost),
+    // 3 of 5 requests, 3 of pro's 3 sessions.
+    for (const id of ['r-1', 'r-2', 'r-3']) {
+      await decide('/reserve', { requestId: id, sessionId: `s-${id}` });
+      await decide('/settle', { requestId: id, costUsd: 2.5 });
+    }
+    // And $0.50 held by a request still running: 4 of 5 requests.
+    await decide('/reserve', { requestId: 'r-4', estimatedCostUsd: 0.5 });
     await page.goto(`${base}/console#/usage`);
     const uf = form('usage-form');
     await uf.locator('[name="userId"]').fill('u-42');
@@ -255,15 +320,35 @@ describe('console route without a build', () => {
     await uf.getByRole('button', { name: 'Show usage' }).click();
     await page.locator('#usage .bucket').first().waitFor();
     const lines = await page.locator('#usage .bucket-line').allTextContents();
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(3);
+    // Tomorrow, in the browser's zone, named.
     expect(lines.find((l) => l.includes('requests'))).toMatch(
-      /^3 \/ 5 requests used in the last 20h — next back at \S+/,
+      /^4 \/ 5 requests used in the last 20h — next back at \d{4}-\d\d-\d\d \d\d:\d\d CES?T$/,
     );
+    // The sessions cap is used up: drawn red though this query asks for nothing, with the
+    // group that set it by name; the requests bar, with room left, stays green.
+    const sessions = page.locator('#usage .bucket', { hasText: 'sessions used' });
+    expect(await sessions.locator('.bucket-line').textContent()).toMatch(
+      /^3 \/ 3 sessions used in the last 20h/,
+    );
+    expect(await sessions.getAttribute('class')).toContain('exhausted');
+    expect(await colourOf('#usage .bucket[data-bucket$="|sessions|20h"] .bar .used')).toBe(RED);
+    expect(await sessions.locator('.source').textContent()).toMatch(
+      /^cap from user group pro \(limit #\d+\)$/,
+    );
+    expect(await colourOf('#usage .bucket[data-bucket$="|requests|20h"] .bar .used')).toBe(GREEN);
     expect(lines.find((l) => l.startsWith('$'))).toMatch(
-      /^\$7\.50 \/ \$15\.00 used in the last 5h — next back at/,
+      /^\$7\.50 \/ \$15\.00 used in the last 5h, \$0\.50 held — next back at/,
     );
     const cost = page.locator('#usage .bucket', { hasText: '$7.50' });
-    expect(await cost.locator('.bucket-nums').textContent()).toContain('boost $5.00');
+    // One money format beside another: `$0.50` next to `$7.50`, never `$0.5000`.
+    expect(await cost.locator('.bucket-nums').textContent()).toMatch(
+      /^used \$7\.50 · held \$0\.50 · limit \$10\.00 \+ boost \$5\.00 · remaining \$7\.00/,
+    );
+    // Its model group by name, not `group #1`.
+    expect(await cost.locator('.bucket-head small').textContent()).toMatch(
+      /^user u-42 · opus · cap from user u-42/,
+    );
     expect(await cost.locator('.bar .used').getAttribute('style')).toMatch(/width: 50%/);
     expect(await cost.locator('.bar .limit-mark').count()).toBe(1);
     await shot('08-usage');

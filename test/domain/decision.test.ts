@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { BucketState } from '../../src/domain/bucket-state.js';
 import { decide } from '../../src/domain/decide.js';
 import { buildDecisionResponse, failOpenResponse } from '../../src/domain/decision.js';
-import { bucket, ms, USD } from './fixtures.js';
+import { resolveBuckets } from '../../src/domain/buckets.js';
+import { bucket, limit, ms, snapshot, USD } from './fixtures.js';
 
 const NOW = ms('2027-01-04T12:00:00Z');
 const SLICE = 300_000;
@@ -13,6 +14,7 @@ const opusCost = bucket({
   limit: 10 * USD,
   boost: 5 * USD,
   source: { subjectType: 'user_group', subjectId: '7', limitId: 12 },
+  sourceGroupName: 'pro',
 });
 // The oldest slice starts 3 h 35 min ago: its last instant leaves the 5 h window in 1 h 30 min.
 const spent: BucketState = {
@@ -38,7 +40,7 @@ describe('refused responses', () => {
       requestId: 'r-1',
       reservation: null,
       retryAfterMs: 5_399_999,
-      reason: 'user u-42: cost 5h limit reached on group 3 (opus)',
+      reason: 'user u-42: cost 5h limit reached on group 3 (opus); cap from user group 7 (pro)',
       buckets: [
         {
           key: 'user:u-42|g3|cost|5h',
@@ -74,6 +76,40 @@ describe('refused responses', () => {
       RateLimit: '"user:u-42|g3|cost|5h";r=0;t=5400',
       'Retry-After': '5400',
     });
+  });
+
+  it('takes the name of the user group whose limit set the cap from the config snapshot', () => {
+    const pro = limit({
+      metric: 'requests',
+      cap: 1,
+      window: '1m',
+      subjectType: 'user_group',
+      subjectId: '7',
+    });
+    const { buckets } = resolveBuckets(
+      snapshot({ limits: [pro] }),
+      { userId: 'u-42', model: 'claude-opus-4-1' },
+      NOW,
+      { defaultTimezone: 'UTC' },
+    );
+    const states = new Map(buckets.map((b): [string, BucketState] => [b.key, { used: 1, held: 0 }]));
+    expect(respond(buckets, states).body.reason).toBe(
+      'user u-42: requests 1m limit reached on all models; cap from user group 7 (pro)',
+    );
+  });
+
+  it('names the user group whose limit set the cap, by id alone once the group is gone', () => {
+    const gone = bucket({ ...opusCost, sourceGroupName: null });
+    expect(respond([gone], new Map([[gone.key, spent]])).body.reason).toBe(
+      'user u-42: cost 5h limit reached on group 3 (opus); cap from user group 7',
+    );
+  });
+
+  it('names no user group when the user’s own limit set the cap', () => {
+    const own = bucket({ ...opusCost, source: { subjectType: 'user', subjectId: 'u-42', limitId: 3 } });
+    expect(respond([own], new Map([[own.key, spent]])).body.reason).toBe(
+      'user u-42: cost 5h limit reached on group 3 (opus)',
+    );
   });
 
   it('names all models and a blocked limit in the reason', () => {

@@ -112,6 +112,7 @@ export function bucket(
     effectiveLimit,
     counting: countingOf(metric, window, range, null, effectiveLimit),
     source: { subjectType: 'user', subjectId: 'u-42', limitId: 1 },
+    sourceGroupName: null,
     shadow: false,
     alertAt: [],
     ...rest,

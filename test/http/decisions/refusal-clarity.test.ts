@@ -77,6 +77,30 @@ describeWithServers('what a refusal names', () => {
     });
   });
 
+  describe('the user group that supplied the cap', () => {
+    it('is named in the reason, by the name it has in the config', async () => {
+      const g = gate();
+      const [user, model] = [uid('u'), uid('model')];
+      const group = await g.userGroup([user]);
+      const models = await g.modelGroup([model]);
+      await g.limit({
+        subjectType: 'user_group',
+        subjectId: String(group.id),
+        modelGroupId: models.id,
+        metric: 'requests',
+        window: '1h',
+        limit: 1,
+      });
+      expectAllowed(await g.reserve({ userId: user, model, requestId: uid('r') }, T0));
+      const a = await g.check({ userId: user, model }, T0 + MINUTE);
+      expect(a.status, JSON.stringify(a.body)).toBe(429);
+      expect(a.body.reason).toBe(
+        `user ${user}: requests 1h limit reached on group ${models.id} (${models.name}); ` +
+          `cap from user group ${group.id} (${group.name})`,
+      );
+    });
+  });
+
   describe('the binding bucket: reason, retryAfterMs and RateLimit headers agree', () => {
     /**
      * A user at a requests cap and a sessions cap: two admitted sessions at T0 and T0 + 1 min,
