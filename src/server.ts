@@ -3,13 +3,18 @@ import { buildApp } from './app.js';
 import { openInfrastructure } from './compose.js';
 import { ConfigError, loadConfig } from './config.js';
 import { loadOrCreateTokens } from './http/token-file.js';
+import { LOG_SERIALIZERS } from './ops/error-log.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
 /** Process entry: config → stores → app → listen → graceful shutdown. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = pino({ level: config.LOG_LEVEL, redact: ['req.headers.authorization'] });
+  const logger = pino({
+    level: config.LOG_LEVEL,
+    redact: ['req.headers.authorization'],
+    serializers: LOG_SERIALIZERS,
+  });
   const { tokens, file } = loadOrCreateTokens(config);
   for (const { role, token } of tokens.generated) {
     // Printed once to the terminal, never through the logger; later starts read it from the file.

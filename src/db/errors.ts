@@ -58,3 +58,19 @@ export function foreignKeyViolation(err: unknown): boolean {
   for (const e of causes(err)) if (e.code === '23503') return true;
   return false;
 }
+
+/** The SQLSTATE of the first PostgreSQL error in the chain, or null. */
+export function sqlState(err: unknown): string | null {
+  for (const e of causes(err)) if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
+  return null;
+}
+
+/**
+ * PostgreSQL refused a row's values: a data exception (class 22, e.g. a NUL in text) or an
+ * integrity violation (class 23). The same row is refused on every retry; anything else
+ * (a lost connection, a deadlock, a timeout) may pass next time.
+ */
+export function isRowRefusal(err: unknown): boolean {
+  const state = sqlState(err);
+  return state !== null && (state.startsWith('22') || state.startsWith('23'));
+}

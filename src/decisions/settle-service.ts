@@ -242,7 +242,7 @@ export function createSettleService(deps: SettleDeps) {
     }
     const plan = planFor(input, payload, now);
     const outcome = await recordSettle(input, plan, now, down);
-    if (outcome.kind === 'invalid') throw invalid('costUsd', outcome.message);
+    if (outcome.kind === 'invalid') throw unrecorded();
     const duplicate = outcome.kind === 'exists';
     const answer = duplicate ? repeated(input, outcome.row) : null;
     // A duplicate never charges: the first settle's apply intent (or dirty mark) already
@@ -342,17 +342,31 @@ export function createSettleService(deps: SettleDeps) {
     const payload = reservation ? decodePayload(reservation.payload) : null;
     if (!reservation || !payload)
       throw new AppError('not_found', `no reservation is known for request ${requestId}`);
-    if (reservation.state === 'settled') {
-      throw new AppError('reservation_closed', `reservation ${requestId} is already settled`, {
-        state: 'settled',
-      });
-    }
+    if (reservation.state === 'settled') throw alreadySettled(requestId);
     if (reservation.state === 'released') return { requestId, state: 'released' };
     await recordRelease(requestId, payload, now);
-    const buckets = toStoreBuckets(payload.buckets.map((b) => bucketAt(b, now, deps.snapshot())));
-    await store.release(payload.userId, requestId, buckets, now);
+    await releaseInStore(requestId, payload, now);
     deps.observer.holdClosed(requestId);
     return { requestId, state: 'released' };
+  }
+
+  const alreadySettled = (requestId: string) =>
+    new AppError('reservation_closed', `reservation ${requestId} is already settled`, { state: 'settled' });
+
+  /** Frees the hold and slot; the store's failures are told apart as a lookup's are. */
+  async function releaseInStore(requestId: string, payload: ReservationPayload, now: number): Promise<void> {
+    const buckets = toStoreBuckets(payload.buckets.map((b) => bucketAt(b, now, deps.snapshot())));
+    try {
+      await store.release(payload.userId, requestId, buckets, now);
+      deps.health.markUp();
+    } catch (err) {
+      if (err instanceof StoreMisconfiguredError) throw misconfigured(err);
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      deps.health.markDown();
+      deps.observer.storeError('redis', err.reason);
+      // The ledger row is written: a retry finds it and frees the hold then.
+      throw new AppError('store_unavailable', 'the counter store is unreachable; retry the release');
+    }
   }
 
   /**
@@ -379,11 +393,8 @@ export function createSettleService(deps: SettleDeps) {
         metadata: null,
         markDirty: false,
       });
-      if (outcome.kind === 'exists' && outcome.row.status === 'settled') {
-        throw new AppError('reservation_closed', `reservation ${requestId} is already settled`, {
-          state: 'settled',
-        });
-      }
+      if (outcome.kind === 'invalid') throw unrecorded();
+      if (outcome.kind === 'exists' && outcome.row.status === 'settled') throw alreadySettled(requestId);
     } catch (err) {
       if (!(err instanceof LedgerUnavailableError)) throw err;
       logger.warn({ requestId }, 'release not recorded in the ledger (PostgreSQL unreachable)');
@@ -394,3 +405,9 @@ export function createSettleService(deps: SettleDeps) {
 }
 
 export type SettleService = ReturnType<typeof createSettleService>;
+
+/**
+ * The ledger refused the row (the batcher logged why): no validation of ours foresaw it, so
+ * it is our fault, answered without the database's words, which may quote the values.
+ */
+const unrecorded = () => new AppError('internal_error', 'an internal error occurred');

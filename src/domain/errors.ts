@@ -18,6 +18,8 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  /** Another 4xx of the framework (a failed precondition, an unsatisfiable range), sent with its own status. */
+  request_refused: 400,
   internal_error: 500,
   store_unavailable: 503,
   database_unavailable: 503,

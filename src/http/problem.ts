@@ -38,6 +38,7 @@ const TITLES: Record<ErrorCode, string> = {
   rate_limited: 'Quota exceeded',
   payload_too_large: 'Body too large',
   unsupported_media_type: 'Unsupported media type',
+  request_refused: 'Request refused',
   internal_error: 'Internal error',
   store_unavailable: 'Counter store unavailable',
   database_unavailable: 'Database unavailable',
@@ -71,7 +72,9 @@ export function toAppError(err: unknown): AppError {
     const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
     return new AppError('validation_failed', detail, {}, errors);
   }
-  if (err instanceof StoreUnavailableError) return new AppError('store_unavailable', err.message);
+  // Its message names hosts and ports: the log has it.
+  if (err instanceof StoreUnavailableError)
+    return new AppError('store_unavailable', 'the counter store is unreachable; retry');
   if (err instanceof StoreMisconfiguredError) return storeMisconfigured();
   if (isDatabaseUnavailable(err))
     return new AppError('database_unavailable', 'PostgreSQL is unreachable; retry');
@@ -86,8 +89,40 @@ export function toAppError(err: unknown): AppError {
   }
   if (err instanceof SyntaxError) return new AppError('malformed_json', 'request body is not valid JSON');
   const status = (err as Partial<FastifyError>).statusCode;
-  if (status === 400 && err instanceof Error) return new AppError('validation_failed', err.message);
+  if (err instanceof Error && typeof status === 'number' && status >= 400 && status < 500)
+    return frameworkRefusal(status, err.message.slice(0, 200));
+  // Ours (a driver error, a bug): no detail, whatever its message says (a query, its values).
   return new AppError('internal_error', 'an internal error occurred');
+}
+
+/**
+ * The stable code of a framework's (or plugin's) 4xx status; any other keeps its status as
+ * `request_refused` (401 and 403 too: their codes speak of tokens, a static file's 403 does not).
+ */
+const FRAMEWORK_CODES: Partial<Record<number, ErrorCode>> = {
+  400: 'validation_failed',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+};
+
+class StatusRefusal extends AppError {
+  constructor(
+    message: string,
+    private readonly refusedWith: number,
+  ) {
+    super('request_refused', message);
+  }
+
+  override get status(): number {
+    return this.refusedWith;
+  }
+}
+
+function frameworkRefusal(status: number, message: string): AppError {
+  const code = FRAMEWORK_CODES[status];
+  return code ? new AppError(code, message) : new StatusRefusal(message, status);
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
@@ -99,6 +134,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
     const allowed = allowedMethods(app, path);
+    // A route of this method sent us here (a static file that is not there).
+    if (allowed.includes(request.method as HTTPMethods))
+      return sendProblem(reply, new AppError('not_found', `nothing at ${path}`));
     if (allowed.length === 0) {
       return sendProblem(reply, new AppError('route_not_found', `no route ${request.method} ${path}`));
     }

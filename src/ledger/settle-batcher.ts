@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Database, Executor } from '../db/client.js';
 import type { ApplyIntents } from './apply-intents.js';
-import { isDatabaseUnavailable } from '../db/errors.js';
+import { isDatabaseUnavailable, sqlState } from '../db/errors.js';
 import {
   insertApplyIntent,
   insertEntries,
@@ -19,7 +19,7 @@ export type LedgerOutcome =
   | { kind: 'written'; intent?: number }
   /** The request id was already recorded by an earlier call. */
   | { kind: 'exists'; row: StoredLedgerRow; intent?: number }
-  /** This row cannot be stored; the rest of its batch was. */
+  /** This row cannot be stored (logged, counted); the rest of its batch was. `message`: its SQLSTATE or error name, no values. */
   | { kind: 'invalid'; message: string };
 
 export class LedgerUnavailableError extends Error {
@@ -41,6 +41,8 @@ export interface BatcherOptions {
   onBatch?: (size: number, seconds: number) => void;
   /** Told how many answered settles each committed apply intent covers. */
   intents?: ApplyIntents;
+  /** Told of rows the database refused (answered `invalid`, never retried). */
+  onRefused?: (table: 'usage_ledger', rows: number) => void;
 }
 
 /**
@@ -231,11 +233,27 @@ export class SettleBatcher {
           for (const id of await tx.transaction((sp) => insertEntries(sp, [entry]))) written.add(id);
         } catch (rowErr) {
           if (isDatabaseUnavailable(rowErr)) throw rowErr;
-          invalid.set(entry.requestId, rowErr instanceof Error ? rowErr.message : 'invalid row');
+          invalid.set(entry.requestId, this.refused(entry, rowErr));
         }
       }
       return this.outcomes(tx, entries, written, invalid, retried);
     });
+  }
+
+  /** Logged here, once: the caller answers without the database's words (they may quote values). */
+  private refused(entry: LedgerEntry, err: unknown): string {
+    const reason = sqlState(err) ?? (err instanceof Error ? err.name : 'unknown error');
+    this.logger.error(
+      {
+        err,
+        table: 'usage_ledger',
+        requestId: entry.requestId.slice(0, 128),
+        userId: entry.userId.slice(0, 128),
+      },
+      'ledger row refused by PostgreSQL; the rest of its batch is written',
+    );
+    this.options.onRefused?.('usage_ledger', 1);
+    return `refused: ${reason}`;
   }
 
   private async outcomes(

@@ -6,6 +6,7 @@ import { applyMigrations } from '../../src/db/migrate.js';
 import { applyIntents, dirtySubjects, ledgerRollups, usageLedger } from '../../src/db/schema.js';
 import { insertEntries, type LedgerEntry } from '../../src/ledger/ledger-rows.js';
 import { LedgerUnavailableError, SettleBatcher } from '../../src/ledger/settle-batcher.js';
+import { withSafeErrors } from '../../src/ops/error-log.js';
 import { describeWithPostgres, useTestDatabase } from '../support/services.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
@@ -170,6 +171,29 @@ describeWithPostgres('settle batcher (group commit) on PostgreSQL', () => {
       batcher.submit(good[1]!),
     ]);
     expect(outcomes.map((o) => o.kind)).toEqual(['written', 'invalid', 'written']);
+  });
+
+  it('sets aside a row PostgreSQL refuses (a NUL), counted and logged once without the statement', async () => {
+    const lines: string[] = [];
+    const refused: string[] = [];
+    const logged = withSafeErrors(pino({ level: 'info' }, { write: (line: string) => lines.push(line) }));
+    const batcher = new SettleBatcher(database, logged, { onRefused: (table) => refused.push(table) });
+    const good = [entry({ userId: 'u-nul-1' }), entry({ userId: 'u-nul-2' })];
+    const poisoned = entry({ userId: 'u-nul-3', requestId: 'nul-\u0000-id' });
+    const outcomes = await Promise.all([good[0]!, poisoned, good[1]!].map((e) => batcher.submit(e)));
+    expect(outcomes.map((o) => o.kind)).toEqual(['written', 'invalid', 'written']);
+    // What the caller may show or log: the SQLSTATE, not the statement or anybody's values.
+    expect(outcomes[1]).toEqual({ kind: 'invalid', message: 'refused: 22021' });
+    expect(refused).toEqual(['usage_ledger']);
+    const rows = await database.db
+      .select({ id: usageLedger.requestId })
+      .from(usageLedger)
+      .where(like(usageLedger.userId, 'u-nul-%'));
+    expect(rows.map((r) => r.id).sort()).toEqual(good.map((e) => e.requestId).sort());
+    const refusals = lines.filter((l) => l.includes('refused by PostgreSQL'));
+    expect(refusals).toHaveLength(1);
+    for (const text of ['params', 'Failed query', 'insert into', 'u-nul-1'])
+      expect(refusals[0]).not.toContain(text);
   });
 
   it("keeps the first statement's answers when the statement for its raced ids is refused", async () => {
