@@ -22,6 +22,7 @@ import { alertForwarder } from './alert-forwarder.js';
 import { createExtendService } from './extend-service.js';
 import { createSettleService } from './settle-service.js';
 import { StoreHealth } from './store-health.js';
+import { StoreLosses } from './store-losses.js';
 import { RebuildFlights } from './warm.js';
 
 export interface DataPlaneDeps {
@@ -39,7 +40,18 @@ export interface DataPlaneDeps {
  */
 export function createDataPlane(deps: DataPlaneDeps) {
   const { config, database, redis, logger, snapshot } = deps;
-  const guard = redis && !isCluster(redis) ? new RestartGuard(redis, config.REDIS_KEY_PREFIX, logger) : null;
+  // Losses of Redis data this instance detected: a rebuild of a subject Redis holds nothing
+  // of waits for the write-behind only shortly after one (store-losses.ts).
+  const watch = redis
+    ? new RedisWatch(redis, `${config.REDIS_KEY_PREFIX}:generation`, logger, undefined, () =>
+        losses.detected(),
+      )
+    : null;
+  const losses = new StoreLosses(watch ? () => watch.generationChanged() : null);
+  const guard =
+    redis && !isCluster(redis)
+      ? new RestartGuard(redis, config.REDIS_KEY_PREFIX, logger, losses.detected)
+      : null;
   const checked = guard?.start() ?? Promise.resolve();
   const store: CounterStore = redis
     ? new RedisCounterStore(redis, {
@@ -50,16 +62,18 @@ export function createDataPlane(deps: DataPlaneDeps) {
       })
     : new MemoryCounterStore();
   const intents = new ApplyIntents(database.db, logger);
+  const refused = (table: string, rows: number) => deps.metrics.refusedRows.inc({ table }, rows);
   const batcher = new SettleBatcher(database, logger, {
     intents,
     onBatch: (size, seconds) => {
       deps.metrics.settleBatchSize.observe(size);
       deps.metrics.settleCommit.observe(seconds);
     },
+    onRefused: refused,
   });
   const holds = redis ? redisOpenHolds(redis, config.REDIS_KEY_PREFIX) : memoryOpenHolds();
   const observer = metricsObserver(deps.metrics, holds);
-  const writeBehind = new WriteBehind(database.db, logger);
+  const writeBehind = new WriteBehind(database.db, logger, { onRefused: refused });
   const health = new StoreHealth();
   const writeBehindSettled = async () => {
     const started = Date.now();
@@ -83,6 +97,7 @@ export function createDataPlane(deps: DataPlaneDeps) {
     health,
     observer,
     writeBehindSettled,
+    lossInFlight: () => losses.inFlight(),
     rebuilds,
     resolve,
   };
@@ -96,7 +111,6 @@ export function createDataPlane(deps: DataPlaneDeps) {
     Math.min(1000, config.CONFIG_POLL_SECONDS * 1000),
   );
   sweeper.start();
-  const watch = redis ? new RedisWatch(redis, `${config.REDIS_KEY_PREFIX}:generation`, logger) : null;
   watch?.start();
   return {
     store,

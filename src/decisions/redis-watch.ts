@@ -6,9 +6,10 @@ import type { Logger } from 'pino';
 
 /**
  * Notices when Redis lost its data (a generation marker created with SET NX disappeared
- * and was re-created) or restarted (its run id changed). Correctness does not depend on
- * it — every bucket carries a warm flag that vanishes with the data and forces a rebuild
- * from PostgreSQL — but operators are told, and the count is exported.
+ * and was re-created) or restarted (its run id changed). Every bucket carries a warm flag
+ * that vanishes with the data and forces a rebuild from PostgreSQL; operators are told,
+ * the count is exported, and `onLoss` tells the rebuilds that admissions answered before
+ * the loss may still be in flight to PostgreSQL (store-losses.ts).
  */
 export class RedisWatch {
   private generation: string | null = null;
@@ -22,6 +23,7 @@ export class RedisWatch {
     private readonly key: string,
     private readonly logger: Logger,
     private readonly intervalMs = 5_000,
+    private readonly onLoss: () => void = () => undefined,
   ) {}
 
   /** Checks now, on every tick, and on every (re)connection: a restart is seen as Redis returns. */
@@ -45,18 +47,40 @@ export class RedisWatch {
       await this.redis.set(this.key, randomUUID(), 'NX');
       const [generation, info] = await Promise.all([this.redis.get(this.key), this.redis.info('server')]);
       const runId = runIdOf(info) || null;
-      if (this.changed(this.generation, generation) || this.changed(this.runId, runId)) {
-        this.losses += 1;
-        this.logger.warn(
-          { generation, runId },
-          'Redis lost its data or restarted: buckets rebuild from PostgreSQL on their next use',
-        );
-      }
+      if (this.changed(this.generation, generation) || this.changed(this.runId, runId))
+        this.lost({ generation, runId });
       this.generation = generation;
       this.runId = runId;
     } catch {
       // Unreachable: the decision path applies FAIL_MODE; try again next tick.
     }
+  }
+
+  /**
+   * Whether the generation marker is not the one this instance saw last (or it never saw
+   * one): a FLUSHALL, which no reconnection reveals. One round trip, asked only when a
+   * subject met cold has nothing in the store at all; on a Cluster it watches the marker's
+   * master, which a FLUSHALL of every master empties too.
+   */
+  async generationChanged(): Promise<boolean> {
+    const replies = await this.redis.pipeline().set(this.key, randomUUID(), 'NX').get(this.key).exec();
+    const [setReply, getReply] = replies ?? [];
+    if (!setReply || !getReply || setReply[0] || getReply[0]) return true;
+    const generation = getReply[1] as string | null;
+    const before = this.generation;
+    if (generation === before) return false;
+    this.generation = generation;
+    if (this.changed(before, generation)) this.lost({ generation });
+    return true;
+  }
+
+  private lost(context: Record<string, unknown>): void {
+    this.losses += 1;
+    this.onLoss();
+    this.logger.warn(
+      context,
+      'Redis lost its data or restarted: buckets rebuild from PostgreSQL on their next use',
+    );
   }
 
   /**
@@ -72,6 +96,7 @@ export class RedisWatch {
       const gone = [...this.masters].filter((id) => !runIds.has(id));
       if (gone.length > 0) {
         this.losses += 1;
+        this.onLoss();
         this.logger.warn({ gone, masters: [...runIds] }, 'a Redis Cluster master failed over or restarted');
       }
       this.masters = runIds;

@@ -73,7 +73,18 @@ export function createMetrics() {
     }),
     rebuilds: new Counter({
       name: 'quotagate_cold_rebuilds_total',
-      help: 'Cold buckets rebuilt from PostgreSQL before a decision',
+      help: 'Cold buckets of subjects with history rebuilt from PostgreSQL before a decision (new subjects apart)',
+      registers,
+    }),
+    newSubjects: new Counter({
+      name: 'quotagate_new_subjects_total',
+      help: 'Subjects met cold with nothing in Redis or PostgreSQL (new users): seeded empty, not rebuilt',
+      registers,
+    }),
+    rebuildWaits: new Counter({
+      name: 'quotagate_rebuild_waits_total',
+      help: 'Rebuilds that first waited for every instance’s write-behind, by reason (loss: Redis lost data lately; mark: a dirty mark; known_subject: a new bucket of a subject Redis knows)',
+      labelNames: ['reason'] as const,
       registers,
     }),
     settleBatchSize: new Histogram({
@@ -86,6 +97,12 @@ export function createMetrics() {
       name: 'quotagate_settle_commit_seconds',
       help: 'Time to commit one ledger batch',
       buckets: latency,
+      registers,
+    }),
+    refusedRows: new Counter({
+      name: 'quotagate_refused_rows_total',
+      help: 'Rows PostgreSQL refused (their values, e.g. a NUL in text), set aside and never retried, by table',
+      labelNames: ['table'] as const,
       registers,
     }),
     webhookDeliveries: new Counter({

@@ -120,6 +120,12 @@ export interface ColdOutcome {
   kind: 'cold';
   buckets: string[];
   generation: string;
+  /**
+   * The store holds no warm flag and no generation of the subject: never seen, idle past
+   * the warm flags' lifetime, or lost with the store's data. Not fresh: some of its buckets
+   * are warm, or a markCold forgot them.
+   */
+  fresh: boolean;
 }
 
 export interface SettleInput {

@@ -1,4 +1,12 @@
-import { benchLog, build, machine, prepareWorld, runBench, type Cleanup } from './harness.js';
+import {
+  benchLog,
+  build,
+  machine,
+  prepareWorld,
+  runBench,
+  type BenchWorld,
+  type Cleanup,
+} from './harness.js';
 import { closedLoop, overallRate, paced, type RequestsFactory, type RunFigures } from './load.js';
 import { CpuTally, measureInTurns } from './measure.js';
 import type { ServerProcess } from './processes.js';
@@ -16,6 +24,7 @@ import {
 } from './scenarios.js';
 import { AdminClient, BUCKETS_PER_REQUEST, seed, TOKEN_MODEL, warmUsers } from './seed.js';
 import { measureWebhookLatency } from './webhook-latency.js';
+import { configureSignups, measureNewUsers, renderNewUsers } from './new-users.js';
 import { describeSettings, loadSettings, type BenchSettings } from './settings.js';
 
 /**
@@ -33,6 +42,62 @@ const TARGETS = {
 };
 
 const log = benchLog('bench');
+
+/** `--only new-user`: the new-user rows alone (about half a minute). */
+const only = (() => {
+  const at = process.argv.indexOf('--only');
+  if (at === -1) return null;
+  const row = process.argv[at + 1];
+  if (row !== 'new-user') throw new Error(`--only takes one row name: new-user (got ${String(row)})`);
+  return row;
+})();
+/** New users measured per store: each one's first decision and a warm one. */
+const NEW_USERS = 200;
+
+/**
+ * The first decision of new users on both stores: the quotagate under test (Redis), then one
+ * more process on the same database with the in-process store (no REDIS_URL).
+ */
+async function newUserRows(world: BenchWorld, quotagate: ServerProcess, nodeArgs: string[]): Promise<string> {
+  await configureSignups(new AdminClient(quotagate.url, world.adminToken));
+  log(`first decision of ${NEW_USERS} new users, then a warm one each, on Redis`);
+  const redis = await measureNewUsers('Redis', quotagate.url, world.serviceToken, NEW_USERS);
+  const embedded = await world.start({
+    name: 'quotagate (in-process store)',
+    args: [...nodeArgs, 'dist/server.js'],
+    port: await freePort(),
+    readyPath: '/readyz',
+    env: {
+      NODE_ENV: 'production',
+      DATABASE_URL: world.databaseUrl,
+      ADMIN_TOKENS: `bench:${world.adminToken}`,
+      SERVICE_TOKENS: `gateway:${world.serviceToken}`,
+      LOG_LEVEL: 'warn',
+    },
+  });
+  log(`the same on the in-process store (pid ${embedded.pid})`);
+  const memory = await measureNewUsers('in-process store', embedded.url, world.serviceToken, NEW_USERS);
+  await embedded.stop();
+  return renderNewUsers([redis, memory]);
+}
+
+async function newUsersOnly(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
+  if (settings.build) build();
+  const world = await prepareWorld('bench', settings, cleanup);
+  const quotagate = await world.startQuotagate(settings.nodeArgs);
+  const table = await newUserRows(world, quotagate, settings.nodeArgs);
+  const out = [
+    '',
+    'quotagate benchmark: npm run bench -- --only new-user',
+    ...machine('fetch, one request at a time, in the orchestrator process').map((l) => `  ${l}`),
+    `  PostgreSQL ${world.pgVersion}, Redis ${world.redisVersion}; quotagate: node dist/server.js, NODE_ENV=production, LOG_LEVEL=warn`,
+    `  fixture: ${NEW_USERS} never-seen users per store (after 20 unmeasured), each: /reserve with session s-1 (first decision: cold buckets, rebuilt from PostgreSQL), then /reserve with session s-2 (warm); limits of a user group the request names: cost 5h rolling, cost 8h first_use, sessions 20h, requests 1m`,
+    '',
+    table,
+    '',
+  ];
+  process.stdout.write(out.join('\n'));
+}
 
 async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
   if (settings.build) build();
@@ -125,6 +190,8 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     (url, requests, s) => overallRate(url, half, c, s, requests),
   );
 
+  const newUsers = await newUserRows(world, quotagate, settings.nodeArgs);
+
   log('webhook delivery: 30 threshold crossings, settle answer → receipt');
   const webhook = await measureWebhookLatency(
     quotagate.url,
@@ -174,6 +241,8 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
     '',
     renderTable(rows),
     '',
+    newUsers,
+    '',
     budget,
     `  webhook delivery (settle answer → receiver, ${webhook.events} threshold crossings one at a time): p50 ${webhook.p50.toFixed(1)} ms, p99 ${webhook.p99.toFixed(1)} ms, max ${webhook.max.toFixed(1)} ms`,
     `  reply sizes: baseline ${Math.round(stepOf(baseRun, '/baseline').bytesPerResponse)} B, /check ${Math.round(checkFig.bytesPerResponse)} B (headers + body)`,
@@ -191,4 +260,4 @@ async function bench(settings: BenchSettings, cleanup: Cleanup): Promise<void> {
   process.stdout.write(out.join('\n'));
 }
 
-runBench((cleanup) => bench(loadSettings(), cleanup));
+runBench((cleanup) => (only ? newUsersOnly(loadSettings(), cleanup) : bench(loadSettings(), cleanup)));

@@ -80,7 +80,9 @@ describeWithServers('metrics an operator alerts on', () => {
     expect(sample(text, 'quotagate_decision_duration_seconds_count', 'endpoint="/reserve"')).toBe(3);
     expect(sample(text, 'quotagate_settle_batch_size_count')).toBe(1);
     expect(sample(text, 'quotagate_settle_commit_seconds_count')).toBe(1);
-    expect(sample(text, 'quotagate_cold_rebuilds_total')).toBeGreaterThanOrEqual(1);
+    // u-1's first decision met a user of no history: new, not a rebuild.
+    expect(sample(text, 'quotagate_new_subjects_total')).toBe(1);
+    expect(sample(text, 'quotagate_cold_rebuilds_total')).toBe(0);
     expect(sample(text, 'quotagate_open_holds')).toBe(1);
     expect(sample(text, 'quotagate_config_version')).toBe(t.app.configSync.current().version);
     expect(sample(text, 'quotagate_config_snapshot_age_seconds')).not.toBeNull();

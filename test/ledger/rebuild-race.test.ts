@@ -71,8 +71,9 @@ describeWithServers('a rebuild overtaken by a sweep', () => {
     const deps: WarmDeps = {
       store: delayed,
       db: database.db,
-      observer: { rebuilt: () => undefined },
+      observer: { rebuilt: () => undefined, newSubject: () => undefined, rebuildWaited: () => undefined },
       writeBehindSettled: async () => undefined,
+      lossInFlight: async () => false,
       rebuilds: new RebuildFlights(),
     };
     const check = () =>

@@ -37,15 +37,17 @@ describe('script replies', () => {
   });
 
   it('names cold buckets by id, with the generation a seed must carry', () => {
-    expect(parseDecide(['cold', 'g1', 2], buckets, T0)).toEqual({
+    expect(parseDecide(['cold', 'g1', 0, 2], buckets, T0)).toEqual({
       kind: 'cold',
       buckets: ['slots'],
       generation: 'g1',
+      fresh: false,
     });
-    expect(parseApply(['cold', '', 1], buckets)).toEqual({
+    expect(parseApply(['cold', '', 1, 1], buckets)).toEqual({
       kind: 'cold',
       buckets: ['requests'],
       generation: '',
+      fresh: true,
     });
   });
 
@@ -56,6 +58,7 @@ describe('script replies', () => {
       ['decided', 1, [3, 'x', '', 0, []], [0, 0, '', 0, []]],
       ['cold', 9],
       ['cold', '', 9],
+      ['cold', '', 0, 9],
       ['existing', 'pending', 'h', '1', 'p'],
       ['later'],
     ];

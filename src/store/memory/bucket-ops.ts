@@ -142,5 +142,7 @@ function liveSlots(data: SubjectData, bucketId: string, now: number) {
 /** layout.lua's cold_reply: the buckets not warm with the subject's generation, or null. */
 export function coldOutcome(data: SubjectData, buckets: readonly StoreBucket[]): ColdOutcome | null {
   const cold = buckets.filter((b) => needsWarmth(b) && !data.warm.has(warmField(b))).map((b) => b.id);
-  return cold.length === 0 ? null : { kind: 'cold', buckets: cold, generation: data.generation };
+  if (cold.length === 0) return null;
+  const fresh = data.warm.size === 0 && data.generation === '';
+  return { kind: 'cold', buckets: cold, generation: data.generation, fresh };
 }

@@ -86,11 +86,13 @@ function recordFields([state, bodyHash, expiresAt, payload]: unknown[]): Omit<
   };
 }
 
-function parseCold([generation, ...indexes]: unknown[], buckets: readonly StoreBucket[]): ColdOutcome {
+function parseCold([generation, fresh, ...indexes]: unknown[], buckets: readonly StoreBucket[]): ColdOutcome {
   const ids = indexes.map(
     (i) => buckets[integer(i, 'cold index') - 1]?.id ?? fail(`cold index ${String(i)} out of range`),
   );
-  return { kind: 'cold', buckets: ids, generation: text(generation, 'generation') };
+  const isFresh = integer(fresh, 'fresh');
+  if (isFresh !== 0 && isFresh !== 1) fail(`cold reply fresh ${String(fresh)} is not 0 or 1`);
+  return { kind: 'cold', buckets: ids, generation: text(generation, 'generation'), fresh: isFresh === 1 };
 }
 
 function parseState(reply: unknown, bucket: StoreBucket, now: number): BucketState {

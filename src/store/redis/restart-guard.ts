@@ -29,6 +29,8 @@ export class RestartGuard {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly logger: Logger,
+    /** Another run id, or none: the data may be gone or older (rebuilds wait for the write-behind). */
+    private readonly onLoss: () => void = () => undefined,
   ) {}
 
   /** Gates the store's round trips on the client; resolves once a connected server was checked. */
@@ -83,6 +85,7 @@ export class RestartGuard {
     // No run id at all is no proof either: a FLUSHALL drops it, and a snapshot taken after
     // that holds warm flags without one (an empty server costs one empty SCAN).
     if (stored === runId) return;
+    this.onLoss();
     const dropped = await dropWarmFlags(this.redis, this.prefix);
     if (stored !== null)
       this.logger.error(

@@ -34,7 +34,7 @@ export function warmthSuite(store: () => CounterStore): void {
         bucket.sessionsLog('sessions', 5),
         bucket.concurrency('slots', 5),
       ];
-      const cold = { kind: 'cold', buckets: ['cost', 'requests', 'sessions'], generation: '' };
+      const cold = { kind: 'cold', buckets: ['cost', 'requests', 'sessions'], generation: '', fresh: true };
       expect(await d.reserve(u, buckets, T0, 'r1', { estimate: 100, sessionId: 's1' })).toEqual(cold);
       expect(await d.check(u, buckets, T0)).toEqual(cold);
       expect(await store().peek(u, buckets, T0, null)).toEqual(cold);
@@ -54,7 +54,12 @@ export function warmthSuite(store: () => CounterStore): void {
       const u = freshSubject();
       const [warm, cold] = [bucket.requestsLog('warm', 5), bucket.requestsLog('cold', 5)];
       await d.warm(u, [warm]);
-      expect(await d.check(u, [warm, cold], T0)).toEqual({ kind: 'cold', buckets: ['cold'], generation: '' });
+      expect(await d.check(u, [warm, cold], T0)).toEqual({
+        kind: 'cold',
+        buckets: ['cold'],
+        generation: '',
+        fresh: false,
+      });
     });
 
     it('a changed window definition is cold until rebuilt', async () => {
@@ -66,6 +71,7 @@ export function warmthSuite(store: () => CounterStore): void {
         kind: 'cold',
         buckets: ['requests'],
         generation: '',
+        fresh: false,
       });
     });
 
@@ -76,7 +82,7 @@ export function warmthSuite(store: () => CounterStore): void {
       await d.settle(u, [cost], T0, 'a', 300);
       expect(await store().markCold(u, 'g1')).toEqual({ unreplicated: false });
       const cold = await d.check(u, [cost], T0);
-      expect(cold).toMatchObject({ kind: 'cold', buckets: ['cost'] });
+      expect(cold).toMatchObject({ kind: 'cold', buckets: ['cost'], fresh: false });
       await seedOf(u, cost, [{ at: T0, amount: 120, requestId: 'x' }], generationOf(cold) ?? '');
       expect((await d.states(u, [cost], T0)).get('cost')?.used).toBe(120);
     });

@@ -173,6 +173,7 @@ export function windowsSuite(store: () => CounterStore): void {
         kind: 'cold',
         buckets: ['fu'],
         generation: '',
+        fresh: false,
       });
       await store().seed({
         subject: u,

@@ -12,7 +12,7 @@
 --       (base64url, '' = none); 10 session ttl ms; 11 request id (base64url); 12 hold ttl ms;
 --       13 body hash; 14 payload; 15 record ttl ms; 16.. 1 per bucket (layout.lua)
 -- Reply {'existing', state, bodyHash, expiresAt, payload}   the request id already reserved here
---       {'cold', generation, i, ...}                         1-based indexes of cold buckets
+--       {'cold', generation, fresh, i, ...}                  fresh 1|0 (layout.lua), 1-based indexes of cold buckets
 --       {'decided', 1|0, state, ...}                         admitted?, one state per bucket:
 --       states after recording when admitted, as found when refused
 

@@ -73,8 +73,9 @@ local function amount_of(b, amounts)
   return amounts[b.metric] or 0
 end
 
--- The 'cold' reply when some bucket is not warm, else nil: {'cold', generation, i, ...}
--- (1-based indexes), the generation being what a seed of them must carry. One HMGET reads
+-- The 'cold' reply when some bucket is not warm, else nil: {'cold', generation, fresh, i, ...}
+-- (1-based indexes), the generation being what a seed of them must carry, fresh 1 when the
+-- subject has no warm flags hash at all (no flag, no generation), else 0. One HMGET reads
 -- every bucket's warm flag (concurrency slots are never rebuilt).
 local function cold_reply(buckets)
   local fields, of = {}, {}
@@ -91,7 +92,8 @@ local function cold_reply(buckets)
   local reply = nil
   for j = 1, #fields do
     if not flags[j] then
-      reply = reply or { 'cold', redis.call('HGET', KEY_WARM, GENERATION) or '' }
+      reply = reply
+        or { 'cold', redis.call('HGET', KEY_WARM, GENERATION) or '', redis.call('EXISTS', KEY_WARM) == 0 and 1 or 0 }
       reply[#reply + 1] = of[j]
     end
   end

@@ -7,7 +7,7 @@
 --       (layout.lua); last: the subject's pending alerts (list, until acknowledged)
 -- ARGV  1-6 shared head (lib.lua); 7 request id (base64url); 8 amounts 'cost input output'; 9 count request
 --       '1'|'0'; 10.. 1 per bucket (layout.lua)
--- Reply {'applied', alert, ...} | {'already_applied'} | {'cold', generation, i, ...} (nothing recorded unless
+-- Reply {'applied', alert, ...} | {'already_applied'} | {'cold', generation, fresh, i, ...} (nothing recorded unless
 --       'applied'); an alert is 'context thresholdIndex used resetAt|- requestId now'
 
 local REQ = ARGV[7]
