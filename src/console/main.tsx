@@ -1,30 +1,9 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, getToken, setToken } from './api';
-import {
-  AuditPage,
-  BoostsPage,
-  LimitsPage,
-  ModelGroupsPage,
-  ResetsPage,
-  UserGroupsPage,
-  WebhooksPage,
-} from './pages';
+import { PAGES, type PageName } from './pages';
 import { Field, FormBox, useForm } from './ui';
-import { UsagePage } from './usage';
 import './style.css';
-
-const PAGES = {
-  'model-groups': { title: 'Model groups', view: ModelGroupsPage },
-  'user-groups': { title: 'User groups', view: UserGroupsPage },
-  limits: { title: 'Limits', view: LimitsPage },
-  boosts: { title: 'Boosts', view: BoostsPage },
-  resets: { title: 'Resets', view: ResetsPage },
-  webhooks: { title: 'Webhooks', view: WebhooksPage },
-  audit: { title: 'Audit', view: AuditPage },
-  usage: { title: 'Usage', view: UsagePage },
-} as const;
-type PageName = keyof typeof PAGES;
 
 function currentPage(): PageName {
   const name = location.hash.replace(/^#\/?/, '');

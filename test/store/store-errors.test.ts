@@ -1,7 +1,7 @@
 import { ReplyError } from 'ioredis';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { StoreHealth } from '../../src/decisions/store-health.js';
+import { StoreHealth } from '../../src/recovery/store-health.js';
 import { ScriptReplyError } from '../../src/store/redis/replies.js';
 import { replyKind, toStoreError } from '../../src/store/redis/unavailable.js';
 import { StoreMisconfiguredError, StoreUnavailableError } from '../../src/store/store-errors.js';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { checkBody, reserveBody, settleBody } from '../../src/http/schemas/decisions.js';
-import { checkLane, decisionLanes, reserveLane, settleLane } from '../../src/http/schemas/fast-lanes.js';
-import { createValidatorCompiler, RequestValidationError } from '../../src/http/validation.js';
-import { Prng } from '../chaos/prng.js';
+import { checkBody, reserveBody, settleBody } from '../../../src/http/schemas/decisions.js';
+import { checkLane, decisionLanes, reserveLane, settleLane } from '../../../src/http/schemas/fast-lanes.js';
+import { createValidatorCompiler, RequestValidationError } from '../../../src/http/validation.js';
+import { Prng } from '../../chaos/prng.js';
 
 /** Values at and around every bound of the decision bodies, valid and not. */
 const STRINGS = [

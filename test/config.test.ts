@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, envSchema, loadConfig, parseTokenList } from '../../src/config.js';
+import { ConfigError, envSchema, loadConfig, parseTokenList } from '../src/config.js';
 
 function envExample(): Map<string, string> {
-  const text = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+  const text = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
   const entries = text
     .split('\n')
     .filter((line) => /^[A-Z_]+=/.test(line))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OffsetClock } from '../../src/clock.js';
+import { OffsetClock } from '../src/clock.js';
 
 describe('clock following a remote server', () => {
   it('adopts the remote time, in whole milliseconds', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { apiErrorMap, expecting } from '../../src/http/schemas/error-map.js';
+import { apiErrorMap, expecting } from '../../../src/http/schemas/error-map.js';
 
 /** The messages one field gets under the API's error map. */
 function messagesOf(schema: z.ZodType, value: unknown): string[] {

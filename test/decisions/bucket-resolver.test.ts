@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createBucketResolver } from '../../src/decisions/bucket-plans.js';
+import { createBucketResolver } from '../../src/decisions/bucket-resolver.js';
 import { resolveBuckets, type BucketRequest } from '../../src/domain/buckets.js';
 import type { ConfigSnapshot } from '../../src/snapshot/snapshot.js';
 import { boost, limit, ms, snapshot, USD } from '../domain/fixtures.js';

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { planSeed } from '../../src/store/seed-plan.js';
+import { seedWrites } from '../../src/store/seed-writes.js';
 import type { StoreBucket } from '../../src/store/counter-store.js';
 
 const HOUR = 3_600_000;
 const now = 1_000 * HOUR;
 
 const seedOf = (bucket: StoreBucket, usage: { at: number; amount: number; requestId: string }[]) =>
-  planSeed({
+  seedWrites({
     subject: 'u-1',
     now,
     buckets: [{ bucket, usage, sessions: [], firstUseStart: null }],
@@ -14,7 +14,7 @@ const seedOf = (bucket: StoreBucket, usage: { at: number; amount: number; reques
     generation: '',
   })[0];
 
-describe('seed plan of a request bucket rebuilt from rollups', () => {
+describe('seed writes of a request bucket rebuilt from rollups', () => {
   const rolled = [
     { at: now - 3 * HOUR - 1, amount: 7, requestId: 'rollup:hour:1' },
     { at: now - 2 * HOUR - 1, amount: 5, requestId: 'rollup:hour:2' },
