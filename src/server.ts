@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { buildApp } from './app.js';
-import { openInfrastructure } from './compose.js';
 import { ConfigError, loadConfig } from './config.js';
 import { loadOrCreateTokens } from './http/token-file.js';
+import { openInfrastructure } from './infrastructure.js';
 import { LOG_SERIALIZERS } from './ops/error-log.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;

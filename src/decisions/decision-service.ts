@@ -4,7 +4,7 @@ import type { Db } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import type { DemandInput } from './demand.js';
 import type { Bucket } from '../domain/buckets.js';
-import type { BucketResolver } from './bucket-plans.js';
+import type { BucketResolver } from './bucket-resolver.js';
 import { decide, type Decision } from '../domain/decide.js';
 import {
   buildDecisionResponse,
@@ -12,9 +12,12 @@ import {
   type DecisionResponse,
   type ResponseContext,
 } from '../domain/decision.js';
-import { AppError, storeMisconfigured } from '../domain/errors.js';
-import { bucketAt } from '../domain/frozen.js';
-import type { ReservationRow, WriteBehind } from '../ledger/write-behind.js';
+import { AppError } from '../domain/errors.js';
+import type { WriteBehind } from '../ledger/write-behind.js';
+import { bodyHash } from '../reservations/body-hash.js';
+import { decodePayload, encodePayload } from '../reservations/payload.js';
+import { assertReplayable, recordReplayed, reservationRow } from '../reservations/replay.js';
+import { thaw } from '../reservations/thaw.js';
 import type { ConfigSnapshot } from '../snapshot/snapshot.js';
 import type {
   BucketState,
@@ -23,13 +26,12 @@ import type {
   DecideOutcome,
   Reservation,
 } from '../store/counter-store.js';
-import { StoreMisconfiguredError, StoreUnavailableError } from '../store/store-errors.js';
-import { bodyHash, decodePayload, encodePayload, type ReservationPayload } from './reservation-payload.js';
 import { recordAdmissions } from './admissions-log.js';
 import { markDirty } from '../ledger/dirty-marks.js';
 import type { DataPlaneObserver } from './observer.js';
-import type { StoreHealth } from './store-health.js';
+import type { StoreHealth } from '../recovery/store-health.js';
 import { toStoreBuckets } from './store-buckets.js';
+import { storeGuard } from './store-guard.js';
 import { withWarmBuckets, type WarmDeps } from './warm.js';
 
 export interface DecisionDeps extends WarmDeps {
@@ -78,26 +80,17 @@ export function createDecisionService(deps: DecisionDeps) {
   const { config } = deps;
   const sessionTtlMs = (input: DemandInput) => (input.sessionTtlSeconds ?? config.SESSION_TTL_SECONDS) * 1000;
   const { resolve } = deps;
+  const guard = storeGuard(deps);
 
   async function guarded(
     requestId: string | null,
     run: () => Promise<DecisionResponse>,
   ): Promise<DecisionResponse> {
     try {
-      const response = await run();
-      deps.health.markUp();
-      return response;
+      return await guard(run, {
+        unavailable: (err) => byFailMode(requestId, 'the counter store is unreachable', err.message),
+      });
     } catch (err) {
-      if (err instanceof StoreMisconfiguredError) {
-        deps.health.recordMisconfigured(err, deps.logger);
-        deps.observer.storeError('redis', err.reason);
-        throw storeMisconfigured();
-      }
-      if (err instanceof StoreUnavailableError) {
-        deps.health.markDown();
-        deps.observer.storeError('redis', err.reason);
-        return byFailMode(requestId, 'the counter store is unreachable', err.message);
-      }
       // Only a rebuild of cold buckets reads PostgreSQL here; without it they are as unknown
       // as with Redis down (SPEC §4.6).
       if (isDatabaseUnavailable(err)) {
@@ -231,53 +224,16 @@ export function createDecisionService(deps: DecisionDeps) {
 
   /** A retried /reserve: same body → the same reservation, nothing held twice (SPEC §4.5). */
   async function replay(reservation: Reservation, hash: string, input: ReserveInput, now: number) {
-    if (reservation.bodyHash !== hash) {
-      throw new AppError(
-        'idempotency_conflict',
-        `request id ${input.requestId} was reserved with a different body`,
-      );
-    }
-    // A lapsed hold is closed too: answering "held" would send the gateway upstream on nothing.
-    const state =
-      reservation.state === 'held' && reservation.expiresAt <= now ? 'expired' : reservation.state;
-    if (state !== 'held') {
-      throw new AppError('reservation_closed', `reservation ${input.requestId} is already ${state}`, {
-        state,
-      });
-    }
+    assertReplayable(reservation, hash, input.requestId, now);
     const payload = decodePayload(reservation.payload);
-    const snapshot = deps.snapshot();
-    const buckets = (payload?.buckets ?? []).map((b) => bucketAt(b, now, snapshot));
-    if (payload) recordReplayed(reservation, payload);
+    const buckets = payload ? thaw(payload, now, deps.snapshot()) : [];
+    if (payload) recordReplayed(deps.writeBehind, reservation, payload);
     const states = await peekWarm(input.userId, buckets, now, input.sessionId);
     const decision = decisionOf(buckets, states, input, now, true);
     return buildDecisionResponse(decision, {
       requestId: input.requestId,
       reservation: { state: 'held', expiresAt: reservation.expiresAt },
     });
-  }
-
-  /**
-   * The first attempt's answer may never have come back (a timeout after its script ran):
-   * then nothing of it reached PostgreSQL. The replay writes it behind as the first would
-   * have; both inserts are idempotent, and a session admission only where no live one of the
-   * session is logged already (it was then a reconnect).
-   */
-  function recordReplayed(reservation: Reservation, payload: ReservationPayload): void {
-    deps.writeBehind.reservation(reservationRow(reservation, payload));
-    const { sessionId } = payload;
-    if (!sessionId) return;
-    for (const bucket of payload.buckets.filter((b) => b.metric === 'sessions')) {
-      deps.writeBehind.replayedAdmission({
-        bucketKey: bucket.key,
-        ownerType: bucket.axis,
-        ownerId: bucket.ownerId,
-        sessionId,
-        requestId: reservation.requestId,
-        admittedAt: new Date(payload.reservedAt),
-        activeUntil: new Date(payload.reservedAt + (payload.sessionTtlMs ?? 0)),
-      });
-    }
   }
 
   async function peekWarm(subject: string, buckets: Bucket[], now: number, sessionId: string | null) {
@@ -307,25 +263,7 @@ export function createDecisionService(deps: DecisionDeps) {
 
 export type DecisionService = ReturnType<typeof createDecisionService>;
 
-/** The row written behind an admitted reservation: the requests buckets it counted in, its payload. */
-function reservationRow(
-  reservation: Reservation,
-  payload: Pick<ReservationPayload, 'userId' | 'reservedAt' | 'buckets'>,
-): ReservationRow {
-  return {
-    requestId: reservation.requestId,
-    userId: payload.userId,
-    reservedAt: new Date(payload.reservedAt),
-    expiresAt: new Date(reservation.expiresAt),
-    buckets: payload.buckets.filter((b) => b.metric === 'requests').map((b) => b.key),
-    payload: reservation.payload,
-  };
-}
-
-/**
- * The store's atomic verdict is the truth. An admitted decision shows the states after its
- * own holds and counts were recorded, so its verdicts are marked admitted as such.
- */
+/** The store's answer (its states and atomic verdict) as a decision: `decide` alone judges. */
 function decisionOf(
   buckets: Bucket[],
   states: BucketState[],
@@ -333,24 +271,11 @@ function decisionOf(
   now: number,
   admitted: boolean,
 ): Decision {
-  const decision = decide(
-    buckets,
-    states,
-    {
-      estimateMicros: input.estimateMicros,
-      estimatedInputTokens: input.estimatedInputTokens,
-      estimatedOutputTokens: input.estimatedOutputTokens,
-      sessionId: input.sessionId,
-    },
-    now,
-  );
-  if (!admitted) return { ...decision, allowed: false };
-  return {
-    ...decision,
-    allowed: true,
-    retryAfterMs: null,
-    binding: null,
-    // Shadow buckets keep the store's verdict: an admitted request they would have refused.
-    verdicts: decision.verdicts.map((v) => (v.bucket.shadow ? v : { ...v, admitted: true, retryAfterMs: 0 })),
+  const demand = {
+    estimateMicros: input.estimateMicros,
+    estimatedInputTokens: input.estimatedInputTokens,
+    estimatedOutputTokens: input.estimatedOutputTokens,
+    sessionId: input.sessionId,
   };
+  return decide(buckets, states, demand, now, admitted);
 }

@@ -1,14 +1,14 @@
-import { eq } from 'drizzle-orm';
+import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
-import { reservations } from '../db/schema.js';
 import { AppError } from '../domain/errors.js';
-import { bucketAt } from '../domain/frozen.js';
+import { decodePayload } from '../reservations/payload.js';
+import { isRecorded } from '../reservations/rows.js';
+import { thaw } from '../reservations/thaw.js';
 import type { ConfigSnapshot } from '../snapshot/snapshot.js';
 import type { CounterStore } from '../store/counter-store.js';
-import { StoreUnavailableError } from '../store/store-errors.js';
 import type { DataPlaneObserver } from './observer.js';
-import { decodePayload } from './reservation-payload.js';
-import type { StoreHealth } from './store-health.js';
+import { storeGuard } from './store-guard.js';
+import type { StoreHealth } from '../recovery/store-health.js';
 import { toStoreBuckets } from './store-buckets.js';
 
 export interface ExtendDeps {
@@ -17,6 +17,7 @@ export interface ExtendDeps {
   snapshot: () => ConfigSnapshot;
   health: StoreHealth;
   observer: DataPlaneObserver;
+  logger: Logger;
 }
 
 export interface ExtendResult {
@@ -29,14 +30,18 @@ export interface ExtendResult {
  * expiry is now + ttl. Idempotent: the same call again sets the same kind of expiry.
  */
 export function createExtendService(deps: ExtendDeps) {
+  const guard = storeGuard(deps);
+  const retry = 'extension';
+
   async function extend(requestId: string, ttlSeconds: number, now: number): Promise<ExtendResult> {
-    const reservation = await ask(() => deps.store.reservation(requestId));
+    const reservation = await guard(() => deps.store.reservation(requestId), { retry });
     const payload = reservation && decodePayload(reservation.payload);
     if (!reservation || !payload) return unknown(requestId);
     const expiresAt = now + ttlSeconds * 1000;
-    const buckets = toStoreBuckets(payload.buckets.map((b) => bucketAt(b, now, deps.snapshot())));
-    const outcome = await ask(() =>
-      deps.store.extend({ subject: reservation.subject, requestId, buckets, now, expiresAt }),
+    const buckets = toStoreBuckets(thaw(payload, now, deps.snapshot()));
+    const outcome = await guard(
+      () => deps.store.extend({ subject: reservation.subject, requestId, buckets, now, expiresAt }),
+      { retry },
     );
     if (outcome.kind === 'unknown') return unknown(requestId);
     if (outcome.kind === 'closed') throw closed(requestId, outcome.state);
@@ -44,30 +49,12 @@ export function createExtendService(deps: ExtendDeps) {
     return { requestId, reservation: { state: 'held', expiresAt: new Date(expiresAt).toISOString() } };
   }
 
-  async function ask<T>(run: () => Promise<T>): Promise<T> {
-    try {
-      const result = await run();
-      deps.health.markUp();
-      return result;
-    } catch (err) {
-      if (!(err instanceof StoreUnavailableError)) throw err;
-      deps.health.markDown();
-      deps.observer.storeError('redis', err.reason);
-      throw new AppError('store_unavailable', 'the counter store is unreachable; retry the extension');
-    }
-  }
-
   /**
    * Redis does not know it. A reservation written behind /reserve was admitted once: its
    * hold is gone (Redis lost it, or it lapsed long ago), so it is closed, not unknown.
    */
   async function unknown(requestId: string): Promise<never> {
-    const [row] = await deps.db
-      .select({ requestId: reservations.requestId })
-      .from(reservations)
-      .where(eq(reservations.requestId, requestId))
-      .catch(() => []);
-    if (row) throw closed(requestId, 'expired');
+    if (await isRecorded(deps.db, requestId).catch(() => false)) throw closed(requestId, 'expired');
     throw new AppError('not_found', `no reservation is known for request ${requestId}`);
   }
 

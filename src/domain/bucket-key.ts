@@ -21,16 +21,40 @@ export function scopeKey(modelGroupId: number | null): string {
   return modelGroupId === null ? '*' : `g${modelGroupId}`;
 }
 
+/** The parts of a display key (bucketKey's inverse). */
+export interface BucketKeyParts {
+  axis: BucketSubjectType;
+  ownerId: string;
+  modelGroupId: number | null;
+  /** As written; a Metric in every key bucketKey made (not checked: a reader needs only the text). */
+  metric: string;
+  slot: string;
+}
+
+const KEY_PATTERN = /^(user|key):([^|]*)\|(\*|g\d+)\|([^|]+)\|([^|]+)$/;
+
 /**
- * The axis and owner a display key names (bucketKey's inverse for its first part), or null
- * for a key bucketKey did not make.
+ * Reads a display key back into its parts, or null for a key bucketKey did not make. The
+ * one reader of keys: owners are percent-encoded, so `|` only ever separates parts. SQL
+ * that must read a key's metric (the ledger statement's split_part) is held to this by
+ * test/ledger/first-use-sql.test.ts.
  */
-export function bucketOwner(key: string): { axis: BucketSubjectType; ownerId: string } | null {
-  const match = /^(user|key):([^|]*)\|/.exec(key);
+export function parseBucketKey(key: string): BucketKeyParts | null {
+  const match = KEY_PATTERN.exec(key);
   if (!match) return null;
+  const [, axis = '', owner = '', scope = '', metric = '', slot = ''] = match;
+  let ownerId: string;
   try {
-    return { axis: match[1] as BucketSubjectType, ownerId: decodeURIComponent(match[2] as string) };
+    ownerId = decodeURIComponent(owner);
   } catch {
     return null;
   }
+  const modelGroupId = scope === '*' ? null : Number(scope.slice(1));
+  return { axis: axis as BucketSubjectType, ownerId, modelGroupId, metric, slot };
+}
+
+/** The axis and owner a display key names, or null for a key bucketKey did not make. */
+export function bucketOwner(key: string): { axis: BucketSubjectType; ownerId: string } | null {
+  const parts = parseBucketKey(key);
+  return parts === null ? null : { axis: parts.axis, ownerId: parts.ownerId };
 }

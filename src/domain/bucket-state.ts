@@ -20,8 +20,8 @@ export interface BucketState {
   timeline?: readonly TimelineEntry[];
   /**
    * The store's own verdict on this bucket, judged atomically before it recorded anything
-   * (an admitted reserve reports the states after recording). When present it is the truth;
-   * the decision core re-judges a state without one.
+   * (an admitted reserve reports the states after recording). When present it is the truth:
+   * `decide` judges only a state without one, and times only a refusing bucket.
    */
   admits?: boolean;
 }

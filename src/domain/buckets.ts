@@ -110,7 +110,7 @@ interface PlannedBucket {
 /**
  * The part of a resolution that depends on the snapshot and the request only, never on
  * time: which limits win, in which order, with which windows. A snapshot never changes, so
- * a plan can be kept for as long as the snapshot it came from (bucket-plans.ts does).
+ * a plan can be kept for as long as the snapshot it came from (decisions/bucket-resolver.ts does).
  */
 export interface BucketPlan {
   modelGroup: ModelGroupRef | null;

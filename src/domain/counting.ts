@@ -1,5 +1,5 @@
 import type { Metric } from './types.js';
-import type { WindowDef, WindowRange } from './windows.js';
+import { rollingStart, type WindowDef, type WindowRange } from './windows.js';
 
 /**
  * How a store keeps one bucket's counter (SPEC §4.1). Structurally the `Counting` of the
@@ -11,7 +11,7 @@ import type { WindowDef, WindowRange } from './windows.js';
  *   A slice counts in full while any instant of it is inside the window, so the sum never
  *   under-counts: the bucket may refuse early by at most one slice, never over-admit.
  * - `window`: one counter per window start (`fixed`, `calendar`, `total`).
- * - `first_use`: the store keeps the window start (see `firstUseOpen`).
+ * - `first_use`: the store keeps the window start (the rule: first-use.ts).
  * - `concurrency`: the reservations held now.
  */
 export type Counting =
@@ -72,6 +72,30 @@ export function windowDefId(window: WindowDef, floor: number): string {
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
   return hash.toString(36);
+}
+
+/**
+ * The window a store reports a bucket's state for: the counter's window, a rolling
+ * window's inclusive start, or first_use's open window (`firstUseStart`, null if none).
+ */
+export function countingWindow(
+  counting: Counting,
+  now: number,
+  firstUseStart: number | null,
+): { windowStart: number | null; windowEnd: number | null } {
+  switch (counting.mode) {
+    case 'window':
+      return { windowStart: counting.start, windowEnd: counting.end };
+    case 'first_use':
+      return firstUseStart === null
+        ? { windowStart: null, windowEnd: null }
+        : { windowStart: firstUseStart, windowEnd: firstUseStart + counting.lengthMs };
+    case 'log':
+    case 'slices':
+      return { windowStart: rollingStart(counting, now), windowEnd: null };
+    case 'concurrency':
+      return { windowStart: null, windowEnd: null };
+  }
 }
 
 /** length/60 rounded down to whole seconds (windows ≥ 60 s), else to whole ms: ≤ length/60. */

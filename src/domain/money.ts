@@ -56,7 +56,7 @@ function toMicros({ negative, whole, fraction }: Decimal, round: boolean): Money
 /**
  * µ$ → dollars as a JSON number, exact to 6 decimals. IEEE division is correctly rounded,
  * so for a safe integer this is the double nearest to the decimal `w.ffffff`, the very number
- * parsing that text gives (test/unit/money.test.ts); it is only ever shown, never summed.
+ * parsing that text gives (test/domain/money.test.ts); it is only ever shown, never summed.
  */
 export function microsToUsd(micros: number): number {
   return micros / MICROS_PER_USD + 0; // + 0: never a -0

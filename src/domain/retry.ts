@@ -7,7 +7,7 @@ import type { WindowRange } from './windows.js';
 /**
  * SPEC §4.3 retry times: the earliest moment a bucket would admit this same request with
  * nothing else changing. Absolute instants inside, milliseconds from `now` outside, never
- * negative; null when no time is known or none exists.
+ * negative; null when no time is known or none exists. 0 for a state that admits now.
  */
 export function bucketRetryAfterMs(
   bucket: Bucket,
@@ -16,7 +16,20 @@ export function bucketRetryAfterMs(
   range: WindowRange,
   now: number,
 ): number | null {
-  if (admits(bucket, state, demand)) return 0;
+  return admits(bucket, state, demand) ? 0 : refusedRetryAfterMs(bucket, state, demand, range, now);
+}
+
+/**
+ * The retry time of a bucket already judged to refuse (`decide` has the store's verdict and
+ * asks only for refusing buckets, whose states are as the store found them).
+ */
+export function refusedRetryAfterMs(
+  bucket: Bucket,
+  state: BucketState,
+  demand: Demand,
+  range: WindowRange,
+  now: number,
+): number | null {
   if (bucket.effectiveLimit <= 0) return null;
   // An estimate above the cap fits in no window, however long one waits.
   if (estimateOf(bucket.metric, demand) > bucket.effectiveLimit) return null;

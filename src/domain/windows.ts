@@ -1,4 +1,5 @@
 import { calendarPeriod, parseResetTime, type CalendarUnit } from './calendar.js';
+import { firstUseStartAt } from './first-use.js';
 import type { LimitRecord, Reset } from './types.js';
 import { CONCURRENCY_SLOT, parseWindow } from './window-spec.js';
 
@@ -85,7 +86,7 @@ function rawWindow(
     case 'none':
       return { start: -Infinity, end: null };
     case 'rolling':
-      return { start: now - length + 1, end: null };
+      return { start: rollingStart({ lengthMs: length, floor: -Infinity }, now), end: null };
     case 'fixed': {
       const start = def.anchor + Math.floor((now - def.anchor) / length) * length;
       return { start, end: start + length };
@@ -93,23 +94,19 @@ function rawWindow(
     case 'calendar':
       return calendarPeriod(def.slot as CalendarUnit, now, def.timezone, parseResetTime(def.resetTime));
     case 'first_use': {
-      const start = firstUseOpen(firstUseStart, length, now, marker) ? (firstUseStart as number) : now;
+      const start = firstUseStartAt(firstUseStart, { lengthMs: length, floor: marker ?? -Infinity }, now);
       return { start, end: start + length };
     }
   }
 }
 
 /**
- * A first-use window stays open until its end; a reset marker after its start closes it,
- * so the next admitted usage opens a fresh one (what an operator resetting it expects).
+ * Inclusive start of a rolling window (now − length, now], raised to the reset marker
+ * (`floor`). Restated in src/store/redis/lua/usage.lua (rolling_start), held to this one by
+ * test/store/suites/window-rules.ts.
  */
-export function firstUseOpen(
-  start: number | null,
-  lengthMs: number,
-  now: number,
-  marker: number | null,
-): boolean {
-  return start !== null && now < start + lengthMs && (marker === null || start >= marker);
+export function rollingStart(window: { lengthMs: number; floor: number }, now: number): number {
+  return Math.max(now - window.lengthMs + 1, window.floor);
 }
 
 export function windowContains(range: WindowRange, at: number): boolean {

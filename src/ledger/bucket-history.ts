@@ -3,6 +3,7 @@ import { rowsOf, type Executor } from '../db/client.js';
 import { bucketOwner } from '../domain/bucket-key.js';
 import type { StoreBucket } from '../store/counter-store.js';
 import { containsBucket } from './bucket-rows.js';
+import { mentionsBucket } from '../reservations/rows.js';
 
 /**
  * Whether PostgreSQL holds anything a rebuild of these buckets would read: ledger rows,
@@ -17,9 +18,7 @@ export async function hasHistory(db: Executor, buckets: readonly StoreBucket[]):
   const any = sql`any(${new Param(ids)}::text[])`;
   const probes: SQL[] = [
     ...ids.map((id) => sql`exists (select 1 from usage_ledger where ${containsBucket(id)})`),
-    ...ids.map(
-      (id) => sql`exists (select 1 from reservations where buckets @> ${JSON.stringify([id])}::jsonb)`,
-    ),
+    ...ids.map(mentionsBucket),
     sql`exists (select 1 from session_admissions where bucket_key = ${any})`,
     sql`exists (select 1 from first_use_windows where bucket_key = ${any})`,
     sql`exists (select 1 from ledger_rollups where bucket = ${any})`,

@@ -1,3 +1,4 @@
+import { CLOSE_LEDGERED } from '../reservations/rows.js';
 import type { LedgerEntry } from './ledger-rows.js';
 import { rollupLevels, type RollupLevel } from './rollup-slices.js';
 
@@ -95,7 +96,9 @@ const WRITE = `
       -- instant no recorded start covers is a candidate start, so a rebuild counts it in a
       -- window even if the store never saw it (an outage, an instance dead before its apply);
       -- domain/first-use.ts skips candidates inside an earlier window. One row per window
-      -- once the reserve's own start is written behind (both instants before that).
+      -- once the reserve's own start is written behind (both instants before that). This
+      -- restates firstUseCandidates (domain/first-use.ts) and the metric of parseBucketKey
+      -- (domain/bucket-key.ts); test/ledger/first-use-sql.test.ts holds it to both.
       insert into first_use_windows (bucket_key, started_at, length_ms)
       select distinct c.bucket, t.at, f.len
       from charged c,
@@ -113,7 +116,7 @@ const WRITE = `
       on conflict do nothing
     ), closed as (
       -- The ledger now counts these requests: their reservation rows have done their job.
-      delete from reservations where request_id in (select request_id from entry)
+      ${CLOSE_LEDGERED}
     ), dirty as (
       -- Sorted: concurrent batches then lock the marks in one order (no deadlock). A new
       -- marking of a marked subject is a new value, so no sweep clears it (dirty-marks.ts).

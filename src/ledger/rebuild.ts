@@ -1,16 +1,15 @@
 import { and, desc, eq, gt, gte, sql } from 'drizzle-orm';
 import { containsBucket, countedAt, countedSince } from './bucket-rows.js';
 import type { Executor } from '../db/client.js';
-import { reservations, sessionAdmissions, usageLedger } from '../db/schema.js';
+import { sessionAdmissions, usageLedger } from '../db/schema.js';
+import { reservedRequests } from '../reservations/rows.js';
 import type { StoreBucket, SubjectSeed } from '../store/counter-store.js';
-import { activeSessionsKept } from '../store/store-constants.js';
+import { activeSessionsKept, LATE_APPLY_WINDOW_MS } from '../store/store-constants.js';
 import { isHeldMetric, type HeldMetric } from '../domain/types.js';
+import { rollingStart } from '../domain/windows.js';
 import { rolledUsage, type RolledMetric } from './rollup-read.js';
 import { coarsestLevel, rawEdge, type SliceLevel } from './rollup-slices.js';
 import { openFirstUseStart } from './first-use-starts.js';
-
-/** How long a late Redis apply of a settle may trail its commit; the store's marker TTL matches. */
-export const LATE_APPLY_WINDOW_MS = 15 * 60_000;
 
 type SeedBucket = SubjectSeed['buckets'][number];
 
@@ -122,8 +121,7 @@ function rangeStart(bucket: StoreBucket, now: number, firstUseStart: number | nu
       return firstUseStart === null ? null : Math.max(firstUseStart, c.floor);
     case 'slices':
     case 'log':
-      // Exclusive lower bound of (now − length, now], made inclusive by one millisecond.
-      return Math.max(now - c.lengthMs + 1, c.floor);
+      return rollingStart(c, now);
     case 'concurrency':
       return null;
   }
@@ -177,15 +175,7 @@ async function requestUsage(
   ledgerFrom: number,
   newest: number | null,
 ): Promise<Usage[]> {
-  const reserved = await db
-    .select({ requestId: reservations.requestId, at: reservations.reservedAt })
-    .from(reservations)
-    .where(
-      and(
-        sql`${reservations.buckets} @> ${JSON.stringify([id])}::jsonb`,
-        gte(reservations.reservedAt, new Date(from)),
-      ),
-    );
+  const reserved = await reservedRequests(db, id, from);
   // Read after the reservations: a settle deleting one commits its ledger row first.
   const ledgered = await db
     .select({

@@ -1,3 +1,4 @@
+import { parseBucketKey } from '../domain/bucket-key.js';
 import { parseWindow } from '../domain/window-spec.js';
 
 /**
@@ -77,8 +78,8 @@ const EVERY_LEVEL: RollupLevel[] = ['minute', 'hour', 'day', 'all'];
  * every level.
  */
 export function rollupLevels(bucketKey: string): RollupLevel[] {
-  const slot = bucketKey.slice(bucketKey.lastIndexOf('|') + 1);
-  if (slot === 'total') return EVERY_LEVEL;
+  const slot = parseBucketKey(bucketKey)?.slot;
+  if (slot === undefined || slot === 'total') return EVERY_LEVEL;
   if (slot === 'monthly') return ['minute', 'hour', 'day'];
   const parsed = parseWindow(slot);
   const seconds = parsed.ok ? parsed.spec.seconds : null;

@@ -1,10 +1,11 @@
-import { Param, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db, Executor, Tx } from '../db/client.js';
 import { isRowRefusal } from '../db/errors.js';
 import { BatchTimer } from './batch-timer.js';
 import { writeSettingAside } from './refused-rows.js';
 import { firstUseWindows, sessionAdmissions } from '../db/schema.js';
+import { insertReservations, type ReservationRow } from '../reservations/rows.js';
 
 export interface AdmissionRow {
   bucketKey: string;
@@ -22,15 +23,7 @@ export interface FirstUseRow {
   lengthMs: number;
 }
 
-export interface ReservationRow {
-  requestId: string;
-  userId: string;
-  reservedAt: Date;
-  expiresAt: Date;
-  /** Display keys of the `requests` buckets it counted in. */
-  buckets: string[];
-  payload: string;
-}
+export type { ReservationRow } from '../reservations/rows.js';
 
 /**
  * How long an answered admission may wait in an instance's buffer before it is committed
@@ -246,23 +239,4 @@ async function insertUnlessLive(tx: Executor, rows: AdmissionRow[]): Promise<voi
         and a.admitted_at <= ${r.admittedAt.toISOString()}::timestamptz)
       on conflict do nothing`);
   }
-}
-
-/**
- * A reservation the ledger already counts (settled or released before this flush) is not
- * written: its row would only be deleted again. A request id reused after its first
- * reservation keeps the first row (the ledger is the idempotency record).
- */
-async function insertReservations(tx: Executor, rows: ReservationRow[]): Promise<void> {
-  const column = <T>(pick: (r: ReservationRow) => T) => new Param(rows.map(pick));
-  await tx.execute(sql`
-    insert into reservations (request_id, user_id, reserved_at, expires_at, buckets, payload)
-    select r.* from unnest(
-      ${column((r) => r.requestId)}::text[], ${column((r) => r.userId)}::text[],
-      ${column((r) => r.reservedAt.toISOString())}::timestamptz[],
-      ${column((r) => r.expiresAt.toISOString())}::timestamptz[],
-      ${column((r) => JSON.stringify(r.buckets))}::jsonb[], ${column((r) => r.payload)}::text[]
-    ) as r(request_id, user_id, reserved_at, expires_at, buckets, payload)
-    where not exists (select 1 from usage_ledger l where l.request_id = r.request_id)
-    on conflict (request_id) do nothing`);
 }

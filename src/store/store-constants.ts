@@ -5,10 +5,24 @@ import { EXACT_LOG_MAX_CAP } from '../domain/counting.js';
  * this file is their single source).
  */
 
-/** A settle's applied marker: gateways retry a lost reply within minutes (matches the ledger's late-apply window). */
-export const APPLIED_MARKER_TTL_MS = 15 * 60_000;
+/**
+ * How long a settle's apply to the counter store may trail its ledger commit (a retried
+ * settle, an apply intent's sweep). One constant for both sides of that promise: a rebuild
+ * reads the ledger's raw rows and names the settles it included for this long
+ * (ledger/rebuild.ts), a repeated settle frees a dead first apply's hold within it
+ * (decisions/settle-idempotency.ts), and the store's applied markers below live as long,
+ * so a late apply of an included settle finds its marker and charges nothing twice.
+ */
+export const LATE_APPLY_WINDOW_MS = 15 * 60_000;
 
-/** A reservation record outlives its hold by this much, so a late settle still finds its frozen buckets. */
+/** A settle's applied marker (and a seed's): the late-apply window, never shorter. */
+export const APPLIED_MARKER_TTL_MS = LATE_APPLY_WINDOW_MS;
+
+/**
+ * A reservation record outlives its hold by this much, so a late settle still finds its
+ * frozen buckets in Redis (and a late release learns it was settled). Not tied to the
+ * late-apply window: past it a settle reads the payload from PostgreSQL instead.
+ */
 export const RESERVATION_GRACE_MS = 15 * 60_000;
 
 /** An idle subject's warm flags lapse after this; its next decision rebuilds from the ledger (exact, just slower). */

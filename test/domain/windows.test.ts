@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { calendarPeriod, parseResetTime } from '../../src/domain/calendar.js';
-import {
-  currentWindow,
-  firstUseOpen,
-  windowContains,
-  windowDefOf,
-  type WindowDef,
-} from '../../src/domain/windows.js';
+import { firstUseOpen } from '../../src/domain/first-use.js';
+import { currentWindow, windowContains, windowDefOf, type WindowDef } from '../../src/domain/windows.js';
 import { limit, ms } from './fixtures.js';
 
 const HOUR = 3_600_000;
@@ -214,7 +209,7 @@ describe('first-use windows', () => {
   });
 
   it('treats a window started before the latest reset marker as closed', () => {
-    expect(firstUseOpen(now - HOUR, 5 * HOUR, now, now - 1)).toBe(false);
+    expect(firstUseOpen(now - HOUR, { lengthMs: 5 * HOUR, floor: now - 1 }, now)).toBe(false);
     expect(currentWindow(firstUse, now, { firstUseStart: now - HOUR, resetMarker: now - 1 }).start).toBe(now);
   });
 });

@@ -11,6 +11,7 @@ import { lifecycleSuite } from './suites/lifecycle.js';
 import { seedSuite } from './suites/seed.js';
 import { sessionsSuite } from './suites/sessions.js';
 import { warmthSuite } from './suites/warmth.js';
+import { windowRulesSuite } from './suites/window-rules.js';
 import { windowsSuite } from './suites/windows.js';
 
 /**
@@ -38,6 +39,7 @@ export function counterStoreConformance(name: string, open: () => Promise<Counte
     shadowSuite(current);
     sessionsSuite(current);
     windowsSuite(current);
+    windowRulesSuite(current);
     lifecycleSuite(current);
     warmthSuite(current);
     seedSuite(current);

@@ -64,6 +64,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     tokens: resolveTokens(config),
     configPubSub: options.configPubSub,
   });
+  // Starts the background jobs (config sync, sweeper, …) as listen would, before any request.
+  await app.ready();
   return {
     app,
     database,

@@ -2,7 +2,7 @@ import type { RedisClient } from '../../store/redis/client.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
-import type { StoreHealth } from '../../decisions/store-health.js';
+import type { StoreHealth } from '../../recovery/store-health.js';
 import type { Metrics } from '../../ops/metrics.js';
 import type { ConfigSync } from '../../snapshot/config-sync.js';
 import { serverMisconfiguration } from '../../store/redis/connect.js';

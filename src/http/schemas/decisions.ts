@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import type { BucketView, DecisionBody } from '../../domain/decision.js';
 import { parseSpentUsd } from '../../domain/money.js';
 import { BUCKET_SUBJECT_TYPES, LIMIT_SUBJECT_TYPES, METRICS, RESETS } from '../../domain/types.js';
 import { expecting } from './error-map.js';
 import { ID_MAX, modelId, PRINTABLE, PRINTABLE_MESSAGE, userId } from './group-fields.js';
 import { METADATA_LIMITS, metadataProblem } from './metadata.js';
+import type { Assignable } from './same-type.js';
 
 /**
  * Bodies and replies of /check, /reserve, /settle, /release and /usage (SPEC §4). Unknown
@@ -204,6 +206,18 @@ export const decisionReply = z
     failOpen: z.boolean().describe('true: the counter store was unreachable and FAIL_MODE=open admitted it'),
   })
   .meta({ id: 'Decision' });
+
+/**
+ * Replies of /check and /reserve are built by src/domain/decision.ts and serialized without
+ * zod (routes/decisions.ts): their type and this schema must stay one, or this alias fails
+ * to typecheck, naming the field that drifted (test/http/reply-schema.test.ts).
+ */
+export type DecisionReplyChecks = [
+  Assignable<DecisionBody, z.output<typeof decisionReply>>,
+  Assignable<z.output<typeof decisionReply>, DecisionBody>,
+  Assignable<BucketView, z.output<typeof bucketView>>,
+  Assignable<z.output<typeof bucketView>, BucketView>,
+];
 
 export const settleReply = z
   .object({

@@ -11,7 +11,7 @@ import { metadataProblem } from './metadata.js';
  * accepts the usual shapes of a body with plain checks and returns what the schema would;
  * anything it is not sure of — an amount as a string, a value out of range, a body of
  * another shape — it declines (null), and the zod schema decides and words the errors. A
- * lane never refuses. test/unit/fast-lanes.test.ts parses seeded random bodies both ways:
+ * lane never refuses. test/http/schemas/fast-lanes.test.ts parses seeded random bodies both ways:
  * every body a lane accepts, the schema accepts with an equal value.
  */
 export type FastLane = (data: unknown) => object | null;
@@ -62,25 +62,40 @@ const nullish =
   (value: unknown): unknown =>
     value === undefined || value === null ? value : read(value);
 
-type Shape = Record<string, (value: unknown) => unknown>;
+type Reader = (value: unknown) => unknown;
 
-/** The object's known fields read one by one; unknown fields are dropped, as the schema does. */
-function lane<T extends object>(shape: Shape): (data: unknown) => T | null {
-  const names = Object.keys(shape);
+/**
+ * A reader for every field of the schema's output, as a type: a field added to the schema
+ * and not here fails the typecheck.
+ */
+export type Readers<S extends z.ZodObject> = { [K in keyof z.output<S>]-?: Reader };
+
+/**
+ * The schema's fields (from its shape, never a list of our own) read one by one; unknown
+ * fields are dropped, as the schema does. Should the schema have a field with no reader (the
+ * typecheck bypassed), the lane declines every body: zod decides, nothing is silently dropped.
+ */
+export function laneOf<S extends z.ZodObject>(
+  schema: S,
+  readers: NoInfer<Readers<S>>,
+): (data: unknown) => z.output<S> | null {
+  const names = Object.keys(schema.shape);
+  const table = readers as Record<string, Reader>;
+  if (!names.every((name) => Object.hasOwn(table, name))) return () => null;
   return (data) => {
     if (!isFields(data)) return null;
     const out: Fields = {};
     for (const name of names) {
       const value = data[name];
-      const read = (shape[name] as (value: unknown) => unknown)(value);
+      const read = (table[name] as Reader)(value);
       if (read === DECLINE) return null;
       if (value !== undefined) out[name] = read;
     }
-    return out as T;
+    return out as z.output<S>;
   };
 }
 
-const demandShape: Shape = {
+export const demandReaders: Readers<typeof checkBody> = {
   userId: id,
   keyId: nullish(id),
   groups: nullish(groups),
@@ -92,15 +107,15 @@ const demandShape: Shape = {
   sessionTtlSeconds: nullish(integer(1, BOUNDS.sessionTtlSeconds)),
 };
 
-export const checkLane = lane<z.output<typeof checkBody>>(demandShape);
+export const checkLane = laneOf(checkBody, demandReaders);
 
-export const reserveLane = lane<z.output<typeof reserveBody>>({
-  ...demandShape,
+export const reserveLane = laneOf(reserveBody, {
+  ...demandReaders,
   requestId,
   ttlSeconds: nullish(integer(1, BOUNDS.holdTtlSeconds)),
 });
 
-export const settleLane = lane<z.output<typeof settleBody>>({
+export const settleLane = laneOf(settleBody, {
   requestId,
   costUsd: usd,
   inputTokens: nullish(tokens),

@@ -1,4 +1,5 @@
-import { needsWarmth, warmField, windowOf } from '../bucket-plan.js';
+import { countingWindow } from '../../domain/counting.js';
+import { needsWarmth, warmField } from '../counting-signature.js';
 import { amountOf, isHeldMetric, type HeldAmounts } from '../../domain/types.js';
 import type { BucketState, ColdOutcome, StoreBucket } from '../counter-store.js';
 import { activeSessionsKept } from '../store-constants.js';
@@ -39,7 +40,7 @@ export function bucketState(
   const activeUntil = sessionId ? data.active.get(field)?.get(sessionId) : undefined;
   return {
     ...base,
-    ...windowOf(bucket.counting, now, reading.firstUseStart),
+    ...countingWindow(bucket.counting, now, reading.firstUseStart),
     admits: false,
     used: reading.used,
     held,

@@ -1,4 +1,5 @@
-import { warmField } from '../bucket-plan.js';
+import { countingWindow } from '../../domain/counting.js';
+import { warmField } from '../counting-signature.js';
 import type {
   ApplyOutcome,
   BucketState,
@@ -58,10 +59,7 @@ function crossings(
   if (!bucket.alerts) return [];
   const { context, thresholds } = bucket.alerts;
   const reading = readUsage(data.usage.get(warmField(bucket)), bucket, now);
-  const c = bucket.counting;
-  const firstUseEnd =
-    reading.firstUseStart === null ? null : reading.firstUseStart + ('lengthMs' in c ? c.lengthMs : 0);
-  const resetAt = c.mode === 'window' ? c.end : c.mode === 'first_use' ? firstUseEnd : null;
+  const resetAt = countingWindow(bucket.counting, now, reading.firstUseStart).windowEnd;
   return thresholds.flatMap((t, threshold) => {
     if (!(before < t && t <= reading.used)) return [];
     const alert = { context, threshold, used: reading.used, resetAt, requestId, at: now };

@@ -1,5 +1,5 @@
 import type { SubjectSeed } from '../counter-store.js';
-import { planSeed, type SeedBucketPlan } from '../seed-plan.js';
+import { seedWrites, type SeedWrite } from '../seed-writes.js';
 import { APPLIED_MARKER_TTL_MS, TTL_MARGIN_MS } from '../store-constants.js';
 import type { SubjectData, Usage } from './subject-data.js';
 
@@ -9,7 +9,7 @@ import type { SubjectData, Usage } from './subject-data.js';
  */
 export function applySeed(data: SubjectData, seed: SubjectSeed): void {
   const written: string[] = [];
-  for (const plan of planSeed(seed)) {
+  for (const plan of seedWrites(seed)) {
     if (data.warm.has(plan.field)) continue;
     const usage = usageOf(plan, seed.now);
     if (usage) data.usage.set(plan.field, usage);
@@ -28,7 +28,7 @@ export function applySeed(data: SubjectData, seed: SubjectSeed): void {
   }
 }
 
-function usageOf(plan: SeedBucketPlan, now: number): Usage | undefined {
+function usageOf(plan: SeedWrite, now: number): Usage | undefined {
   const c = plan.bucket.counting;
   switch (c.mode) {
     case 'log':

@@ -1,5 +1,6 @@
 import { sliceStart } from '../../domain/counting.js';
-import { firstUseOpen, rollingStart } from '../bucket-plan.js';
+import { firstUseOpen } from '../../domain/first-use.js';
+import { rollingStart } from '../../domain/windows.js';
 import type { StoreBucket } from '../counter-store.js';
 import { LOG_KEEP_MIN, TTL_MARGIN_MS } from '../store-constants.js';
 import type { Usage } from './subject-data.js';
@@ -22,23 +23,21 @@ export function readUsage(usage: Usage | undefined, bucket: StoreBucket, now: nu
   const none: UsageReading = { used: 0, firstUseStart: null, timeline: [] };
   switch (c.mode) {
     case 'log': {
-      const from = rollingStart(c.lengthMs, c.floor, now);
+      const from = rollingStart(c, now);
       const events = usage?.mode === 'log' ? usage.events.filter((at) => at >= from) : [];
       const timeline = events.slice(0, needed(bucket.limit, events.length)).map((at) => ({ at, amount: 1 }));
       return { used: events.length, firstUseStart: null, timeline };
     }
     case 'slices': {
       const timeline =
-        usage?.mode === 'slices'
-          ? countingSlices(usage.slices, c.sliceMs, rollingStart(c.lengthMs, c.floor, now))
-          : [];
+        usage?.mode === 'slices' ? countingSlices(usage.slices, c.sliceMs, rollingStart(c, now)) : [];
       return { used: timeline.reduce((sum, e) => sum + e.amount, 0), firstUseStart: null, timeline };
     }
     case 'window':
       // A caller on an older window counts the newer one's usage (never under-counts).
       return usage?.mode === 'window' && usage.start >= c.start ? { ...none, used: usage.used } : none;
     case 'first_use':
-      return usage?.mode === 'first_use' && firstUseOpen(usage.start, c.lengthMs, c.floor, now)
+      return usage?.mode === 'first_use' && firstUseOpen(usage.start, c, now)
         ? { ...none, used: usage.used, firstUseStart: usage.start }
         : none;
     case 'concurrency':
@@ -57,7 +56,7 @@ export function addUsage(
   if (amount === 0 && c.mode !== 'first_use') return usage;
   switch (c.mode) {
     case 'log': {
-      const from = rollingStart(c.lengthMs, c.floor, now);
+      const from = rollingStart(c, now);
       const kept = usage?.mode === 'log' ? usage.events.filter((at) => at >= from) : [];
       const events = [...kept, now]
         .sort((a, b) => a - b)
@@ -65,7 +64,7 @@ export function addUsage(
       return { mode: 'log', events, dropAt: now + c.lengthMs + TTL_MARGIN_MS };
     }
     case 'slices': {
-      const from = rollingStart(c.lengthMs, c.floor, now);
+      const from = rollingStart(c, now);
       const slices = usage?.mode === 'slices' ? usage.slices : new Map<number, number>();
       for (const start of slices.keys()) if (start + c.sliceMs - 1 < from) slices.delete(start);
       const slice = sliceStart(now, c.sliceMs);
@@ -80,7 +79,7 @@ export function addUsage(
       return { mode: 'window', start: c.start, used: amount, dropAt };
     }
     case 'first_use':
-      if (usage?.mode === 'first_use' && firstUseOpen(usage.start, c.lengthMs, c.floor, now)) {
+      if (usage?.mode === 'first_use' && firstUseOpen(usage.start, c, now)) {
         return { ...usage, used: usage.used + amount };
       }
       return { mode: 'first_use', start: now, used: amount, dropAt: now + c.lengthMs + TTL_MARGIN_MS };

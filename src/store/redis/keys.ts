@@ -1,4 +1,4 @@
-import { countingSignature } from '../bucket-plan.js';
+import { countingSignature } from '../counting-signature.js';
 import type { StoreBucket } from '../counter-store.js';
 import { encodeId } from '../ids.js';
 

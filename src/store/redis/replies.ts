@@ -1,5 +1,5 @@
 import { parseAlerts } from '../alert-entries.js';
-import { windowOf } from '../bucket-plan.js';
+import { countingWindow } from '../../domain/counting.js';
 import type {
   ApplyOutcome,
   BucketState,
@@ -107,7 +107,7 @@ function parseState(reply: unknown, bucket: StoreBucket, now: number): BucketSta
     id: bucket.id,
     used: integer(used, 'used'),
     held: integer(held, 'held'),
-    ...windowOf(bucket.counting, now, start),
+    ...countingWindow(bucket.counting, now, start),
     reconnect: integer(reconnect, 'reconnect') === 1,
     timeline: entries,
     admits: integer(admits, 'admits') === 1,

@@ -1,4 +1,4 @@
-import { countingSignature, warmFieldOf } from '../bucket-plan.js';
+import { countingSignature, warmFieldOf } from '../counting-signature.js';
 import type { HeldAmounts } from '../../domain/types.js';
 import {
   heldAmounts,
@@ -9,7 +9,7 @@ import {
   type SubjectSeed,
 } from '../counter-store.js';
 import { encodeId, encodeKnownId, encoderFor } from '../ids.js';
-import { planSeed } from '../seed-plan.js';
+import { seedWrites } from '../seed-writes.js';
 import {
   APPLIED_MARKER_TTL_MS,
   LOG_KEEP_MIN,
@@ -77,7 +77,7 @@ export class ScriptCalls {
   }
 
   seed(seed: SubjectSeed): ScriptCall {
-    const plans = planSeed(seed);
+    const plans = seedWrites(seed);
     const encode = encoderFor(seed.subject);
     const key = (k: Parameters<typeof redisKey>[1]) => redisKey(this.prefix, k, encode);
     const keys = [key({ kind: 'warm', subject: seed.subject })];

@@ -1,12 +1,12 @@
 import { encodeId } from '../ids.js';
-import type { SeedBucketPlan } from '../seed-plan.js';
+import type { SeedWrite } from '../seed-writes.js';
 import { TTL_MARGIN_MS } from '../store-constants.js';
 
 /**
  * One bucket of seed.lua's ARGV: warm field, mode, usage ttl, active ttl, n, n pairs, m,
  * m pairs. TTLs follow the rules the live scripts apply (lua/usage.lua).
  */
-export function seedBucketArgs(plan: SeedBucketPlan, now: number): string[] {
+export function seedBucketArgs(plan: SeedWrite, now: number): string[] {
   const pairs = usagePairs(plan);
   const lastActive = Math.max(now, ...plan.active.map(([, until]) => until));
   return [
@@ -22,7 +22,7 @@ export function seedBucketArgs(plan: SeedBucketPlan, now: number): string[] {
 }
 
 /** Log members are unique per seed (`k<i>`); live entries use `r:`/`s:`/session members. */
-function usagePairs(plan: SeedBucketPlan): [string, string][] {
+function usagePairs(plan: SeedWrite): [string, string][] {
   const c = plan.bucket.counting;
   switch (c.mode) {
     case 'log':
@@ -49,7 +49,7 @@ function usagePairs(plan: SeedBucketPlan): [string, string][] {
 }
 
 /** '' means no TTL: only a `total` counter (window mode without an end) lives on. */
-function usageTtl(plan: SeedBucketPlan, now: number): string {
+function usageTtl(plan: SeedWrite, now: number): string {
   const c = plan.bucket.counting;
   const ttl = (ms: number) => String(Math.max(ms, 0) + TTL_MARGIN_MS);
   switch (c.mode) {

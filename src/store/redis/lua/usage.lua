@@ -6,6 +6,8 @@ local function needed(b, used)
   return math.min(used, math.max(1, math.floor(used - b.limit) + 1))
 end
 
+-- The domain's rollingStart (src/domain/windows.ts); test/store/suites/window-rules.ts holds
+-- this copy to it.
 local function rolling_start(b)
   return math.max(NOW - b.len + 1, b.floor)
 end
@@ -89,7 +91,9 @@ local function window_add(b, amount)
   end
 end
 
--- first_use: hash { s = window start, n = used }; open while now < s + length and s ≥ floor.
+-- first_use: hash { s = window start, n = used }; open while now < s + length and s ≥ floor:
+-- the domain's firstUseOpen (src/domain/first-use.ts), held to it by
+-- test/store/suites/window-rules.ts.
 local function first_use_open(b)
   local stored = redis.call('HMGET', b.usage, 's', 'n')
   local s = tonumber(stored[1])

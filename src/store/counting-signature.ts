@@ -33,39 +33,3 @@ export const warmFieldOf = (encodedId: string, signature: string) => `${encodedI
 
 /** Concurrency slots are not in the ledger, so they are never cold. */
 export const needsWarmth = (bucket: StoreBucket) => bucket.metric !== 'concurrency';
-
-/** Inclusive start of a rolling window (now − length, now], raised to the reset marker. */
-export function rollingStart(lengthMs: number, floor: number, now: number): number {
-  return Math.max(now - lengthMs + 1, floor);
-}
-
-/** A first-use window is open until start + length; a reset marker after its start closes it. */
-export function firstUseOpen(
-  start: number | null,
-  lengthMs: number,
-  floor: number,
-  now: number,
-): start is number {
-  return start !== null && now < start + lengthMs && start >= floor;
-}
-
-/** The window a state is reported for (first_use: the open window, if any). */
-export function windowOf(
-  counting: Counting,
-  now: number,
-  firstUseStart: number | null,
-): { windowStart: number | null; windowEnd: number | null } {
-  switch (counting.mode) {
-    case 'window':
-      return { windowStart: counting.start, windowEnd: counting.end };
-    case 'first_use':
-      return firstUseStart === null
-        ? { windowStart: null, windowEnd: null }
-        : { windowStart: firstUseStart, windowEnd: firstUseStart + counting.lengthMs };
-    case 'log':
-    case 'slices':
-      return { windowStart: rollingStart(counting.lengthMs, counting.floor, now), windowEnd: null };
-    case 'concurrency':
-      return { windowStart: null, windowEnd: null };
-  }
-}

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { Bucket } from '../domain/buckets.js';
 
 /**
  * What a reservation remembers, so a settle with only a request id can charge the buckets
- * frozen at reserve time. Stored by the counter store as an opaque string.
+ * frozen at reserve time. Stored by the counter store as an opaque string, and in the
+ * `reservations` table behind /reserve.
  */
 export interface ReservationPayload {
   v: 1;
@@ -34,14 +34,4 @@ export function decodePayload(raw: string): ReservationPayload | null {
   } catch {
     return null;
   }
-}
-
-/** Idempotency key of a /reserve body: a retry with the same body hashes the same. */
-export function bodyHash(body: Record<string, unknown>): string {
-  const canonical = JSON.stringify(
-    Object.keys(body)
-      .sort()
-      .map((k) => [k, body[k] ?? null]),
-  );
-  return createHash('sha256').update(canonical).digest('base64url');
 }

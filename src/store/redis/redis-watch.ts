@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster } from 'ioredis';
-import { isCluster, type RedisClient } from '../store/redis/client.js';
-import { runIdOf } from '../store/redis/restart-guard.js';
+import { isCluster, type RedisClient } from './client.js';
+import { runIdOf } from './restart-guard.js';
 import type { Logger } from 'pino';
 
 /**

@@ -1,13 +1,15 @@
 import { sliceStart } from '../domain/counting.js';
-import { firstUseOpen, rollingStart, warmField } from './bucket-plan.js';
+import { firstUseOpen } from '../domain/first-use.js';
+import { rollingStart } from '../domain/windows.js';
+import { warmField } from './counting-signature.js';
 import type { StoreBucket, SubjectSeed } from './counter-store.js';
 import { activeSessionsKept, LOG_KEEP_MIN } from './store-constants.js';
 
 /**
- * What a seed writes for one bucket, already filtered to the bucket's current window and
+ * What a seed writes for one bucket (a rebuild's usage becoming live structures), already filtered to the bucket's current window and
  * shaped like its live structure, so both adapters write exactly the same thing.
  */
-export interface SeedBucketPlan {
+export interface SeedWrite {
   bucket: StoreBucket;
   field: string;
   /** log: event times, oldest first, trimmed like the live log. */
@@ -27,13 +29,13 @@ interface Event {
 }
 
 /** Concurrency buckets are not seeded (slots are not in the ledger). */
-export function planSeed(seed: SubjectSeed): SeedBucketPlan[] {
-  return seed.buckets.filter((e) => e.bucket.metric !== 'concurrency').map((e) => planBucket(e, seed.now));
+export function seedWrites(seed: SubjectSeed): SeedWrite[] {
+  return seed.buckets.filter((e) => e.bucket.metric !== 'concurrency').map((e) => seedWrite(e, seed.now));
 }
 
-function planBucket(entry: SeedEntry, now: number): SeedBucketPlan {
+function seedWrite(entry: SeedEntry, now: number): SeedWrite {
   const { bucket } = entry;
-  const plan: SeedBucketPlan = {
+  const write: SeedWrite = {
     bucket,
     field: warmField(bucket),
     events: [],
@@ -50,8 +52,8 @@ function planBucket(entry: SeedEntry, now: number): SeedBucketPlan {
   switch (c.mode) {
     case 'log': {
       const keep = Math.max(bucket.limit, LOG_KEEP_MIN);
-      const from = rollingStart(c.lengthMs, c.floor, now);
-      plan.events = events
+      const from = rollingStart(c, now);
+      write.events = events
         .filter((e) => e.at >= from)
         .map((e) => e.at)
         .sort((a, b) => a - b)
@@ -59,27 +61,27 @@ function planBucket(entry: SeedEntry, now: number): SeedBucketPlan {
       break;
     }
     case 'slices':
-      plan.slices = sliced(
-        events.filter((e) => e.at >= rollingStart(c.lengthMs, c.floor, now)),
+      write.slices = sliced(
+        events.filter((e) => e.at >= rollingStart(c, now)),
         c.sliceMs,
       );
       break;
     case 'window':
-      plan.counter = {
+      write.counter = {
         start: c.start,
         used: sum(events.filter((e) => e.at >= c.start && (c.end === null || e.at < c.end))),
       };
       break;
     case 'first_use':
-      if (firstUseOpen(entry.firstUseStart, c.lengthMs, c.floor, now)) {
+      if (firstUseOpen(entry.firstUseStart, c, now)) {
         const start = entry.firstUseStart;
-        plan.counter = { start, used: sum(events.filter((e) => e.at >= start)) };
+        write.counter = { start, used: sum(events.filter((e) => e.at >= start)) };
       }
       break;
     case 'concurrency':
       break;
   }
-  return plan;
+  return write;
 }
 
 /**

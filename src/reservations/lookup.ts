@@ -1,5 +1,5 @@
-import { Param, sql } from 'drizzle-orm';
-import { rowsOf, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
+import { payloadsOf } from './rows.js';
 
 interface Waiting {
   requestId: string;
@@ -29,14 +29,7 @@ export class ReservationLookup {
   private async run(): Promise<void> {
     const batch = this.waiting.splice(0);
     try {
-      const ids = [...new Set(batch.map((w) => w.requestId))];
-      // One constant statement over an array parameter: the same text for 1 id or 500, where
-      // drizzle's select builder and IN list cost more CPU than the query on the settle path.
-      const result = await this.db.execute(
-        sql`select request_id, payload from reservations where request_id = any(${new Param(ids)}::text[])`,
-      );
-      const rows = rowsOf<{ request_id: string; payload: string }>(result);
-      const found = new Map(rows.map((r) => [r.request_id, r.payload]));
+      const found = await payloadsOf(this.db, [...new Set(batch.map((w) => w.requestId))]);
       for (const w of batch) w.resolve(found.get(w.requestId) ?? null);
     } catch (err) {
       for (const w of batch) w.reject(err);

@@ -1,0 +1,67 @@
+import { AppError } from '../domain/errors.js';
+import type { WriteBehind } from '../ledger/write-behind.js';
+import type { Reservation } from '../store/counter-store.js';
+import type { ReservationPayload } from './payload.js';
+import type { ReservationRow } from './rows.js';
+
+/**
+ * A retried /reserve (SPEC §4.5): the same body answers with the same reservation while it
+ * is held; another body is a conflict, a closed one is closed. Throws the problem to answer.
+ */
+export function assertReplayable(
+  reservation: Reservation,
+  hash: string,
+  requestId: string,
+  now: number,
+): void {
+  if (reservation.bodyHash !== hash) {
+    throw new AppError('idempotency_conflict', `request id ${requestId} was reserved with a different body`);
+  }
+  // A lapsed hold is closed too: answering "held" would send the gateway upstream on nothing.
+  const state = reservation.state === 'held' && reservation.expiresAt <= now ? 'expired' : reservation.state;
+  if (state !== 'held') {
+    throw new AppError('reservation_closed', `reservation ${requestId} is already ${state}`, { state });
+  }
+}
+
+/**
+ * The first attempt's answer may never have come back (a timeout after its script ran):
+ * then nothing of it reached PostgreSQL. The replay writes it behind as the first would
+ * have; both inserts are idempotent, and a session admission only where no live one of the
+ * session is logged already (it was then a reconnect).
+ */
+export function recordReplayed(
+  writeBehind: Pick<WriteBehind, 'reservation' | 'replayedAdmission'>,
+  reservation: Reservation,
+  payload: ReservationPayload,
+): void {
+  writeBehind.reservation(reservationRow(reservation, payload));
+  const { sessionId } = payload;
+  if (!sessionId) return;
+  for (const bucket of payload.buckets.filter((b) => b.metric === 'sessions')) {
+    writeBehind.replayedAdmission({
+      bucketKey: bucket.key,
+      ownerType: bucket.axis,
+      ownerId: bucket.ownerId,
+      sessionId,
+      requestId: reservation.requestId,
+      admittedAt: new Date(payload.reservedAt),
+      activeUntil: new Date(payload.reservedAt + (payload.sessionTtlMs ?? 0)),
+    });
+  }
+}
+
+/** The row written behind an admitted reservation: the requests buckets it counted in, its payload. */
+export function reservationRow(
+  reservation: Reservation,
+  payload: Pick<ReservationPayload, 'userId' | 'reservedAt' | 'buckets'>,
+): ReservationRow {
+  return {
+    requestId: reservation.requestId,
+    userId: payload.userId,
+    reservedAt: new Date(payload.reservedAt),
+    expiresAt: new Date(reservation.expiresAt),
+    buckets: payload.buckets.filter((b) => b.metric === 'requests').map((b) => b.key),
+    payload: reservation.payload,
+  };
+}
