@@ -65,7 +65,12 @@ export async function isRecorded(db: Db, requestId: string): Promise<boolean> {
   return row !== undefined;
 }
 
-/** Reservations admitted since `from` that counted a request in the bucket (display key). */
+/**
+ * Reservations admitted since `from` that counted a request in the bucket (display key) and
+ * that the ledger does not hold. A row can outlive the settle that closed it: the write-behind's
+ * insert and the settle's statement may each run before the other commits (neither sees the
+ * other's row), and a rebuild that reads the ledger from rollups could not tell the two apart.
+ */
 export async function reservedRequests(
   db: Executor,
   bucketId: string,
@@ -78,6 +83,7 @@ export async function reservedRequests(
       and(
         sql`${reservations.buckets} @> ${JSON.stringify([bucketId])}::jsonb`,
         gte(reservations.reservedAt, new Date(from)),
+        sql`not exists (select 1 from usage_ledger l where l.request_id = ${reservations.requestId})`,
       ),
     );
 }

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { describeWithServers } from '../../support/services.js';
 import {
@@ -191,6 +192,24 @@ describeWithServers('windows through HTTP', () => {
         used: 1,
         resetAt: iso(T0 + 5 * HOUR),
       });
+    });
+
+    it('counts a settled request once though its reservation row outlived the settle', async () => {
+      // The write-behind's insert and the settle's statement can each run before the other
+      // commits, so neither sees the other's row: the reservation row stays beside the ledger's.
+      const { g, user, model } = await requestsLimit({ window: '5h', reset: 'first_use', limit: 3 });
+      const requestId = uid('r');
+      expectAllowed(await g.reserve({ userId: user, model, requestId }, T0));
+      await g.settleWriteBehind();
+      await g.settle({ requestId, costUsd: 0.1 }, T0 + SECOND);
+      const bucket = keyOf('user', user, null, 'requests', '5h');
+      await g.t.database.db.execute(sql`
+        insert into reservations (request_id, user_id, reserved_at, expires_at, buckets, payload)
+        values (${requestId}, ${user}, ${new Date(T0).toISOString()}, ${new Date(T0 + HOUR).toISOString()},
+                ${JSON.stringify([bucket])}::jsonb, '')`);
+      await g.loseRedisData();
+      const after = await g.check({ userId: user, model }, T0 + HOUR);
+      expect(bucketOf(after.body, bucket)).toMatchObject({ used: 1, resetAt: iso(T0 + 5 * HOUR) });
     });
 
     it('keeps a window opened by a direct settle, and its spend', async () => {
