@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
+import { parseBucketKey } from '../domain/bucket-key.js';
 import { AppError } from '../domain/errors.js';
 import { microsToUsd } from '../domain/money.js';
 import { findRows, type LedgerEntry, type StoredLedgerRow } from '../ledger/ledger-rows.js';
@@ -16,8 +17,7 @@ export interface SettleLedgerDeps {
   logger: Logger;
 }
 
-/** Keys read `axis:owner|scope|metric|slot`; owners are percent-encoded, so `|` only separates. */
-const isCostBucket = (key: string) => key.split('|')[2] === 'cost';
+const isCostBucket = (key: string) => parseBucketKey(key)?.metric === 'cost';
 
 /**
  * The ledger is the idempotency record of settles and releases (SPEC §4.5): one row per
