@@ -7,8 +7,8 @@ import { applyIntents, dirtySubjects, ledgerRollups, usageLedger } from '../../s
 import { insertEntries, type LedgerEntry } from '../../src/ledger/ledger-rows.js';
 import { LedgerUnavailableError, SettleBatcher } from '../../src/ledger/settle-batcher.js';
 import { withSafeErrors } from '../../src/ops/error-log.js';
+import { useProxiedPostgres } from '../support/ledger.js';
 import { describeWithPostgres, useTestDatabase } from '../support/services.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
 
 const logger = pino({ level: 'silent' });
 let sequence = 0;
@@ -284,23 +284,10 @@ async function waitForLockWaiter(database: Database): Promise<void> {
 }
 
 describeWithPostgres('settle batcher when PostgreSQL is unreachable', () => {
-  const url = useTestDatabase();
-  let proxy: TcpProxy;
-  let database: Database;
-  beforeAll(async () => {
-    const direct = openPostgres(url(), 1);
-    await applyMigrations(direct);
-    await direct.close();
-    proxy = TcpProxy.forUrl(url());
-    await proxy.start();
-    database = openPostgres(proxy.urlFor(url()), 2);
-  });
-  afterAll(async () => {
-    await database?.close();
-    await proxy?.stop();
-  });
+  const proxied = useProxiedPostgres();
 
   it('rejects with LedgerUnavailableError after its retries, then records once when back', async () => {
+    const { database, proxy } = proxied();
     const batcher = new SettleBatcher(database, logger, { retries: 1 });
     const e = entry();
     proxy.cut();

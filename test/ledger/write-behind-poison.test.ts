@@ -7,8 +7,8 @@ import { firstUseWindows, reservations, sessionAdmissions } from '../../src/db/s
 import { WriteBehind, type AdmissionRow, type ReservationRow } from '../../src/ledger/write-behind.js';
 import { withSafeErrors } from '../../src/ops/error-log.js';
 import { createMetrics } from '../../src/ops/metrics.js';
+import { useProxiedPostgres } from '../support/ledger.js';
 import { describeWithPostgres, useTestDatabase } from '../support/services.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
 
 const AT = new Date('2027-01-04T10:00:00.000Z');
 const LATER = new Date('2027-01-04T11:00:00.000Z');
@@ -127,23 +127,10 @@ describeWithPostgres('write-behind: a row PostgreSQL refuses', () => {
 });
 
 describeWithPostgres('write-behind while PostgreSQL is unreachable', () => {
-  const url = useTestDatabase();
-  let proxy: TcpProxy;
-  let database: Database;
-  beforeAll(async () => {
-    const direct = openPostgres(url(), 1);
-    await applyMigrations(direct);
-    await direct.close();
-    proxy = TcpProxy.forUrl(url());
-    await proxy.start();
-    database = openPostgres(proxy.urlFor(url()), 2);
-  });
-  afterAll(async () => {
-    await database?.close();
-    await proxy?.stop();
-  });
+  const proxied = useProxiedPostgres();
 
   it('keeps its rows for the next flush instead of setting them aside', async () => {
+    const { database, proxy } = proxied();
     const { writeBehind, refused, lines } = writeBehindOn(database.db);
     const row = reservation('u-outage');
     proxy.cut();

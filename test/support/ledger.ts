@@ -1,8 +1,12 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MIGRATIONS_FOLDER } from '../../src/db/migrate.js';
+import { afterAll, beforeAll } from 'vitest';
+import { openPostgres, type Database } from '../../src/db/client.js';
+import { applyMigrations, MIGRATIONS_FOLDER } from '../../src/db/migrate.js';
 import type { LedgerEntry } from '../../src/ledger/ledger-rows.js';
+import { useTestDatabase } from './services.js';
+import { TcpProxy } from './tcp-proxy.js';
 
 /** A settled entry charged to `buckets` at `settledAt`; the rest defaults to a plain settle. */
 export function ledgerEntry(
@@ -37,4 +41,30 @@ export function migrationsBefore(idx: number): string {
   journal.entries = journal.entries.filter((e) => e.idx < idx);
   writeFileSync(journalPath, JSON.stringify(journal));
   return folder;
+}
+
+/**
+ * A migrated test database reached through a TcpProxy the test can cut and restore, opened
+ * once for the describe block (use inside `describeWithPostgres`).
+ */
+export function useProxiedPostgres(): () => { database: Database; proxy: TcpProxy } {
+  const url = useTestDatabase();
+  let proxy: TcpProxy | undefined;
+  let database: Database | undefined;
+  beforeAll(async () => {
+    const direct = openPostgres(url(), 1);
+    await applyMigrations(direct);
+    await direct.close();
+    proxy = TcpProxy.forUrl(url());
+    await proxy.start();
+    database = openPostgres(proxy.urlFor(url()), 2);
+  });
+  afterAll(async () => {
+    await database?.close();
+    await proxy?.stop();
+  });
+  return () => {
+    if (!database || !proxy) throw new Error('useProxiedPostgres: read only inside tests');
+    return { database, proxy };
+  };
 }
