@@ -1,4 +1,3 @@
-import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db, Executor, Tx } from '../db/client.js';
 import { isRowRefusal } from '../db/errors.js';
@@ -44,7 +43,6 @@ interface Buffered {
   admissions: AdmissionRow[];
   starts: FirstUseRow[];
   reserved: ReservationRow[];
-  replayed: AdmissionRow[];
 }
 
 export interface WriteBehindOptions {
@@ -61,7 +59,7 @@ export interface WriteBehindOptions {
  * rows of anyone else.
  */
 export class WriteBehind {
-  private buffered: Buffered = { admissions: [], starts: [], reserved: [], replayed: [] };
+  private buffered: Buffered = { admissions: [], starts: [], reserved: [] };
   /** bucket → the start already queued, so each window's start is written once. */
   private knownStarts = new Map<string, number>();
   private readonly batches: BatchTimer;
@@ -76,12 +74,6 @@ export class WriteBehind {
 
   reservation(row: ReservationRow): void {
     this.buffered.reserved.push(row);
-    this.schedule();
-  }
-
-  /** An admission of a replayed reserve: written unless a live admission of the session is logged. */
-  replayedAdmission(row: AdmissionRow): void {
-    this.buffered.replayed.push(row);
     this.schedule();
   }
 
@@ -112,7 +104,7 @@ export class WriteBehind {
 
   private async writeOnce(): Promise<void> {
     const taken = this.buffered;
-    this.buffered = { admissions: [], starts: [], reserved: [], replayed: [] };
+    this.buffered = { admissions: [], starts: [], reserved: [] };
     if (sizeOf(taken) === 0) return;
     try {
       await this.db.transaction((tx) => writeAll(tx, taken));
@@ -132,7 +124,7 @@ export class WriteBehind {
     this.logger.warn(
       {
         err,
-        admissions: taken.admissions.length + taken.replayed.length,
+        admissions: taken.admissions.length,
         starts: taken.starts.length,
         reservations: taken.reserved.length,
       },
@@ -144,7 +136,6 @@ export class WriteBehind {
       admissions: taken.admissions.concat(b.admissions),
       starts: taken.starts.concat(b.starts),
       reserved: taken.reserved.concat(b.reserved),
-      replayed: taken.replayed.concat(b.replayed),
     };
     this.trim();
     this.schedule();
@@ -171,13 +162,12 @@ export class WriteBehind {
   }
 }
 
-const sizeOf = (b: Buffered) => b.admissions.length + b.starts.length + b.reserved.length + b.replayed.length;
+const sizeOf = (b: Buffered) => b.admissions.length + b.starts.length + b.reserved.length;
 
 async function writeAll(tx: Executor, b: Buffered): Promise<void> {
   if (b.admissions.length > 0) await insertAdmissions(tx, b.admissions);
   if (b.starts.length > 0) await insertStarts(tx, b.starts);
   if (b.reserved.length > 0) await insertReservations(tx, b.reserved);
-  if (b.replayed.length > 0) await insertUnlessLive(tx, b.replayed);
 }
 
 /** A refused row as the log may name it: its table and ids, never its other values. */
@@ -200,9 +190,8 @@ async function writeAllSettingAside(tx: Tx, b: Buffered): Promise<RefusedRow[]> 
   const admissions = await writeSettingAside(tx, b.admissions, insertAdmissions);
   const starts = await writeSettingAside(tx, b.starts, insertStarts);
   const reserved = await writeSettingAside(tx, b.reserved, insertReservations);
-  const replayed = await writeSettingAside(tx, b.replayed, insertUnlessLive);
   return [
-    ...[...admissions, ...replayed].map(({ row, err }) => ({
+    ...admissions.map(({ row, err }) => ({
       table: 'session_admissions' as const,
       ids: admissionIds(row),
       err,
@@ -226,17 +215,4 @@ async function insertAdmissions(tx: Executor, rows: AdmissionRow[]): Promise<voi
 
 async function insertStarts(tx: Executor, rows: FirstUseRow[]): Promise<void> {
   await tx.insert(firstUseWindows).values(rows).onConflictDoNothing();
-}
-
-async function insertUnlessLive(tx: Executor, rows: AdmissionRow[]): Promise<void> {
-  for (const r of rows) {
-    await tx.execute(sql`
-      insert into session_admissions (bucket_key, owner_type, owner_id, session_id, request_id, admitted_at, active_until)
-      select ${r.bucketKey}, ${r.ownerType}, ${r.ownerId}, ${r.sessionId}, ${r.requestId},
-        ${r.admittedAt.toISOString()}::timestamptz, ${r.activeUntil.toISOString()}::timestamptz
-      where not exists (select 1 from session_admissions a where a.bucket_key = ${r.bucketKey}
-        and a.session_id = ${r.sessionId} and a.active_until > ${r.admittedAt.toISOString()}::timestamptz
-        and a.admitted_at <= ${r.admittedAt.toISOString()}::timestamptz)
-      on conflict do nothing`);
-  }
 }

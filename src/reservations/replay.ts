@@ -27,19 +27,23 @@ export function assertReplayable(
 /**
  * The first attempt's answer may never have come back (a timeout after its script ran):
  * then nothing of it reached PostgreSQL. The replay writes it behind as the first would
- * have; both inserts are idempotent, and a session admission only where no live one of the
- * session is logged already (it was then a reconnect).
+ * have, from what the store recorded: the same rows (same instants), so both inserts are
+ * idempotent. Session admissions only where the store says the first attempt admitted the
+ * session: several first attempts of one session may all have run unanswered, and only one
+ * of them was not a reconnect.
  */
 export function recordReplayed(
-  writeBehind: Pick<WriteBehind, 'reservation' | 'replayedAdmission'>,
+  writeBehind: Pick<WriteBehind, 'reservation' | 'admitted'>,
   reservation: Reservation,
   payload: ReservationPayload,
 ): void {
   writeBehind.reservation(reservationRow(reservation, payload));
   const { sessionId } = payload;
   if (!sessionId) return;
-  for (const bucket of payload.buckets.filter((b) => b.metric === 'sessions')) {
-    writeBehind.replayedAdmission({
+  for (const index of reservation.newSessions) {
+    const bucket = payload.buckets[index];
+    if (bucket?.metric !== 'sessions') continue;
+    writeBehind.admitted({
       bucketKey: bucket.key,
       ownerType: bucket.axis,
       ownerId: bucket.ownerId,

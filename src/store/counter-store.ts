@@ -101,6 +101,23 @@ export interface Reservation {
   expiresAt: number;
   /** The frozen buckets and whatever the caller needs to settle later (opaque to the store). */
   payload: string;
+  /**
+   * Indexes (0-based, in the reserve's bucket order) of the sessions buckets where this
+   * reserve was the session's admission rather than a reconnect. A replay writes exactly
+   * these to the admission log: the first attempt's answer may never have come back.
+   */
+  newSessions: number[];
+}
+
+/** The buckets (0-based indexes) where an admitted reserve admitted its session: not reconnects. */
+export function newSessionIndexes(
+  input: Pick<DecideInput, 'buckets' | 'sessionId'>,
+  states: readonly BucketState[],
+): number[] {
+  if (!input.sessionId) return [];
+  return input.buckets.flatMap((b, i) =>
+    b.metric === 'sessions' && states[i]?.reconnect === false ? [i] : [],
+  );
 }
 
 export type DecideOutcome =

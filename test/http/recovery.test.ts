@@ -244,6 +244,30 @@ describeWithServers('recovery paths', () => {
     ).toBe(429);
   });
 
+  // Found by `npm run chaos -- --redis-cluster --seed 403953408`: three reserves of one session
+  // ran during a CLIENT PAUSE and timed out; their retries replayed, and two of them logged an
+  // admission each (each looked for an earlier live one only), so a rebuild counted 3 of 2.
+  it('logs one admission for replays of several lost reserves of one session, whatever their order', async () => {
+    const { user, model, group } = await subject([{ metric: 'sessions', window: '20h', limit: 2 }]);
+    const sessions = keyOf('user', user, group, 'sessions', '20h');
+    const first = { requestId: uid('r'), userId: user, model, sessionId: 's-shared' };
+    const reconnect = { ...first, requestId: uid('r') };
+    expectAllowed(await g.reserve(first, T0));
+    expectAllowed(await g.reserve(reconnect, T0 + 1));
+    await g.settleWriteBehind();
+    // Both answers lost: their reservations in Redis, nothing of them in PostgreSQL.
+    for (const { requestId } of [first, reconnect]) {
+      await g.t.database.db.execute(sql`delete from session_admissions where request_id = ${requestId}`);
+      await g.t.database.db.execute(sql`delete from reservations where request_id = ${requestId}`);
+    }
+    expectAllowed(await g.reserve(reconnect, T0 + 2)); // the later one's retry comes first
+    expectAllowed(await g.reserve(first, T0 + 3));
+    await g.settleWriteBehind();
+    await g.loseRedisData();
+    expect(await used(g, user, model, sessions, T0 + 4)).toBe(1);
+    expectAllowed(await g.reserve({ requestId: uid('r'), userId: user, model, sessionId: 's-2' }, T0 + 5));
+  });
+
   it('charges nothing for a duplicate settle after Redis lost its data (its window already passed)', async () => {
     const { user, model, group } = await subject([
       { metric: 'cost', window: '10s', limit: 10 },

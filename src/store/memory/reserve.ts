@@ -1,4 +1,10 @@
-import { heldAmounts, type BucketState, type DecideInput, type Reservation } from '../counter-store.js';
+import {
+  heldAmounts,
+  newSessionIndexes,
+  type BucketState,
+  type DecideInput,
+  type Reservation,
+} from '../counter-store.js';
 import { RESERVATION_GRACE_MS } from '../store-constants.js';
 import { bucketState, recordAdmission } from './bucket-ops.js';
 import type { SubjectData } from './subject-data.js';
@@ -28,7 +34,13 @@ export function recordReservation(
     expiresAt,
   };
   input.buckets.forEach((b, i) => recordAdmission(data, b, found[i] as BucketState, recording, now));
-  const record = { state: 'held' as const, bodyHash: reserve.bodyHash, expiresAt, payload: reserve.payload };
+  const record = {
+    state: 'held' as const,
+    bodyHash: reserve.bodyHash,
+    expiresAt,
+    payload: reserve.payload,
+    newSessions: newSessionIndexes(input, found),
+  };
   const dropAt = expiresAt + RESERVATION_GRACE_MS;
   data.records.set(reserve.requestId, { record, dropAt });
   // A new admission is not a reconnect, even once recorded.

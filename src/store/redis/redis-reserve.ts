@@ -1,6 +1,12 @@
 import type { ChainableCommander } from 'ioredis';
 import { isCluster, type RedisClient } from './client.js';
-import type { DecideInput, DecideOutcome, Reservation } from '../counter-store.js';
+import {
+  newSessionIndexes,
+  type BucketState,
+  type DecideInput,
+  type DecideOutcome,
+  type Reservation,
+} from '../counter-store.js';
 import { parseDecide, parseRecordHash, ScriptReplyError } from './replies.js';
 import { recordTtlMs, type ScriptCalls } from './script-calls.js';
 import { scriptArgs, type ScriptCall } from './scripts.js';
@@ -65,7 +71,9 @@ export async function reserveWithPointer(
     };
   }
   if (outcome.kind === 'cold') return outcome;
-  const decided = outcome.admitted ? { ...outcome, reservation: heldReservation(input, reserve) } : outcome;
+  const decided = outcome.admitted
+    ? { ...outcome, reservation: heldReservation(input, reserve, outcome.states) }
+    : outcome;
   if (owner === input.subject) return decided;
   if (owner !== null && typeof owner !== 'string')
     throw new ScriptReplyError('counter store: pointer is not a string');
@@ -107,9 +115,8 @@ async function undo(
   input: DecideInput,
   decided: Decided,
 ): Promise<void> {
-  const newAdmissions = input.buckets.map(
-    (b, i) => b.metric === 'sessions' && Boolean(input.sessionId) && decided.states[i]?.reconnect === false,
-  );
+  const admitted = new Set(newSessionIndexes(input, decided.states));
+  const newAdmissions = input.buckets.map((_, i) => admitted.has(i));
   const call = calls.undo(input, (input.reserve as Reserve).requestId, newAdmissions);
   await roundTrip(redis, () => redis.qgUndo(...scriptArgs(call)));
 }
@@ -125,8 +132,9 @@ export async function readReservation(
   return record && { ...record, requestId, subject };
 }
 
-function heldReservation(input: DecideInput, reserve: Reserve): Reservation {
+function heldReservation(input: DecideInput, reserve: Reserve, states: BucketState[]): Reservation {
   return {
+    newSessions: newSessionIndexes(input, states),
     requestId: reserve.requestId,
     subject: input.subject,
     state: 'held',

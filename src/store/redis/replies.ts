@@ -69,10 +69,10 @@ export function parseRecordHash(
   hash: Record<string, string>,
 ): Omit<Reservation, 'requestId' | 'subject'> | null {
   if (Object.keys(hash).length === 0) return null;
-  return recordFields([hash.state, hash.bodyHash, hash.expiresAt, hash.payload]);
+  return recordFields([hash.state, hash.bodyHash, hash.expiresAt, hash.payload, hash.sessions]);
 }
 
-function recordFields([state, bodyHash, expiresAt, payload]: unknown[]): Omit<
+function recordFields([state, bodyHash, expiresAt, payload, sessions]: unknown[]): Omit<
   Reservation,
   'requestId' | 'subject'
 > {
@@ -83,7 +83,16 @@ function recordFields([state, bodyHash, expiresAt, payload]: unknown[]): Omit<
     bodyHash: text(bodyHash, 'bodyHash'),
     expiresAt: integer(expiresAt, 'expiresAt'),
     payload: text(payload, 'payload'),
+    newSessions: sessionIndexes(sessions),
   };
+}
+
+/** The record's `sessions` field ('1,3', 1-based; absent or '' = none) → 0-based indexes. */
+function sessionIndexes(field: unknown): number[] {
+  if (field === undefined || field === null || field === '') return [];
+  return text(field, 'sessions')
+    .split(',')
+    .map((i) => integer(i, 'session index') - 1);
 }
 
 function parseCold([generation, fresh, ...indexes]: unknown[], buckets: readonly StoreBucket[]): ColdOutcome {

@@ -22,6 +22,7 @@ export function lifecycleSuite(store: () => CounterStore): void {
         bodyHash: 'hash-r1',
         expiresAt: T0 + MINUTE,
         payload: 'payload-r1',
+        newSessions: [],
       };
       expect(outcome.reservation).toEqual(expected);
       expect(await d.reservation(u, 'r1')).toEqual(expected);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CounterStore } from '../../../src/store/counter-store.js';
+import type { CounterStore, StoreBucket } from '../../../src/store/counter-store.js';
 import {
   bucket,
   DAY,
@@ -31,6 +31,30 @@ export function sessionsSuite(store: () => CounterStore): void {
         decided(await d.reserve(u, [sessions], T0 + MINUTE, 'r3', { sessionId: 's2', sessionTtlMs }))
           .admitted,
       ).toBe(false);
+    });
+
+    it('a reservation names the buckets it admitted its session to, and a retry gets them back', async () => {
+      const u = freshSubject();
+      const cost = bucket.costSlices('cost', 1_000);
+      const one = bucket.sessionsLog('one', 1, HOUR);
+      const two = bucket.sessionsLog('two', 2, HOUR);
+      await d.warm(u, [cost, one, two]);
+      await d.reserve(u, [cost, two], T0, 'r1', { sessionId: 's1', sessionTtlMs });
+      // s1 is new in `one` only: a reconnect in `two`.
+      const second = await d.reserve(u, [cost, one, two], T0 + 1, 'r2', { sessionId: 's1', sessionTtlMs });
+      expect(decided(second).reservation?.newSessions).toEqual([1]);
+      const retried = (requestId: string, buckets: StoreBucket[]) =>
+        d.reserve(u, buckets, T0 + 2, requestId, { sessionId: 's1', sessionTtlMs });
+      for (const [requestId, buckets] of [
+        ['r1', [cost, two]],
+        ['r2', [cost, one, two]],
+      ] as const)
+        expect(await retried(requestId, [...buckets])).toMatchObject({
+          kind: 'existing',
+          reservation: { newSessions: [1] },
+        });
+      const plain = await d.reserve(u, [cost], T0 + 3, 'r3');
+      expect(decided(plain).reservation?.newSessions).toEqual([]);
     });
 
     it('an expired session asks again as a new admission', async () => {

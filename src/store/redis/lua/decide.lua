@@ -11,7 +11,8 @@
 --       8 estimates 'cost input output'; 9 session id
 --       (base64url, '' = none); 10 session ttl ms; 11 request id (base64url); 12 hold ttl ms;
 --       13 body hash; 14 payload; 15 record ttl ms; 16.. 1 per bucket (layout.lua)
--- Reply {'existing', state, bodyHash, expiresAt, payload}   the request id already reserved here
+-- Reply {'existing', state, bodyHash, expiresAt, payload, sessions}   the request id already
+--       reserved here; sessions: the 1-based indexes of its session admissions, comma-separated
 --       {'cold', generation, fresh, i, ...}                  fresh 1|0 (layout.lua), 1-based indexes of cold buckets
 --       {'decided', 1|0, state, ...}                         admitted?, one state per bucket:
 --       states after recording when admitted, as found when refused
@@ -26,9 +27,9 @@ local EXPIRES = NOW + tonumber(ARGV[12])
 local buckets = read_buckets(16)
 
 if RECORD then
-  local found = redis.call('HMGET', KEY_RECORD, 'state', 'bodyHash', 'expiresAt', 'payload')
+  local found = redis.call('HMGET', KEY_RECORD, 'state', 'bodyHash', 'expiresAt', 'payload', 'sessions')
   if found[1] then
-    return { 'existing', found[1], found[2], found[3], found[4] }
+    return { 'existing', found[1], found[2], found[3], found[4], found[5] or '' }
   end
 end
 
@@ -37,6 +38,8 @@ if cold then
   return cold
 end
 refresh_warmth()
+
+local new_sessions = {} -- 1-based indexes of this reserve's session admissions
 
 local function record(b, state)
   if HELD[b.metric] then
@@ -50,6 +53,7 @@ local function record(b, state)
   elseif b.metric == 'sessions' then
     if SESSION ~= '' and state[4] == 0 then
       session_admit(b, SESSION, SESSION_TTL_MS)
+      new_sessions[#new_sessions + 1] = b.index
     end
   else
     slots_add(b, REQ, EXPIRES)
@@ -72,6 +76,9 @@ if admitted and RECORD then
     record(b, states[i])
   end
   redis.call('HSET', KEY_RECORD, 'state', 'held', 'bodyHash', ARGV[13], 'expiresAt', fmt(EXPIRES), 'payload', ARGV[14])
+  if #new_sessions > 0 then
+    redis.call('HSET', KEY_RECORD, 'sessions', table.concat(new_sessions, ','))
+  end
   redis.call('PEXPIRE', KEY_RECORD, ARGV[15])
   for i, b in ipairs(buckets) do
     local reconnect = states[i][4] -- a new admission is not a reconnect, even once recorded

@@ -1,7 +1,8 @@
 -- layout.lua — the bucket layout shared by decide, settle, release and undo (prepended after
 -- lib.lua). After lib.lua's head:
 --
--- KEYS[2] reservation record (hash: state, bodyHash, expiresAt, payload)
+-- KEYS[2] reservation record (hash: state, bodyHash, expiresAt, payload, sessions: the 1-based
+--   indexes of the buckets this reserve admitted the session to, comma-separated, when any)
 -- KEYS[3] the request's applied markers (hash: '*' = settled; a warm field = a seed counted it there)
 -- per bucket, from KEYS[4] on, only the keys its metric uses: cost — usage, holds (hash),
 --   hold expiries (zset); requests — usage; sessions — usage, active sessions (zset);
