@@ -2,6 +2,7 @@ import type { Executor, Tx } from '../db/client.js';
 import * as repo from '../db/repositories/model-groups.js';
 import type { ModelGroup } from '../db/repositories/model-groups.js';
 import { AppError, notFound } from '../domain/errors.js';
+import { buildModelIndex, candidateEntries } from '../domain/model-patterns.js';
 import { adminWrite, type AdminContext, type AuditEntry } from './admin-write.js';
 
 export interface CreateModelGroupInput {
@@ -19,6 +20,8 @@ export interface UpdateGroupInput {
 export interface ModelResolution {
   model: string;
   modelGroup: { id: number; name: string } | null;
+  /** The group's entry that matched (the model's id or a pattern), or null. */
+  matchedBy: string | null;
 }
 
 const audit = (action: string, id: number, before: unknown, after: unknown): AuditEntry => ({
@@ -39,9 +42,14 @@ export async function getModelGroup(db: Executor, id: number): Promise<ModelGrou
   return group;
 }
 
+/** Fetches only the entries that could match, then resolves them by the decisions' rule. */
 export async function resolveModel(db: Executor, model: string): Promise<ModelResolution> {
-  const owner = await repo.findModelOwner(db, model);
-  return { model, modelGroup: owner ? { id: owner.modelGroupId, name: owner.modelGroupName } : null };
+  const owners = await repo.findModelOwners(db, candidateEntries(model));
+  const index = buildModelIndex(
+    [...owners.values()].map((o) => [o.model, { id: o.modelGroupId, name: o.modelGroupName }] as const),
+  );
+  const match = index.resolve(model);
+  return { model, modelGroup: match?.group ?? null, matchedBy: match?.matchedBy ?? null };
 }
 
 /** The group and its models in one transaction: a model conflict leaves no empty group behind. */

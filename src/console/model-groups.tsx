@@ -5,6 +5,9 @@ import { guarded } from './page-parts';
 import type { ModelGroup } from './types';
 import { Field, FormBox, list, Notice, useForm } from './ui';
 
+const PATTERN_HINT =
+  'Patterns allowed: claude-opus-* covers every model starting with claude-opus-; an exact id wins over a pattern, a longer pattern over a shorter one.';
+
 export function ModelGroupsPage() {
   const groups = useList<ModelGroup>('/admin/model-groups');
   const [error, setError] = useState<string | null>(null);
@@ -31,7 +34,13 @@ export function ModelGroupsPage() {
       >
         <Field form={form} name="name" label="Name" placeholder="opus" />
         <Field form={form} name="description" label="Description" />
-        <Field form={form} name="models" label="Models (comma-separated)" placeholder="claude-opus-4-1" />
+        <Field
+          form={form}
+          name="models"
+          label="Models (comma-separated)"
+          placeholder="claude-opus-4-1, claude-opus-*"
+          hint={PATTERN_HINT}
+        />
       </FormBox>
       <FormBox
         form={add}
@@ -51,7 +60,7 @@ export function ModelGroupsPage() {
           label="Group"
           options={[['', '—'], ...groups.items.map((g): [string, string] => [String(g.id), g.name])]}
         />
-        <Field form={add} name="models" label="Models (comma-separated)" />
+        <Field form={add} name="models" label="Models (comma-separated)" hint={PATTERN_HINT} />
       </FormBox>
       <Notice error={groups.error ?? error} />
       <table id="model-groups">

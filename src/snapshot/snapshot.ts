@@ -1,3 +1,4 @@
+import { buildModelIndex, type ModelMatch } from '../domain/model-patterns.js';
 import type {
   BoostRecord,
   BucketSubjectType,
@@ -24,7 +25,10 @@ export interface ConfigSnapshot {
   readonly version: number;
   /** Epoch ms when this snapshot was built. */
   readonly loadedAt: number;
+  /** By exact id, else by the longest pattern (SPEC §9.4). */
   modelGroupOf(model: string): ModelGroupRef | null;
+  /** The group and the entry of it that matched, or null. */
+  resolveModel(model: string): ModelMatch<ModelGroupRef> | null;
   modelGroup(id: number): ModelGroupRef | null;
   /** Stored memberships of a user (group ids, ascending). */
   userGroupsOf(userId: string): readonly number[];
@@ -53,6 +57,12 @@ export interface SnapshotRows {
   resetMarkers: ResetMarkerRecord[];
 }
 
+/**
+ * Resolutions kept per snapshot. Gateways send few distinct models, but model names come
+ * from requests: past this many the cache starts over (a miss costs one index lookup).
+ */
+export const MAX_MODEL_RESOLUTIONS = 10_000;
+
 const subjectKey = (type: string, id: string) => `${type}\u0000${id}`;
 const markerKey = (type: string, id: string, group: number | null, metric: string, slot: string) =>
   [type, id, group ?? '*', metric, slot].join('\u0000');
@@ -70,11 +80,7 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
 
 export function buildSnapshot(rows: SnapshotRows, loadedAt: number): ConfigSnapshot {
   const groupsById = new Map(rows.modelGroups.map((g) => [g.id, Object.freeze({ ...g })]));
-  const groupOfModel = new Map<string, ModelGroupRef>();
-  for (const m of rows.modelMembers) {
-    const group = groupsById.get(m.modelGroupId);
-    if (group) groupOfModel.set(m.model, group);
-  }
+  const resolveModel = modelResolver(rows.modelMembers, groupsById);
   const userGroupsByName = new Map(rows.userGroups.map((g) => [g.name, Object.freeze({ ...g })]));
   const userGroupsById = new Map([...userGroupsByName.values()].map((g) => [g.id, g]));
   const membership = new Map<string, number[]>();
@@ -95,7 +101,8 @@ export function buildSnapshot(rows: SnapshotRows, loadedAt: number): ConfigSnaps
   return Object.freeze({
     version: rows.version,
     loadedAt,
-    modelGroupOf: (model: string) => groupOfModel.get(model) ?? null,
+    modelGroupOf: (model: string) => resolveModel(model)?.group ?? null,
+    resolveModel,
     modelGroup: (id: number) => groupsById.get(id) ?? null,
     userGroupsOf: (userId: string) => membership.get(userId) ?? none,
     userGroupByName: (name: string) => userGroupsByName.get(name) ?? null,
@@ -110,6 +117,31 @@ export function buildSnapshot(rows: SnapshotRows, loadedAt: number): ConfigSnaps
       slot: string,
     ) => markers.get(markerKey(type, id, group, metric, slot)) ?? null,
   });
+}
+
+type Resolution = ModelMatch<ModelGroupRef> | null;
+
+function modelResolver(
+  members: SnapshotRows['modelMembers'],
+  groupsById: ReadonlyMap<number, ModelGroupRef>,
+): (model: string) => Resolution {
+  const index = buildModelIndex(
+    members.flatMap((m): [string, ModelGroupRef][] => {
+      const group = groupsById.get(m.modelGroupId);
+      return group ? [[m.model, group]] : [];
+    }),
+  );
+  const cache = new Map<string, Resolution>();
+  return (model) => {
+    let found = cache.get(model);
+    if (found === undefined) {
+      found = index.resolve(model);
+      if (found) found = Object.freeze(found);
+      if (cache.size >= MAX_MODEL_RESOLUTIONS) cache.clear();
+      cache.set(model, found);
+    }
+    return found;
+  };
 }
 
 export const emptySnapshot = (loadedAt = 0): ConfigSnapshot =>

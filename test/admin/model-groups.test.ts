@@ -93,21 +93,25 @@ describeWithPostgres('admin model groups (PostgreSQL)', () => {
   });
 
   describe('resolve', () => {
-    it('names the group a model belongs to', async () => {
+    it('names the group a model belongs to and the entry that matched', async () => {
       const group = await create({ name: unique('resolve'), models: ['resolve-me'] });
       const res = await call(t, 'GET', '/admin/models/resolve?model=resolve-me');
       expect(res.statusCode).toBe(200);
-      expect(res.json()).toEqual({ model: 'resolve-me', modelGroup: { id: group.id, name: group.name } });
+      expect(res.json()).toEqual({
+        model: 'resolve-me',
+        modelGroup: { id: group.id, name: group.name },
+        matchedBy: 'resolve-me',
+      });
     });
 
-    it('answers modelGroup null for a model in no group', async () => {
+    it('answers modelGroup and matchedBy null for a model in no group', async () => {
       const res = await call(
         t,
         'GET',
         `/admin/models/resolve?model=${encodeURIComponent('nobody/owns this')}`,
       );
       expect(res.statusCode).toBe(200);
-      expect(res.json()).toEqual({ model: 'nobody/owns this', modelGroup: null });
+      expect(res.json()).toEqual({ model: 'nobody/owns this', modelGroup: null, matchedBy: null });
     });
 
     it('refuses a missing or invalid model with 400 naming model', async () => {
@@ -116,6 +120,145 @@ describeWithPostgres('admin model groups (PostgreSQL)', () => {
       ).toEqual(['model']);
       const ctl = await call(t, 'GET', '/admin/models/resolve?model=a%07b');
       expect(fields(expectProblem(ctl, 400, 'validation_failed'))).toEqual(['model']);
+    });
+  });
+
+  describe('model patterns (SPEC §9.4)', () => {
+    const resolve = async (model: string) => {
+      const res = await call(t, 'GET', `/admin/models/resolve?model=${encodeURIComponent(model)}`);
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json() as {
+        model: string;
+        modelGroup: { id: number; name: string } | null;
+        matchedBy: string | null;
+      };
+    };
+
+    it('stores a pattern and resolves a model named nowhere by it, the prefix alone included', async () => {
+      const family = await create({ name: unique('pat-family'), models: ['patfam-*', 'patfam-pinned'] });
+      expect(family.models).toEqual(['patfam-*', 'patfam-pinned']);
+      const ref = { id: family.id, name: family.name };
+      expect(await resolve('patfam-2026-01')).toEqual({
+        model: 'patfam-2026-01',
+        modelGroup: ref,
+        matchedBy: 'patfam-*',
+      });
+      expect(await resolve('patfam-')).toMatchObject({ modelGroup: ref, matchedBy: 'patfam-*' });
+      expect(await resolve('patfam-pinned')).toMatchObject({ modelGroup: ref, matchedBy: 'patfam-pinned' });
+      expect(await resolve('patfam')).toEqual({ model: 'patfam', modelGroup: null, matchedBy: null });
+    });
+
+    it('lets an exact id in one group beat a pattern of another, and the longest pattern win', async () => {
+      const broad = await create({ name: unique('pat-broad'), models: ['patlong-*'] });
+      const narrow = await create({ name: unique('pat-narrow'), models: ['patlong-opus-*'] });
+      const pinned = await create({ name: unique('pat-pinned'), models: ['patlong-opus-4-1'] });
+      expect(await resolve('patlong-opus-4-1')).toMatchObject({
+        modelGroup: { id: pinned.id },
+        matchedBy: 'patlong-opus-4-1',
+      });
+      expect(await resolve('patlong-opus-4-5')).toMatchObject({
+        modelGroup: { id: narrow.id },
+        matchedBy: 'patlong-opus-*',
+      });
+      expect(await resolve('patlong-haiku')).toMatchObject({
+        modelGroup: { id: broad.id },
+        matchedBy: 'patlong-*',
+      });
+    });
+
+    it('stops resolving by a pattern once it is removed', async () => {
+      const group = await create({ name: unique('pat-rm'), models: ['patrm-*'] });
+      const res = await call(
+        t,
+        'DELETE',
+        `/admin/model-groups/${group.id}/models?model=${encodeURIComponent('patrm-*')}`,
+      );
+      expect(res.statusCode).toBe(200);
+      expect(res.json().models).toEqual([]);
+      expect(await resolve('patrm-1')).toMatchObject({ modelGroup: null, matchedBy: null });
+    });
+
+    it('accepts a bare * as a catch-all that ids and longer patterns beat', async () => {
+      const named = await create({ name: unique('pat-named'), models: ['patall-x'] });
+      const all = await create({ name: unique('pat-all'), models: ['*'] });
+      try {
+        expect(await resolve('patall-never-named')).toMatchObject({
+          modelGroup: { id: all.id },
+          matchedBy: '*',
+        });
+        expect(await resolve('patall-x')).toMatchObject({
+          modelGroup: { id: named.id },
+          matchedBy: 'patall-x',
+        });
+      } finally {
+        // Every later test expects unnamed models to resolve to nothing.
+        expect((await call(t, 'DELETE', `/admin/model-groups/${all.id}`)).statusCode).toBe(204);
+      }
+    });
+
+    it.each([
+      ['a * inside', ['ok-pat-1', 'claude-*-opus'], 'models.1'],
+      ['a * at the start', ['*-opus'], 'models.0'],
+      ['two * at the end', ['claude-opus-**'], 'models.0'],
+      ['two bare *', ['**'], 'models.0'],
+    ])('refuses %s with 400 naming the entry, on create and on add', async (_what, models, field) => {
+      const name = unique('pat-bad');
+      const created = await call(t, 'POST', '/admin/model-groups', { name, models });
+      const body = expectProblem(created, 400, 'validation_failed');
+      expect(fields(body)).toEqual([field]);
+      expect(body.errors[0].message).toContain('*');
+      const group = await create({ name });
+      const added = await call(t, 'POST', `/admin/model-groups/${group.id}/models`, { models });
+      expect(fields(expectProblem(added, 400, 'validation_failed'))).toEqual([field]);
+      expect((await call(t, 'GET', `/admin/model-groups/${group.id}`)).json().models).toEqual([]);
+    });
+
+    it('refuses the same pattern in a second group with 409 naming its owner, adding nothing', async () => {
+      const owner = await create({ name: unique('pat-owner'), models: ['patdup-*'] });
+      const other = await create({ name: unique('pat-other'), models: ['patdup-mine'] });
+      const added = await call(t, 'POST', `/admin/model-groups/${other.id}/models`, {
+        models: ['patdup-fresh-*', 'patdup-*'],
+      });
+      expect(expectProblem(added, 409, 'model_conflict')).toMatchObject({
+        model: 'patdup-*',
+        modelGroupId: owner.id,
+        modelGroupName: owner.name,
+      });
+      expect((await call(t, 'GET', `/admin/model-groups/${other.id}`)).json().models).toEqual([
+        'patdup-mine',
+      ]);
+      const created = await call(t, 'POST', '/admin/model-groups', {
+        name: unique('pat-new'),
+        models: ['patdup-*'],
+      });
+      expect(expectProblem(created, 409, 'model_conflict')).toMatchObject({
+        model: 'patdup-*',
+        modelGroupId: owner.id,
+      });
+      expect(await resolve('patdup-1')).toMatchObject({
+        modelGroup: { id: owner.id },
+        matchedBy: 'patdup-*',
+      });
+    });
+
+    it('lets exactly one of two groups racing for the same pattern have it', async () => {
+      for (let round = 0; round < 5; round++) {
+        const pattern = `${unique('patrace')}-*`;
+        const a = await create({ name: unique('race-a') });
+        const b = await create({ name: unique('race-b') });
+        const answers = await Promise.all(
+          [a, b].map((g) => call(t, 'POST', `/admin/model-groups/${g.id}/models`, { models: [pattern] })),
+        );
+        expect(answers.map((r) => r.statusCode).sort()).toEqual([200, 409]);
+        const winner = answers[0]!.statusCode === 200 ? a : b;
+        const loser = answers.find((r) => r.statusCode === 409)!;
+        expect(expectProblem(loser, 409, 'model_conflict')).toMatchObject({
+          model: pattern,
+          modelGroupId: winner.id,
+          modelGroupName: winner.name,
+        });
+        expect(await resolve(pattern.slice(0, -1) + 'x')).toMatchObject({ modelGroup: { id: winner.id } });
+      }
     });
   });
 
@@ -413,10 +556,13 @@ describe('admin groups smoke run on embedded PGlite', () => {
   });
 
   it('creates, lists, conflicts, resolves, counts members and audits', async () => {
-    const created = await call(t, 'POST', '/admin/model-groups', { name: 'opus', models: ['o-2', 'o-1'] });
+    const created = await call(t, 'POST', '/admin/model-groups', {
+      name: 'opus',
+      models: ['o-2', 'o-1', 'o-*'],
+    });
     expect(created.statusCode).toBe(201);
     const group = created.json();
-    expect(group.models).toEqual(['o-1', 'o-2']);
+    expect(group.models).toEqual(['o-*', 'o-1', 'o-2']);
 
     const conflict = await call(t, 'POST', '/admin/model-groups', { name: 'sonnet', models: ['s-1', 'o-1'] });
     expect(expectProblem(conflict, 409, 'model_conflict')).toMatchObject({
@@ -429,6 +575,11 @@ describe('admin groups smoke run on embedded PGlite', () => {
     expect((await call(t, 'GET', '/admin/models/resolve?model=o-2')).json()).toEqual({
       model: 'o-2',
       modelGroup: { id: group.id, name: 'opus' },
+      matchedBy: 'o-2',
+    });
+    expect((await call(t, 'GET', '/admin/models/resolve?model=o-3')).json()).toMatchObject({
+      modelGroup: { id: group.id },
+      matchedBy: 'o-*',
     });
 
     const ug = (await call(t, 'POST', '/admin/user-groups', { name: 'pro' })).json();

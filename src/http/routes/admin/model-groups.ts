@@ -82,7 +82,7 @@ export async function modelGroupRoutes(app: ZodApp, deps: AdminRouteDeps): Promi
     '/model-groups/:id/models',
     {
       schema: {
-        summary: 'Add models to a group (all or nothing)',
+        summary: 'Add models or patterns to a group (all or nothing)',
         params: idParams,
         body: addModelsBody,
         response: { 200: modelGroupSchema },
@@ -96,7 +96,7 @@ export async function modelGroupRoutes(app: ZodApp, deps: AdminRouteDeps): Promi
     '/model-groups/:id/models',
     {
       schema: {
-        summary: 'Remove one model from a group (404 if it is not in this group)',
+        summary: 'Remove one model or pattern from a group (404 if it is not in this group)',
         params: idParams,
         querystring: modelQuery,
         response: { 200: modelGroupSchema },
@@ -110,7 +110,8 @@ export async function modelGroupRoutes(app: ZodApp, deps: AdminRouteDeps): Promi
     '/models/resolve',
     {
       schema: {
-        summary: 'Which model group a model belongs to',
+        summary:
+          'Which model group a model belongs to (exact id, else longest pattern) and the entry that matched',
         querystring: modelQuery,
         response: { 200: modelResolutionSchema },
       },
