@@ -10,7 +10,7 @@ import { countLimitsOn } from '../db/repositories/limits.js';
 import { userGroupIdsOf } from '../db/repositories/references.js';
 import { notFound } from '../domain/errors.js';
 import { validateBoost, type BoostDraft, type BoostInput } from '../domain/limit-rules.js';
-import type { LimitSubjectType } from '../domain/types.js';
+import { EVERYONE_SUBJECT_ID, type LimitSubjectType } from '../domain/types.js';
 import { adminWrite, type AdminContext } from './admin-write.js';
 import { requireScope, valid } from './preconditions.js';
 import { toBoostView, type BoostView } from './views.js';
@@ -39,8 +39,8 @@ export async function createBoost(ctx: AdminContext, input: BoostInput, now: num
 
 /**
  * A boost only adds to a cap that exists (SPEC §1): a user's cap may come from the
- * user's own limits or from a stored user group's. Groups named per request (`groups`)
- * are unknown here, so a boost relying on them alone is still reported.
+ * user's own limits, a stored user group's or a default (`everyone`) one. Groups named per
+ * request (`groups`) are unknown here, so a boost relying on them alone is still reported.
  */
 async function warningsFor(tx: Tx, draft: BoostDraft, now: number): Promise<string[]> {
   const owners: { subjectType: LimitSubjectType; subjectId: string }[] = [draft];
@@ -48,6 +48,7 @@ async function warningsFor(tx: Tx, draft: BoostDraft, now: number): Promise<stri
     for (const id of await userGroupIdsOf(tx, draft.subjectId)) {
       owners.push({ subjectType: 'user_group', subjectId: String(id) });
     }
+    owners.push({ subjectType: 'everyone', subjectId: EVERYONE_SUBJECT_ID });
   }
   const warnings: string[] = [];
   if ((await countLimitsOn(tx, owners, draft)) === 0) warnings.push(NO_MATCHING_LIMIT);

@@ -23,6 +23,7 @@ export interface LimitView {
   limit: number;
   mode: LimitMode;
   alertAt: number[];
+  override: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -69,6 +70,7 @@ export function toLimitView(l: StoredLimit): LimitView {
     limit: apiAmount(l.metric, l.cap),
     mode: l.mode,
     alertAt: l.alertAt,
+    override: l.override,
     createdAt: iso(l.createdAt),
     updatedAt: iso(l.updatedAt),
   };

@@ -1,10 +1,14 @@
-import { useState } from 'preact/hooks';
+import { useId, useState } from 'preact/hooks';
 import { api, query } from './api';
 import { amount } from './format';
 import { subjectLabel, useGroupNames, useList } from './names';
 import { amountHint, groupOptions, guarded, SubjectIdField } from './page-parts';
 import { type Limit, METRICS } from './types';
-import { Field, FormBox, list, Notice, numeric, useForm, type Values } from './ui';
+import { Field, FormBox, list, Notice, numeric, useForm, type Form, type Values } from './ui';
+
+const SUBJECT_TYPES = ['user', 'user_group', 'key', 'everyone'] as const;
+/** The only subject id of an `everyone` (default) limit. */
+const EVERYONE = '*';
 
 const EMPTY_LIMIT: Values = {
   subjectType: 'user',
@@ -16,6 +20,7 @@ const EMPTY_LIMIT: Values = {
   limit: '',
   mode: 'enforce',
   alertAt: '',
+  override: '',
 };
 
 export function LimitsPage() {
@@ -37,7 +42,7 @@ export function LimitsPage() {
           const v = form.values;
           await api('PUT', '/admin/limits', {
             subjectType: v.subjectType,
-            subjectId: v.subjectId,
+            subjectId: v.subjectType === 'everyone' ? EVERYONE : v.subjectId,
             modelGroupId: v.modelGroupId ? Number(v.modelGroupId) : null,
             metric: v.metric,
             window: v.window?.trim() ? v.window.trim() : null,
@@ -45,13 +50,18 @@ export function LimitsPage() {
             limit: numeric(v.limit),
             mode: v.mode,
             alertAt: list(v.alertAt).map((a) => numeric(a)),
+            override: v.subjectType === 'user' && v.override === 'true',
           });
           form.setValues(EMPTY_LIMIT);
           limits.reload();
         }}
       >
-        <Field form={form} name="subjectType" label="Subject type" options={['user', 'user_group', 'key']} />
-        <SubjectIdField form={form} groups={names.users} />
+        <Field form={form} name="subjectType" label="Subject type" options={SUBJECT_TYPES} />
+        {form.values.subjectType === 'everyone' ? (
+          <EveryoneSubject />
+        ) : (
+          <SubjectIdField form={form} groups={names.users} />
+        )}
         <Field form={form} name="modelGroupId" label="Model group" options={groupOptions(names.models)} />
         <Field form={form} name="metric" label="Metric" options={METRICS} />
         <Field form={form} name="window" label="Window" placeholder="5h, daily, 20h, total" />
@@ -70,6 +80,7 @@ export function LimitsPage() {
         />
         <Field form={form} name="mode" label="Mode" options={['enforce', 'shadow']} />
         <Field form={form} name="alertAt" label="Alert at (fractions)" placeholder="0.5, 0.8, 1" />
+        {form.values.subjectType === 'user' ? <OverrideField form={form} /> : null}
       </FormBox>
       <FormBox
         form={filter}
@@ -82,7 +93,7 @@ export function LimitsPage() {
           form={filter}
           name="subjectType"
           label="Subject type"
-          options={[['', 'any'], 'user', 'user_group', 'key']}
+          options={[['', 'any'], ...SUBJECT_TYPES]}
         />
         <SubjectIdField form={filter} groups={names.users} />
         <Field
@@ -118,7 +129,10 @@ export function LimitsPage() {
               <td>
                 {l.window ?? '—'} {l.reset ? <small>({l.reset})</small> : null}
               </td>
-              <td>{amount(l.metric, l.limit)}</td>
+              <td>
+                {amount(l.metric, l.limit)}
+                {l.override ? <small class="override"> override</small> : null}
+              </td>
               <td class={l.mode === 'shadow' ? 'shadow' : ''}>{l.mode}</td>
               <td>{l.alertAt.join(', ')}</td>
               <td>
@@ -135,6 +149,7 @@ export function LimitsPage() {
                       limit: String(l.limit),
                       mode: l.mode,
                       alertAt: l.alertAt.join(', '),
+                      override: l.override ? 'true' : '',
                     })
                   }
                 >
@@ -158,5 +173,42 @@ export function LimitsPage() {
         </tbody>
       </table>
     </section>
+  );
+}
+
+/** An `everyone` limit has one subject id, `*`: shown, not typed. */
+function EveryoneSubject() {
+  const id = `${useId()}-subjectId`;
+  return (
+    <div class="field">
+      <label for={id}>Subject id</label>
+      <input id={id} name="subjectId" value={EVERYONE} disabled />
+      <small class="hint">every user: a default cap, merged with their own and their groups’</small>
+    </div>
+  );
+}
+
+/** Only user limits take `override`: the user's cap whatever groups and defaults say. */
+function OverrideField({ form }: { form: Form }) {
+  const id = `${useId()}-override`;
+  const error = form.errors.override;
+  return (
+    <div class={error ? 'field invalid' : 'field'}>
+      <label for={id}>Override</label>
+      <input
+        id={id}
+        name="override"
+        type="checkbox"
+        checked={form.values.override === 'true'}
+        onChange={(e) => form.set('override', (e.currentTarget as HTMLInputElement).checked ? 'true' : '')}
+      />
+      {error ? (
+        <small class="field-error" data-field="override" role="alert">
+          {error}
+        </small>
+      ) : (
+        <small class="hint">this user’s cap, lower or higher than groups’ and defaults; 0 blocks</small>
+      )}
+    </div>
   );
 }

@@ -99,11 +99,15 @@ export const limits = pgTable(
     mode: text('mode').notNull().default('enforce'),
     /** Fractions of the effective limit whose crossing sends an alert (SPEC §5.1); null: none. */
     alertAt: jsonb('alert_at').$type<number[]>(),
+    /** SPEC §9.3: a user's cap as written, not merged with groups or `everyone`; not part of the key. */
+    override: boolean('override').notNull().default(false),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [
     check('limits_mode', sql`${t.mode} in ('enforce', 'shadow')`),
+    check('limits_override_user', sql`not ${t.override} or ${t.subjectType} = 'user'`),
+    check('limits_everyone_subject', sql`${t.subjectType} <> 'everyone' or ${t.subjectId} = '*'`),
     unique('limits_natural_key')
       .on(t.subjectType, t.subjectId, t.modelGroupId, t.metric, t.slot)
       .nullsNotDistinct(),

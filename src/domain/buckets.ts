@@ -1,8 +1,9 @@
 import type { ConfigSnapshot, ModelGroupRef } from '../snapshot/snapshot.js';
 import { bucketKey } from './bucket-key.js';
 import { countingOf, windowDefId, type Counting } from './counting.js';
-import { mergeLimits, type MergedLimit } from './merge.js';
+import { mergeLimits, overrides, type MergedLimit } from './merge.js';
 import {
+  EVERYONE_SUBJECT_ID,
   METRICS,
   type BoostRecord,
   type BucketSubjectType,
@@ -43,6 +44,11 @@ export interface Bucket {
   source: BucketSource;
   /** The user group's name when the winner is a user-group limit (for the refusal reason), else null. */
   sourceGroupName: string | null;
+  /**
+   * SPEC §9.3: the winner is the user's override (for the refusal reason). Optional: buckets
+   * frozen in reservations written before overrides existed do not carry it.
+   */
+  sourceOverride?: boolean;
   /** SPEC §4.8: evaluated and charged, never refusing (the winner's mode, or SHADOW_MODE). */
   shadow: boolean;
   /** SPEC §5.1: the winner's alert thresholds, ascending fractions of the effective limit. */
@@ -104,6 +110,7 @@ interface PlannedBucket {
   boosts: readonly BoostRecord[];
   source: BucketSource;
   sourceGroupName: string | null;
+  sourceOverride: boolean;
   shadow: boolean;
 }
 
@@ -161,9 +168,11 @@ function axesOf(snapshot: ConfigSnapshot, request: BucketRequest): Axis[] {
     const named = snapshot.userGroupByName(name);
     if (named) groupIds.add(named.id);
   }
+  // Non-shared `everyone` limits are every user's default cap, merged like a group's (SPEC §9.1).
   const userCandidates = [
     ...snapshot.limitsOf('user', request.userId),
     ...[...groupIds].flatMap((id) => snapshot.limitsOf('user_group', String(id))),
+    ...snapshot.limitsOf('everyone', EVERYONE_SUBJECT_ID),
   ];
   const axes: Axis[] = [{ axis: 'user', ownerId: request.userId, candidates: userCandidates }];
   if (request.keyId) {
@@ -201,6 +210,7 @@ function planBucket(
       winner.subjectType === 'user_group'
         ? (snapshot.userGroup(Number(winner.subjectId))?.name ?? null)
         : null,
+    sourceOverride: overrides(winner),
     shadow: options.shadowMode === true || winner.mode === 'shadow',
   });
 }
@@ -227,6 +237,7 @@ function toBucket(planned: PlannedBucket, now: number): Bucket {
     counting: countingOf(merged.metric, window, range, resetMarker, effectiveLimit, planned.defId),
     source: planned.source,
     sourceGroupName: planned.sourceGroupName,
+    sourceOverride: planned.sourceOverride,
     shadow: planned.shadow,
     alertAt: winner.alertAt,
   };

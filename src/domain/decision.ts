@@ -123,8 +123,10 @@ export function bucketView(v: BucketVerdict): BucketView {
 }
 
 /**
- * `user u-42: cost 5h limit reached on group 3 (opus)`, and when a user group's limit set
- * the cap, `…; cap from user group 7 (pro)`: the operator must know which limit to raise.
+ * `user u-42: cost 5h limit reached on group 3 (opus)`, and when another limit than the
+ * user's plain own one set the cap, where it came from (`…; cap from user group 7 (pro)`,
+ * `…; cap from the default limit 12 (everyone)`, `…; cap from override limit 31`): the
+ * operator must know which limit to raise.
  */
 export function reasonOf(v: BucketVerdict): string {
   const { bucket } = v;
@@ -134,12 +136,20 @@ export function reasonOf(v: BucketVerdict): string {
       ? 'all models'
       : `group ${named(bucket.modelGroupId, bucket.modelGroupName)}`;
   const state = bucket.effectiveLimit <= 0 ? 'is blocked (limit 0)' : 'limit reached';
+  return `${bucket.axis} ${bucket.ownerId}: ${what} ${state} on ${scope}${capFrom(bucket)}`;
+}
+
+function capFrom(bucket: BucketVerdict['bucket']): string {
   const { source } = bucket;
-  const from =
-    source.subjectType === 'user_group'
-      ? `; cap from user group ${named(source.subjectId, bucket.sourceGroupName)}`
-      : '';
-  return `${bucket.axis} ${bucket.ownerId}: ${what} ${state} on ${scope}${from}`;
+  if (bucket.sourceOverride === true) return `; cap from override limit ${source.limitId}`;
+  switch (source.subjectType) {
+    case 'user_group':
+      return `; cap from user group ${named(source.subjectId, bucket.sourceGroupName)}`;
+    case 'everyone':
+      return `; cap from the default limit ${source.limitId} (everyone)`;
+    default:
+      return '';
+  }
 }
 
 const named = (id: number | string, name: string | null) => (name === null ? `${id}` : `${id} (${name})`);

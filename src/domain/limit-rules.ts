@@ -3,6 +3,7 @@ import type { FieldError } from './errors.js';
 import { parseUsd } from './money.js';
 import { FREE_TEXT_MESSAGE, isFreeText, PRINTABLE } from './text-rules.js';
 import {
+  EVERYONE_SUBJECT_ID,
   type LimitMode,
   type BoostRecord,
   type BucketSubjectType,
@@ -49,6 +50,7 @@ export interface LimitInput {
   limit: number | string;
   mode?: LimitMode | null;
   alertAt?: number[] | null;
+  override?: boolean | null;
 }
 
 /** A limit ready to store: `cap` in µ$ for cost, a count otherwise; `anchor` epoch ms. */
@@ -95,6 +97,9 @@ export function checkSubjectId(subjectType: LimitSubjectType, subjectId: string)
     return fail(`must be 1 to ${SUBJECT_ID_MAX_LENGTH} characters`);
   }
   if (!SUBJECT_ID_PATTERN.test(subjectId)) return fail('must contain printable characters only');
+  if (subjectType === 'everyone' && subjectId !== EVERYONE_SUBJECT_ID) {
+    return fail(`for everyone, must be "${EVERYONE_SUBJECT_ID}"`);
+  }
   if (subjectType === 'user_group' && !(USER_GROUP_ID.test(subjectId) && Number(subjectId) <= MAX_ROW_ID)) {
     return fail('for a user_group, the user group id in decimal (e.g. "7")');
   }
@@ -186,6 +191,10 @@ export function validateLimit(input: LimitInput): RuleResult<LimitDraft> {
   const spec = errors.take('window', checkWindow(input.metric, input.window));
   const reset = spec ? errors.take('reset', checkReset(spec, input.reset)) : undefined;
   const alertAt = errors.take('alertAt', checkAlertAt(input.alertAt ?? []));
+  const override = input.override ?? false;
+  if (override && input.subjectType !== 'user') {
+    errors.add('override', 'only on a user limit (subjectType user)');
+  }
 
   let anchor: number | null = null;
   let timezone: string | null = null;
@@ -231,6 +240,7 @@ export function validateLimit(input: LimitInput): RuleResult<LimitDraft> {
       cap,
       mode: input.mode ?? 'enforce',
       alertAt,
+      override,
     },
   };
 }

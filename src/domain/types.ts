@@ -48,8 +48,12 @@ export function amountOf(metric: Metric, amounts: HeldAmounts): number {
   }
 }
 
-export const LIMIT_SUBJECT_TYPES = ['user', 'user_group', 'key'] as const;
+/** SPEC §9.1: `everyone` (subject id `*`) is a default cap, a candidate of every user axis. */
+export const LIMIT_SUBJECT_TYPES = ['user', 'user_group', 'key', 'everyone'] as const;
 export type LimitSubjectType = (typeof LIMIT_SUBJECT_TYPES)[number];
+
+/** The only subject id an `everyone` limit has. */
+export const EVERYONE_SUBJECT_ID = '*';
 
 /** Boosts and reset markers act on a bucket, and buckets are owned by users and keys. */
 export const BUCKET_SUBJECT_TYPES = ['user', 'key'] as const;
@@ -84,6 +88,8 @@ export interface LimitRecord {
   mode: LimitMode;
   /** Fractions in (0, 1] of the effective limit whose crossing alerts (SPEC §5.1), ascending; [] for none. */
   alertAt: number[];
+  /** SPEC §9.3, user limits only: the bucket's cap as written, never merged with groups or `everyone`. */
+  override: boolean;
 }
 
 export interface BoostRecord {

@@ -78,6 +78,7 @@ describeWithPostgres('/admin/limits', () => {
         limit: 10.5,
         mode: 'enforce',
         alertAt: [],
+        override: false,
         createdAt: new Date(NOW).toISOString(),
         updatedAt: new Date(NOW).toISOString(),
       });
@@ -373,6 +374,95 @@ describeWithPostgres('/admin/limits', () => {
       expect((await put(costLimit({ subjectId, limit: -1 }))).statusCode).toBe(400);
       expect(await t.database.db.select().from(limits).where(eq(limits.subjectId, subjectId))).toEqual([]);
       expect(await configVersionOf(t)).toBe(version);
+    });
+  });
+
+  describe('defaults (everyone) and overrides', () => {
+    it('writes a default limit for everyone with subject id "*"', async () => {
+      const response = await put({
+        subjectType: 'everyone',
+        subjectId: '*',
+        metric: 'cost',
+        window: '7h',
+        limit: 3,
+      });
+      expect(response.statusCode, response.body).toBe(201);
+      expect(response.json()).toMatchObject({
+        subjectType: 'everyone',
+        subjectId: '*',
+        limit: 3,
+        override: false,
+      });
+      const listed = await send(t, 'GET', '/admin/limits?subjectType=everyone');
+      expect(listed.json().items.map((l: { id: number }) => l.id)).toContain(response.json().id);
+    });
+
+    it('refuses an everyone limit with any other subject id, naming subjectId', async () => {
+      for (const subjectId of ['all', '**', ' *', 'u-42']) {
+        const response = await put({
+          subjectType: 'everyone',
+          subjectId,
+          metric: 'cost',
+          window: '7h',
+          limit: 3,
+        });
+        expectInvalid(response, 'subjectId');
+        expect(response.json().errors).toEqual([
+          { field: 'subjectId', message: 'for everyone, must be "*"' },
+        ]);
+      }
+    });
+
+    it('stores override on a user limit and carries it in get, list and audit', async () => {
+      const subjectId = nextSubject();
+      const created = await put(costLimit({ subjectId, limit: 0, override: true }));
+      expect(created.statusCode, created.body).toBe(201);
+      expect(created.json()).toMatchObject({ limit: 0, override: true });
+      const [row] = await t.database.db.select().from(limits).where(eq(limits.id, created.json().id));
+      expect(row).toMatchObject({ override: true, cap: 0 });
+      expect((await send(t, 'GET', `/admin/limits/${created.json().id}`)).json()).toEqual(created.json());
+      const listed = (await send(t, 'GET', `/admin/limits?subjectId=${subjectId}`)).json();
+      expect(listed.items).toEqual([created.json()]);
+      const [audit] = await auditOf(t, 'limit', created.json().id);
+      expect(audit).toMatchObject({ before: null, after: { override: true } });
+    });
+
+    it('treats override as a field, not part of the key: rewriting the key replaces it', async () => {
+      const subjectId = nextSubject();
+      const first = (await put(costLimit({ subjectId, override: true }))).json();
+      const second = await put(costLimit({ subjectId }));
+      expect(second.statusCode).toBe(200);
+      expect(second.json()).toMatchObject({ id: first.id, override: false });
+      const third = await put(costLimit({ subjectId, override: null }));
+      expect(third.json()).toMatchObject({ id: first.id, override: false });
+      const rows = await auditOf(t, 'limit', first.id);
+      expect(rows[1]).toMatchObject({ before: { override: true }, after: { override: false } });
+      const stored = await t.database.db.select().from(limits).where(eq(limits.subjectId, subjectId));
+      expect(stored).toHaveLength(1);
+    });
+
+    it('refuses override on a group, key or everyone limit, naming override', async () => {
+      const group = await insertUserGroup(t, 'override-refused');
+      const version = await configVersionOf(t);
+      const bodies = [
+        { subjectType: 'user_group', subjectId: String(group) },
+        { subjectType: 'key', subjectId: 'k-override' },
+        { subjectType: 'everyone', subjectId: '*' },
+      ];
+      for (const subject of bodies) {
+        const response = await put(costLimit({ ...subject, override: true }));
+        expectInvalid(response, 'override');
+        expect(response.json().errors).toEqual([
+          { field: 'override', message: 'only on a user limit (subjectType user)' },
+        ]);
+        expect((await put(costLimit({ ...subject, override: false }))).statusCode).toBe(201);
+      }
+      expect(await configVersionOf(t)).toBe(version + bodies.length);
+    });
+
+    it('refuses an override that is not a boolean', async () => {
+      expectInvalid(await put(costLimit({ override: 'yes' })), 'override');
+      expectInvalid(await put(costLimit({ override: 1 })), 'override');
     });
   });
 

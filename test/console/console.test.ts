@@ -252,6 +252,28 @@ describe('console route without a build', () => {
     // The limit field says what it counts in.
     expect(await lf.locator('.hint').allTextContents()).toContain('in US dollars ($), e.g. 2.50');
     await shot('05-limits-all');
+    // A default for everyone: its subject id is "*", shown, not typed; no override box.
+    await lf.locator('[name="subjectType"]').selectOption('everyone');
+    expect(await lf.locator('[name="subjectId"]').inputValue()).toBe('*');
+    expect(await lf.locator('[name="override"]').count()).toBe(0);
+    await lf.locator('[name="window"]').fill('weekly');
+    await lf.locator('[name="limit"]').fill('2');
+    await lf.getByRole('button', { name: 'Save limit' }).click();
+    const defaultRow = page.locator('#limits tbody tr', { hasText: 'everyone' });
+    await defaultRow.waitFor();
+    expect(await defaultRow.locator('td').nth(1).textContent()).toBe('everyone *');
+    // An override: a user limit's checkbox; the row says so.
+    await lf.locator('[name="subjectId"]').fill('u-blocked');
+    await lf.locator('[name="window"]').fill('weekly');
+    await lf.locator('[name="limit"]').fill('0');
+    await lf.locator('[name="override"]').check();
+    await lf.getByRole('button', { name: 'Save limit' }).click();
+    const overrideRow = page.locator('#limits tbody tr', { hasText: 'u-blocked' });
+    await overrideRow.waitFor();
+    expect(await overrideRow.locator('td').nth(5).textContent()).toBe('$0.00 override');
+    await shot('05-limits-default-override');
+    for (const row of [defaultRow, overrideRow]) await row.getByRole('button', { name: 'delete' }).click();
+    await expect.poll(() => page.locator('#limits tbody tr').count()).toBe(3);
     // Edit: the row fills the form; saving upserts the same limit.
     await page
       .locator('#limits tbody tr', { hasText: 'requests' })

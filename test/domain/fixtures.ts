@@ -24,6 +24,7 @@ export function limit(fields: Partial<LimitRecord> & Pick<LimitRecord, 'metric' 
     resetTime: null,
     mode: 'enforce',
     alertAt: [],
+    override: false,
     ...fields,
     window,
   };

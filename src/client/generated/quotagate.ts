@@ -1259,7 +1259,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add models to a group (all or nothing) */
+        /** Add models or patterns to a group (all or nothing) */
         post: {
             parameters: {
                 query?: never;
@@ -1341,7 +1341,7 @@ export interface paths {
                 };
             };
         };
-        /** Remove one model from a group (404 if it is not in this group) */
+        /** Remove one model or pattern from a group (404 if it is not in this group) */
         delete: {
             parameters: {
                 query: {
@@ -1437,7 +1437,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Which model group a model belongs to */
+        /** Which model group a model belongs to (exact id, else longest pattern) and the entry that matched */
         get: {
             parameters: {
                 query: {
@@ -2152,8 +2152,8 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description user and key: opaque gateway ids; user_group: every member gets the cap on their own counter */
-                    subjectType?: "user" | "user_group" | "key";
+                    /** @description user and key: opaque gateway ids; user_group: every member gets the cap on their own counter; everyone: a default cap for every user on their own counter, merged with the user’s and their groups’ limits (the largest wins; at equal caps it ranks after every group) */
+                    subjectType?: "user" | "user_group" | "key" | "everyone";
                     /** @description Only entries of this subject id */
                     subjectId?: string;
                     /** @description Only entries on this model group id; `all` or `null`: only entries on the all-models scope */
@@ -2234,7 +2234,7 @@ export interface paths {
         };
         /**
          * Create or replace a limit
-         * @description Upsert by natural key (subjectType, subjectId, modelGroupId, metric, window slot): 201 when created, 200 when it replaced the limit of that key. Effective on this instance before the answer.
+         * @description Upsert by natural key (subjectType, subjectId, modelGroupId, metric, window slot): 201 when created, 200 when it replaced the limit of that key (override included: it is a field of the limit, not of its key). A default cap for every user is subjectType everyone, subjectId "*"; override (user limits only) sets a user’s cap outright, 0 blocks. Effective on this instance before the answer.
          */
         put: {
             parameters: {
@@ -3974,12 +3974,12 @@ export interface components {
          */
         PutLimitRequestInput: {
             /**
-             * @description user and key: opaque gateway ids; user_group: every member gets the cap on their own counter
+             * @description user and key: opaque gateway ids; user_group: every member gets the cap on their own counter; everyone: a default cap for every user on their own counter, merged with the user’s and their groups’ limits (the largest wins; at equal caps it ranks after every group)
              * @enum {string}
              */
-            subjectType: "user" | "user_group" | "key";
+            subjectType: "user" | "user_group" | "key" | "everyone";
             /**
-             * @description user or key id (1–256 printable characters); for subjectType user_group, the user group id in decimal ("7"), which must exist (404 otherwise)
+             * @description user or key id (1–256 printable characters); for subjectType user_group, the user group id in decimal ("7"), which must exist (404 otherwise); for subjectType everyone, "*"
              * @example u-42
              */
             subjectId: string;
@@ -4030,6 +4030,8 @@ export interface components {
              *     ]
              */
             alertAt?: number[] | null;
+            /** @description Only on a user limit (400 otherwise): the user’s cap for this scope, metric and window whatever their groups’ and everyone limits say, lower or higher; with limit 0 it blocks the user there. Not part of the natural key: writing the key again replaces the limit and its override. Default false. */
+            override?: boolean | null;
         };
         /**
          * @description A cap for one subject, one scope (model group or all models), one metric, one window
@@ -4050,6 +4052,7 @@ export interface components {
          *         0.8,
          *         1
          *       ],
+         *       "override": false,
          *       "createdAt": "2027-01-04T00:00:00.000Z",
          *       "updatedAt": "2027-01-04T00:00:00.000Z"
          *     }
@@ -4058,11 +4061,11 @@ export interface components {
             /** @description Limit id */
             id: number;
             /**
-             * @description user and key: opaque gateway ids; user_group: every member gets the cap on their own counter
+             * @description user and key: opaque gateway ids; user_group: every member gets the cap on their own counter; everyone: a default cap for every user on their own counter, merged with the user’s and their groups’ limits (the largest wins; at equal caps it ranks after every group)
              * @enum {string}
              */
-            subjectType: "user" | "user_group" | "key";
-            /** @description user or key id (1–256 printable characters); for subjectType user_group, the user group id in decimal ("7"), which must exist (404 otherwise) */
+            subjectType: "user" | "user_group" | "key" | "everyone";
+            /** @description user or key id (1–256 printable characters); for subjectType user_group, the user group id in decimal ("7"), which must exist (404 otherwise); for subjectType everyone, "*" */
             subjectId: string;
             /** @description Model group id; null: all models */
             modelGroupId: number | null;
@@ -4089,6 +4092,8 @@ export interface components {
             mode: "enforce" | "shadow";
             /** @description Alert thresholds, ascending fractions of the effective limit */
             alertAt: number[];
+            /** @description Only on a user limit (400 otherwise): the user’s cap for this scope, metric and window whatever their groups’ and everyone limits say, lower or higher; with limit 0 it blocks the user there. Not part of the natural key: writing the key again replaces the limit and its override. */
+            override: boolean;
             /**
              * Format: date-time
              * @description When the limit was first written
@@ -4109,7 +4114,8 @@ export interface components {
          *       "name": "opus",
          *       "description": "Most capable models",
          *       "models": [
-         *         "claude-opus-4-1"
+         *         "claude-opus-4-1",
+         *         "claude-opus-*"
          *       ]
          *     }
          */
@@ -4118,7 +4124,7 @@ export interface components {
             name: string;
             /** @description Free text for operators, at most 1000 characters; no control characters but tab and line breaks */
             description?: string;
-            /** @description Initial models; if any belongs to another group, nothing is created (409 model_conflict) */
+            /** @description Initial models and patterns; if any belongs to another group, nothing is created (409 model_conflict). An entry ending in one `*` is a pattern: `claude-opus-*` matches every model starting with `claude-opus-` (that text alone included), and a bare `*` every model. A model resolves to the group holding its exact id, else to the group holding the longest pattern it matches */
             models?: string[];
         };
         /**
@@ -4136,12 +4142,12 @@ export interface components {
          * @example {
          *       "models": [
          *         "claude-opus-4-1",
-         *         "claude-opus-4-0"
+         *         "claude-opus-4-*"
          *       ]
          *     }
          */
         AddModelsInput: {
-            /** @description Models to add, all or nothing: if any belongs to another group, none is added (409 model_conflict). Models already in this group are left as they are */
+            /** @description Models and patterns to add, all or nothing: if any belongs to another group (the same id or the same pattern), none is added (409 model_conflict). Entries already in this group are left as they are. An entry ending in one `*` is a pattern: `claude-opus-*` matches every model starting with `claude-opus-` (that text alone included), and a bare `*` every model. A model resolves to the group holding its exact id, else to the group holding the longest pattern it matches */
             models: string[];
         };
         /**
@@ -4164,7 +4170,7 @@ export interface components {
             name: string;
             /** @description Free text, or null */
             description: string | null;
-            /** @description Its models, sorted by code point */
+            /** @description Its models and patterns (ending in `*`), sorted by code point */
             models: string[];
             /**
              * Format: date-time
@@ -4182,12 +4188,22 @@ export interface components {
             items: components["schemas"]["ModelGroupInput"][];
         };
         /**
+         * @description An entry ending in one `*` is a pattern: `claude-opus-*` matches every model starting with `claude-opus-` (that text alone included), and a bare `*` every model. A model resolves to the group holding its exact id, else to the group holding the longest pattern it matches
          * @example {
          *       "model": "claude-opus-4-1",
          *       "modelGroup": {
          *         "id": 3,
          *         "name": "opus"
-         *       }
+         *       },
+         *       "matchedBy": "claude-opus-4-1"
+         *     }
+         * @example {
+         *       "model": "claude-opus-4-5-20260101",
+         *       "modelGroup": {
+         *         "id": 3,
+         *         "name": "opus"
+         *       },
+         *       "matchedBy": "claude-opus-*"
          *     }
          */
         ModelResolutionInput: {
@@ -4200,6 +4216,8 @@ export interface components {
                 /** @description Group name */
                 name: string;
             } | null;
+            /** @description The group's entry that matched: the model's own id, else the longest pattern it matches; null when none */
+            matchedBy: string | null;
         };
         /**
          * @description Resets one bucket now: it counts only usage after the marker; the ledger keeps everything
@@ -4609,7 +4627,7 @@ export interface components {
             shadow: boolean;
             source: {
                 /** @enum {string} */
-                subjectType: "user" | "user_group" | "key";
+                subjectType: "user" | "user_group" | "key" | "everyone";
                 subjectId: string;
                 limitId: number;
             };
@@ -4926,12 +4944,12 @@ export interface components {
          */
         PutLimitRequest: {
             /**
-             * @description user and key: opaque gateway ids; user_group: every member gets the cap on their own counter
+             * @description user and key: opaque gateway ids; user_group: every member gets the cap on their own counter; everyone: a default cap for every user on their own counter, merged with the user’s and their groups’ limits (the largest wins; at equal caps it ranks after every group)
              * @enum {string}
              */
-            subjectType: "user" | "user_group" | "key";
+            subjectType: "user" | "user_group" | "key" | "everyone";
             /**
-             * @description user or key id (1–256 printable characters); for subjectType user_group, the user group id in decimal ("7"), which must exist (404 otherwise)
+             * @description user or key id (1–256 printable characters); for subjectType user_group, the user group id in decimal ("7"), which must exist (404 otherwise); for subjectType everyone, "*"
              * @example u-42
              */
             subjectId: string;
@@ -4982,6 +5000,8 @@ export interface components {
              *     ]
              */
             alertAt?: number[] | null;
+            /** @description Only on a user limit (400 otherwise): the user’s cap for this scope, metric and window whatever their groups’ and everyone limits say, lower or higher; with limit 0 it blocks the user there. Not part of the natural key: writing the key again replaces the limit and its override. Default false. */
+            override?: boolean | null;
         };
         /**
          * @description A cap for one subject, one scope (model group or all models), one metric, one window
@@ -5002,6 +5022,7 @@ export interface components {
          *         0.8,
          *         1
          *       ],
+         *       "override": false,
          *       "createdAt": "2027-01-04T00:00:00.000Z",
          *       "updatedAt": "2027-01-04T00:00:00.000Z"
          *     }
@@ -5010,11 +5031,11 @@ export interface components {
             /** @description Limit id */
             id: number;
             /**
-             * @description user and key: opaque gateway ids; user_group: every member gets the cap on their own counter
+             * @description user and key: opaque gateway ids; user_group: every member gets the cap on their own counter; everyone: a default cap for every user on their own counter, merged with the user’s and their groups’ limits (the largest wins; at equal caps it ranks after every group)
              * @enum {string}
              */
-            subjectType: "user" | "user_group" | "key";
-            /** @description user or key id (1–256 printable characters); for subjectType user_group, the user group id in decimal ("7"), which must exist (404 otherwise) */
+            subjectType: "user" | "user_group" | "key" | "everyone";
+            /** @description user or key id (1–256 printable characters); for subjectType user_group, the user group id in decimal ("7"), which must exist (404 otherwise); for subjectType everyone, "*" */
             subjectId: string;
             /** @description Model group id; null: all models */
             modelGroupId: number | null;
@@ -5041,6 +5062,8 @@ export interface components {
             mode: "enforce" | "shadow";
             /** @description Alert thresholds, ascending fractions of the effective limit */
             alertAt: number[];
+            /** @description Only on a user limit (400 otherwise): the user’s cap for this scope, metric and window whatever their groups’ and everyone limits say, lower or higher; with limit 0 it blocks the user there. Not part of the natural key: writing the key again replaces the limit and its override. */
+            override: boolean;
             /**
              * Format: date-time
              * @description When the limit was first written
@@ -5061,7 +5084,8 @@ export interface components {
          *       "name": "opus",
          *       "description": "Most capable models",
          *       "models": [
-         *         "claude-opus-4-1"
+         *         "claude-opus-4-1",
+         *         "claude-opus-*"
          *       ]
          *     }
          */
@@ -5070,7 +5094,7 @@ export interface components {
             name: string;
             /** @description Free text for operators, at most 1000 characters; no control characters but tab and line breaks */
             description?: string;
-            /** @description Initial models; if any belongs to another group, nothing is created (409 model_conflict) */
+            /** @description Initial models and patterns; if any belongs to another group, nothing is created (409 model_conflict). An entry ending in one `*` is a pattern: `claude-opus-*` matches every model starting with `claude-opus-` (that text alone included), and a bare `*` every model. A model resolves to the group holding its exact id, else to the group holding the longest pattern it matches */
             models?: string[];
         };
         /**
@@ -5088,12 +5112,12 @@ export interface components {
          * @example {
          *       "models": [
          *         "claude-opus-4-1",
-         *         "claude-opus-4-0"
+         *         "claude-opus-4-*"
          *       ]
          *     }
          */
         AddModels: {
-            /** @description Models to add, all or nothing: if any belongs to another group, none is added (409 model_conflict). Models already in this group are left as they are */
+            /** @description Models and patterns to add, all or nothing: if any belongs to another group (the same id or the same pattern), none is added (409 model_conflict). Entries already in this group are left as they are. An entry ending in one `*` is a pattern: `claude-opus-*` matches every model starting with `claude-opus-` (that text alone included), and a bare `*` every model. A model resolves to the group holding its exact id, else to the group holding the longest pattern it matches */
             models: string[];
         };
         /**
@@ -5116,7 +5140,7 @@ export interface components {
             name: string;
             /** @description Free text, or null */
             description: string | null;
-            /** @description Its models, sorted by code point */
+            /** @description Its models and patterns (ending in `*`), sorted by code point */
             models: string[];
             /**
              * Format: date-time
@@ -5134,12 +5158,22 @@ export interface components {
             items: components["schemas"]["ModelGroup"][];
         };
         /**
+         * @description An entry ending in one `*` is a pattern: `claude-opus-*` matches every model starting with `claude-opus-` (that text alone included), and a bare `*` every model. A model resolves to the group holding its exact id, else to the group holding the longest pattern it matches
          * @example {
          *       "model": "claude-opus-4-1",
          *       "modelGroup": {
          *         "id": 3,
          *         "name": "opus"
-         *       }
+         *       },
+         *       "matchedBy": "claude-opus-4-1"
+         *     }
+         * @example {
+         *       "model": "claude-opus-4-5-20260101",
+         *       "modelGroup": {
+         *         "id": 3,
+         *         "name": "opus"
+         *       },
+         *       "matchedBy": "claude-opus-*"
          *     }
          */
         ModelResolution: {
@@ -5152,6 +5186,8 @@ export interface components {
                 /** @description Group name */
                 name: string;
             } | null;
+            /** @description The group's entry that matched: the model's own id, else the longest pattern it matches; null when none */
+            matchedBy: string | null;
         };
         /**
          * @description Resets one bucket now: it counts only usage after the marker; the ledger keeps everything
@@ -5591,7 +5627,7 @@ export interface components {
             shadow: boolean;
             source: {
                 /** @enum {string} */
-                subjectType: "user" | "user_group" | "key";
+                subjectType: "user" | "user_group" | "key" | "everyone";
                 subjectId: string;
                 limitId: number;
             };

@@ -45,6 +45,7 @@ export function toLimitRecord(row: Row): LimitRecord {
     cap: row.cap,
     mode: row.mode as LimitMode,
     alertAt: row.alertAt ?? [],
+    override: row.override,
   };
 }
 
@@ -129,6 +130,7 @@ export async function upsertLimit(
     cap: draft.cap,
     mode: draft.mode,
     alertAt: draft.alertAt.length === 0 ? null : draft.alertAt,
+    override: draft.override,
     updatedAt: at,
   };
   const [row] = await db

@@ -39,11 +39,20 @@ const alertAtIn = z
 
 const subjectType = z
   .enum(LIMIT_SUBJECT_TYPES)
-  .describe('user and key: opaque gateway ids; user_group: every member gets the cap on their own counter');
+  .describe(
+    'user and key: opaque gateway ids; user_group: every member gets the cap on their own counter; ' +
+      'everyone: a default cap for every user on their own counter, merged with the user’s and their ' +
+      'groups’ limits (the largest wins; at equal caps it ranks after every group)',
+  );
 
 const SUBJECT_ID =
   'user or key id (1–256 printable characters); for subjectType user_group, the user group id ' +
-  'in decimal ("7"), which must exist (404 otherwise)';
+  'in decimal ("7"), which must exist (404 otherwise); for subjectType everyone, "*"';
+
+const OVERRIDE =
+  'Only on a user limit (400 otherwise): the user’s cap for this scope, metric and window whatever ' +
+  'their groups’ and everyone limits say, lower or higher; with limit 0 it blocks the user there. ' +
+  'Not part of the natural key: writing the key again replaces the limit and its override.';
 
 export const putLimitBody = z
   .strictObject({
@@ -81,6 +90,7 @@ export const putLimitBody = z
     ),
     mode: mode.nullish(),
     alertAt: alertAtIn,
+    override: z.boolean().nullish().describe(`${OVERRIDE} Default false.`),
   })
   .meta({
     id: 'PutLimitRequest',
@@ -105,6 +115,7 @@ export const limitSchema = z
     limit: z.number().describe('The cap: US dollars (6 decimals) for cost, a count otherwise'),
     mode,
     alertAt: z.array(z.number()).describe('Alert thresholds, ascending fractions of the effective limit'),
+    override: z.boolean().describe(OVERRIDE),
     createdAt: instantOut('When the limit was first written'),
     updatedAt: instantOut('When the limit was last written'),
   })
@@ -126,6 +137,7 @@ export const limitSchema = z
         limit: 10.5,
         mode: 'enforce',
         alertAt: [0.8, 1],
+        override: false,
         createdAt: '2027-01-04T00:00:00.000Z',
         updatedAt: '2027-01-04T00:00:00.000Z',
       },

@@ -15,7 +15,10 @@ export async function limitRoutes(app: ZodApp, deps: AdminRouteDeps): Promise<vo
         summary: 'Create or replace a limit',
         description:
           'Upsert by natural key (subjectType, subjectId, modelGroupId, metric, window slot): 201 when ' +
-          'created, 200 when it replaced the limit of that key. Effective on this instance before the answer.',
+          'created, 200 when it replaced the limit of that key (override included: it is a field of the ' +
+          'limit, not of its key). A default cap for every user is subjectType everyone, subjectId "*"; ' +
+          'override (user limits only) sets a user’s cap outright, 0 blocks. Effective on this instance ' +
+          'before the answer.',
         body: putLimitBody,
         response: { 200: limitSchema, 201: limitSchema },
       },
