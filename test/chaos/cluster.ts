@@ -35,6 +35,8 @@ export class Cluster {
   readonly crashes: string[] = [];
   /** Instances that exited without being killed (an unhandled rejection ends a Node process). */
   readonly exits: string[] = [];
+  /** What each instance logged (warnings and errors), kept past its kill for `--log-file`. */
+  readonly logs: { name: string; output: string }[] = [];
 
   private constructor(
     private readonly env: Record<string, string>,
@@ -89,7 +91,12 @@ export class Cluster {
         child.kill('SIGKILL');
       });
     }
+    this.keepLog(instance, server);
     instance.server = null;
+  }
+
+  private keepLog(instance: Instance, server: ServerProcess): void {
+    this.logs.push({ name: `i${instance.index}.${instance.generation}`, output: server.output() });
   }
 
   /** Starts a killed instance again; a failure to start is recorded and rethrown. */
@@ -177,7 +184,10 @@ export class Cluster {
       this.instances.map(async (instance) => {
         const server = instance.server;
         instance.server = null;
-        if (server) await server.stop('SIGKILL');
+        if (server) {
+          await server.stop('SIGKILL');
+          this.keepLog(instance, server);
+        }
       }),
     );
   }

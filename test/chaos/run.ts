@@ -183,6 +183,12 @@ async function main(): Promise<number> {
   } finally {
     await env.stop();
     process.removeListener('exit', cleanup);
+    // The instances' own logs, killed ones included: what a violation's server side said.
+    if (logFile)
+      writeFileSync(
+        `${logFile}.servers`,
+        env.cluster.logs.map((l) => `==== ${l.name}\n${l.output}`).join('\n'),
+      );
   }
 }
 
