@@ -28,7 +28,13 @@ export function createSettleApply(deps: SettleApplyDeps) {
    * True once the charge reached the store (and its alerts the outbox) or a dirty mark
    * stands in for it: the batch's apply intent may then go.
    */
-  async function apply(plan: ChargePlan, input: SettleInput, now: number): Promise<boolean> {
+  async function apply(
+    plan: ChargePlan,
+    input: SettleInput,
+    now: number,
+    /** The ledger transaction's xid8 (LedgerOutcome), null when unknown. */
+    ledgerXid: string | null,
+  ): Promise<boolean> {
     const buckets = toSettleBuckets(plan.buckets);
     // The spend is committed whatever the store answers: a store down or misconfigured
     // leaves the subject to a rebuild from the ledger once it answers again.
@@ -49,6 +55,7 @@ export function createSettleApply(deps: SettleApplyDeps) {
               cost: input.costMicros,
               tokens: { input: input.inputTokens, output: input.outputTokens },
               countRequest: plan.countRequest,
+              ledgerXid,
             }),
           { requestId: input.requestId, countsRequest: plan.countRequest },
         ),
@@ -57,6 +64,9 @@ export function createSettleApply(deps: SettleApplyDeps) {
     if (outcome === null) return markDirty(plan.userId);
     // A failover could lose it with its master: the ledger has it, the rebuild restores it.
     if (outcome.kind === 'applied' && outcome.unreplicated) await markDirty(plan.userId);
+    // No xid (a COMMIT retried after its outcome was lost): a seed may have counted it as
+    // well, so the subject is rebuilt from the ledger, which counts it once.
+    else if (outcome.kind === 'applied' && ledgerXid === null) await markDirty(plan.userId);
     return outcome.kind !== 'applied' || (await deps.alerts.forward(plan.userId, outcome.alerts ?? [], now));
   }
 

@@ -103,7 +103,8 @@ export function createSettleService(deps: SettleDeps) {
     // A duplicate never charges (settle-idempotency.ts); a fresh one frees what a dead first apply held.
     const fresh = !duplicate || withinLateApply(outcome.row, now);
     if (duplicate && fresh && !down && !plan.countRequest) await freeHold(plan, input.requestId, now);
-    const applied = !duplicate && !down ? await apply(plan, input, now) : true;
+    const xid = outcome.kind === 'written' ? (outcome.xid ?? null) : null;
+    const applied = !duplicate && !down ? await apply(plan, input, now, xid) : true;
     if (applied && outcome.intent !== undefined) deps.intents.finished(outcome.intent);
     // Only a reservation held anything; a direct settle has no hold to close.
     if (!plan.countRequest) deps.observer.holdClosed(input.requestId);

@@ -85,7 +85,7 @@ const emptySeed = (
   subject,
   now,
   buckets: cold.map((bucket) => ({ bucket, usage: [], sessions: [], firstUseStart: null })),
-  includedRequestIds: [],
+  watermark: null,
 });
 
 /** Reads the cold buckets from PostgreSQL (after the write-behind, where it must) and seeds them. */

@@ -50,6 +50,14 @@ export interface StoredLedgerRow {
  * would, SPEC §4.5). Returns the request ids this call wrote.
  */
 export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promise<Set<string>> {
+  return (await insertEntriesWithXid(tx, entries)).written;
+}
+
+/** insertEntries, with the caller's transaction's xid8 when it wrote a row (LedgerOutcome). */
+export async function insertEntriesWithXid(
+  tx: Executor,
+  entries: LedgerEntry[],
+): Promise<{ written: Set<string>; xid: string | null }> {
   const first = await writeRows(tx, entries);
   // A settle that met a row committed after its statement began could not see that row: a
   // second statement (a new snapshot under READ COMMITTED) can.
@@ -60,19 +68,26 @@ export async function insertEntries(tx: Executor, entries: LedgerEntry[]): Promi
           entries.filter((e) => first.raced.has(e.requestId)),
         )
       : null;
-  return new Set([...first.written, ...(again?.written ?? [])]);
+  return {
+    written: new Set([...first.written, ...(again?.written ?? [])]),
+    xid: first.xid ?? again?.xid ?? null,
+  };
 }
 
-/** `raced`: ids a concurrent transaction committed after this statement's snapshot (WRITE_ROWS). */
+/**
+ * `raced`: ids a concurrent transaction committed after this statement's snapshot (WRITE_ROWS);
+ * `xid`: the caller's transaction, when a row was written.
+ */
 async function writeRows(
   tx: Executor,
   entries: LedgerEntry[],
-): Promise<{ written: Set<string>; raced: Set<string> }> {
+): Promise<{ written: Set<string>; raced: Set<string>; xid: string | null }> {
   const result = await tx.execute(positional(WRITE_ROWS, entryColumns(entries)));
-  const rows = rowsOf<{ request_id: string; raced: boolean }>(result);
+  const rows = rowsOf<{ request_id: string; raced: boolean; xid: string | null }>(result);
   return {
     written: new Set(rows.filter((r) => !r.raced).map((r) => r.request_id)),
     raced: new Set(rows.filter((r) => r.raced).map((r) => r.request_id)),
+    xid: rows.find((r) => r.xid !== null)?.xid ?? null,
   };
 }
 
@@ -83,11 +98,13 @@ export interface BatchWrite {
   existing: Map<string, StoredLedgerRow>;
   /** The apply intent of the batch's settles, when it had any. */
   intent?: number;
+  /** The batch transaction's xid8, when it wrote a row. */
+  xid?: string;
 }
 
 /** A row of RECORDED_ROWS, or of WRITE_BATCH (whose other kinds leave the columns null). */
 interface BatchRow {
-  kind: 'written' | 'raced' | 'exists' | 'archived' | 'intent';
+  kind: 'written' | 'raced' | 'exists' | 'archived' | 'intent' | 'xid';
   request_id: string;
   cost_micros: string | number | null;
   input_tokens: string | number | null;
@@ -118,6 +135,7 @@ export async function writeBatchStatement(
     if (r.kind === 'written') done.written.add(r.request_id);
     else if (r.kind === 'raced') done.raced.add(r.request_id);
     else if (r.kind === 'intent') done.intent = Number(r.request_id);
+    else if (r.kind === 'xid') done.xid = r.request_id;
     else recorded.push(r);
   }
   done.existing = recordedByRequest(recorded, entries);

@@ -148,19 +148,24 @@ const RECORDED = `select case when u.request_id is null then 'archived' else 'ex
 /** RECORDED for the ids in $1. */
 export const RECORDED_ROWS = `${RECORDED} g.request_id = any($1::text[])`;
 
-/** insertEntries' statement: which ids it wrote and which raced (the caller writes the rest). */
+/**
+ * insertEntries' statement: which ids it wrote and which raced (the caller writes the rest),
+ * and the writing transaction's top-level xid8 (the same inside a savepoint), which a seed's
+ * watermark is tested against (SeedWatermark).
+ */
 export const WRITE_ROWS = `${WRITE}
-    select request_id, false as raced from ins
+    select request_id, false as raced, pg_current_xact_id()::text as xid from ins
     union all
-    select request_id, true from raced`;
+    select request_id, true, null from raced`;
 
 /**
  * A whole ledger batch as one statement, so one round trip and no BEGIN/COMMIT: WRITE (the
  * rows, their rollups, the reservations they close, the dirty marks asked for) and the apply
  * intent of its settles (all or nothing, as one statement is). Answers one row per written id
  * (`written`), raced id (`raced`) and already recorded id (RECORDED: `exists` or
- * `archived`), and the intent (`intent`, its id in request_id) when the batch has settles to
- * promise.
+ * `archived`), the intent (`intent`, its id in request_id) when the batch has settles to
+ * promise, and the transaction's xid8 (`xid`, in request_id) when it wrote a row: a settle's
+ * apply carries it, so a seed whose snapshot saw this commit is not charged again.
  */
 export const WRITE_BATCH = `${WRITE}, intent as (
       insert into apply_intents (subjects, due_at)
@@ -180,7 +185,10 @@ export const WRITE_BATCH = `${WRITE}, intent as (
     ${RECORDED} g.request_id in (select request_id from entry)
       and not exists (select 1 from ins i where i.request_id = g.request_id)
     union all
-    select 'intent', id::text, null, null, null, null, null, null, null, null, null from intent`;
+    select 'intent', id::text, null, null, null, null, null, null, null, null, null from intent
+    union all
+    select 'xid', pg_current_xact_id()::text, null, null, null, null, null, null, null, null, null
+    where exists (select 1 from ins)`;
 
 const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
 

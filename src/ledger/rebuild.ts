@@ -1,17 +1,26 @@
 import { and, desc, eq, gt, gte, sql } from 'drizzle-orm';
-import { containsBucket, countedAt, countedSince } from './bucket-rows.js';
-import type { Executor } from '../db/client.js';
+import {
+  containsBucket,
+  countedAt,
+  countedSince,
+  rawCells,
+  rowAmount,
+  type CountedMetric,
+} from './bucket-rows.js';
+import { rowsOf, type Db, type Executor } from '../db/client.js';
 import { sessionAdmissions, usageLedger } from '../db/schema.js';
 import { reservedRequests } from '../reservations/rows.js';
-import type { StoreBucket, SubjectSeed } from '../store/counter-store.js';
+import type { SeedWatermark, StoreBucket, SubjectSeed } from '../store/counter-store.js';
 import { activeSessionsKept, LATE_APPLY_WINDOW_MS } from '../store/store-constants.js';
-import { isHeldMetric, type HeldMetric } from '../domain/types.js';
+import { isHeldMetric } from '../domain/types.js';
+import type { Counting } from '../domain/counting.js';
 import { rollingStart } from '../domain/windows.js';
-import { rolledUsage, type RolledMetric } from './rollup-read.js';
-import { coarsestLevel, rawEdge, type SliceLevel } from './rollup-slices.js';
+import { allTimeUsage, rolledMinutesFrom, rolledUsage, type RolledUsage } from './rollup-read.js';
+import { coarsestLevel, rawEdge, SLICE_MS, type SliceLevel } from './rollup-slices.js';
 import { openFirstUseStart } from './first-use-starts.js';
 
 type SeedBucket = SubjectSeed['buckets'][number];
+type Usage = SeedBucket['usage'][number];
 
 export interface SettleExclusion {
   requestId: string;
@@ -21,11 +30,14 @@ export interface SettleExclusion {
 
 /**
  * Rebuilds the cold buckets of one subject from the truth in PostgreSQL: cost and request
- * counts from the ledger, session admissions from the admission log, first-use window
- * starts from their table. Holds and concurrency slots are not durable (SPEC §4.5).
+ * counts from the ledger (its rollups: a bounded read however many rows the windows hold),
+ * session admissions from the admission log, first-use window starts from their table.
+ * Holds and concurrency slots are not durable (SPEC §4.5). Every read is in one snapshot,
+ * which the seed carries as its watermark: a settle applied later is charged again exactly
+ * when that snapshot did not see its commit (src/ledger/README.md).
  */
 export async function rebuildSeed(
-  db: Executor,
+  db: Db,
   subject: string,
   buckets: StoreBucket[],
   now: number,
@@ -35,41 +47,58 @@ export async function rebuildSeed(
    */
   exclude: SettleExclusion | null = null,
 ): Promise<Omit<SubjectSeed, 'generation'>> {
-  const all = await Promise.all(buckets.map((bucket) => rebuildBucket(db, bucket, now)));
   const charged = (b: StoreBucket) =>
     isHeldMetric(b.metric) || (b.metric === 'requests' && exclude?.countsRequest === true);
-  const rebuilt = all.map((b) =>
-    exclude && charged(b.bucket)
-      ? { ...b, usage: b.usage.filter((u) => u.requestId !== exclude.requestId) }
-      : b,
-  );
-  const recent = now - LATE_APPLY_WINDOW_MS;
-  const included = new Set<string>();
-  // Only settled requests: the settle of an open or released one must still charge its cost.
-  for (const b of rebuilt)
-    for (const u of b.usage)
-      if (u.at > recent && u.settled && u.requestId !== exclude?.requestId) included.add(u.requestId);
-  const seeded = rebuilt.map((b) => ({ ...b, usage: b.usage.map(({ settled: _, ...u }) => u) }));
-  return { subject, now, buckets: seeded, includedRequestIds: [...included] };
+  return inOneSnapshot(db, exclude, async (tx) => {
+    const seeded: SeedBucket[] = [];
+    // One after the other: a transaction is one connection.
+    for (const bucket of buckets)
+      seeded.push(
+        await rebuildBucket(tx, bucket, now, exclude && charged(bucket) ? exclude.requestId : null),
+      );
+    return { subject, now, buckets: seeded };
+  });
 }
 
-/** `settled`: the ledger holds the request's settle (not only a reservation or a release). */
-type Usage = SeedBucket['usage'][number] & { settled: boolean };
-type RebuiltBucket = Omit<SeedBucket, 'usage'> & { usage: Usage[] };
+/**
+ * Runs the reads in one REPEATABLE READ snapshot and names it: `pg_current_snapshot()` is
+ * then the snapshot of every statement, so the watermark says exactly which commits the
+ * seed counted, however concurrent settles interleave (row ids or times could not).
+ */
+async function inOneSnapshot(
+  db: Db,
+  exclude: SettleExclusion | null,
+  read: (tx: Executor) => Promise<Omit<SubjectSeed, 'generation' | 'watermark'>>,
+): Promise<Omit<SubjectSeed, 'generation'>> {
+  return db.transaction(
+    async (tx) => {
+      const result = await tx.execute(sql`select pg_current_snapshot()::text as snapshot`);
+      const snapshot = rowsOf<{ snapshot: string }>(result)[0]?.snapshot;
+      if (!snapshot) throw new Error('rebuild: no snapshot');
+      const watermark: SeedWatermark = { snapshot, excludedRequestId: exclude?.requestId ?? null };
+      return { ...(await read(tx)), watermark };
+    },
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  );
+}
 
-async function rebuildBucket(db: Executor, bucket: StoreBucket, now: number): Promise<RebuiltBucket> {
+async function rebuildBucket(
+  db: Executor,
+  bucket: StoreBucket,
+  now: number,
+  excluded: string | null,
+): Promise<SeedBucket> {
   const firstUseStart = await openFirstUseStart(db, bucket, now);
   const from = rangeStart(bucket, now, firstUseStart);
-  const empty: RebuiltBucket = { bucket, usage: [], sessions: [], firstUseStart };
+  const empty: SeedBucket = { bucket, usage: [], sessions: [], firstUseStart };
   if (from === null) return empty;
   switch (bucket.metric) {
     case 'cost':
     case 'input_tokens':
     case 'output_tokens':
     case 'tokens':
-      return { ...empty, usage: await withRollups(db, bucket, bucket.metric, from, now, chargedUsage) };
     case 'requests':
-      return { ...empty, usage: await withRollups(db, bucket, 'requests', from, now, requestUsage) };
+      return { ...empty, usage: await bucketUsage(db, bucket, bucket.metric, from, now, excluded) };
     case 'sessions':
       return { ...empty, sessions: await admissions(db, bucket, from, now) };
     case 'concurrency':
@@ -77,38 +106,140 @@ async function rebuildBucket(db: Executor, bucket: StoreBucket, now: number): Pr
   }
 }
 
-/** Raw usage of the window from `from`, its ledger rows from `ledgerFrom` on (older ones are rolled up). */
-type RawRead<M> = (
-  db: Executor,
-  id: string,
-  metric: M,
-  from: number,
-  ledgerFrom: number,
-  newest: number | null,
-) => Promise<Usage[]>;
+const MINUTE = SLICE_MS.minute;
+const ceilMinute = (t: number) => Math.ceil(t / MINUTE) * MINUTE;
 
 /**
- * Old usage from the rollups, the recent edge (at least LATE_APPLY_WINDOW_MS) from raw rows
- * so exclusions and includedRequestIds stay exact. An exact `log` bucket reads raw rows
- * only, its newest max(limit, 1000) — all the store's log keeps (SPEC §4.1).
+ * A bucket's usage from `from` on. An exact `log` bucket reads raw rows, its newest
+ * max(limit, 1000) — all the store's log keeps (SPEC §4.1). Any other reads rollups where a
+ * minute's sum counts as its rows would (minuteExact), and sums raw rows in SQL per slice
+ * where it does not; either way a bounded number of rows per bucket.
  */
-async function withRollups<M extends RolledMetric>(
+async function bucketUsage(
   db: Executor,
   bucket: StoreBucket,
-  metric: M,
+  metric: CountedMetric,
   from: number,
   now: number,
-  raw: RawRead<M>,
+  excluded: string | null,
 ): Promise<Usage[]> {
   const c = bucket.counting;
-  if (c.mode === 'log') return raw(db, bucket.id, metric, from, from, Math.max(bucket.limit, 1000));
+  if (c.mode === 'log') return logUsage(db, bucket, from, excluded);
+  const ledgered =
+    c.mode === 'slices' && !minuteExact(c)
+      ? await bySlices(db, bucket.id, metric, c, from, now, excluded)
+      : await byMinutes(db, bucket.id, metric, c, { from, now }, excluded);
+  const taken = excluded === null ? ledgered : await leaveOut(db, bucket.id, metric, ledgered, excluded);
+  const reserved = metric === 'requests' ? await reservedUsage(db, bucket.id, from) : [];
+  return [...taken.map(({ cell: _, ...u }) => u), ...reserved];
+}
+
+/**
+ * Whether a minute's rollup counts in the seed exactly as its rows would: in a window or
+ * first-use counter only a boundary inside the minute matters (the start's minute is read
+ * raw, an end lies ahead of every row), in slices the minute must lie in one slice.
+ */
+function minuteExact(c: Counting): boolean {
+  return c.mode !== 'slices' || c.sliceMs % MINUTE === 0;
+}
+
+/** Usage with the rollup cell it came from (null: summed raw, the excluded request already left out). */
+type Placed = Omit<RolledUsage, 'cell'> & { cell: RolledUsage['cell'] | null };
+
+/**
+ * Minute-exact buckets: the start's partial minute summed raw, whole slices from rollups up
+ * to the current minute, the current minute (and any later one) from its minute row. A
+ * `total` window without a reset marker is its all-time row.
+ */
+async function byMinutes(
+  db: Executor,
+  id: string,
+  metric: CountedMetric,
+  c: Counting,
+  { from, now }: { from: number; now: number },
+  excluded: string | null,
+): Promise<Placed[]> {
+  if (from <= 0) return allTimeUsage(db, id, metric, Math.max(from, 0));
+  const start = c.mode === 'slices' ? from : ceilMinute(from);
+  const head = start > from ? await rawCells(db, id, metric, { from, to: start }, null, excluded) : [];
   const maxLevel: SliceLevel = c.mode === 'slices' ? coarsestLevel(c.lengthMs) : 'day';
-  // Raw reads (reservations, then ledger) before the rollups: a settle committing meanwhile
-  // may count twice (refuse early), never not at all.
-  const rawFrom = rawEdge(from, now - LATE_APPLY_WINDOW_MS);
-  const recent = await raw(db, bucket.id, metric, from, Math.max(from, rawFrom), null);
-  const old = await rolledUsage(db, bucket.id, metric, from, now - LATE_APPLY_WINDOW_MS, maxLevel);
-  return [...old.usage.map((u) => ({ ...u, settled: false })), ...recent];
+  const body = await rolledUsage(db, id, metric, start, now, maxLevel);
+  // A window that ends inside a minute must see that minute's sum before its end.
+  const place = c.mode === 'slices' ? (_: number, last: number) => last : (s: number) => Math.max(s, from);
+  const tail = await rolledMinutesFrom(db, id, metric, Math.max(body.rawFrom, start), place);
+  return [...head.map((u) => raw(u)), ...body.usage, ...tail];
+}
+
+/**
+ * Slices shorter than a minute, or not whole minutes: a minute's rollup could straddle two
+ * slices, so the last LATE_APPLY_WINDOW_MS is summed raw, one row per slice (at most 61 a
+ * window), and only older usage comes from rollups, placed at their last instant (never
+ * under-counts), as it always has.
+ */
+async function bySlices(
+  db: Executor,
+  id: string,
+  metric: CountedMetric,
+  c: Extract<Counting, { mode: 'slices' }>,
+  from: number,
+  now: number,
+  excluded: string | null,
+): Promise<Placed[]> {
+  const rawFrom = Math.max(from, rawEdge(from, now - LATE_APPLY_WINDOW_MS));
+  const old = await rolledUsage(db, id, metric, from, now - LATE_APPLY_WINDOW_MS, coarsestLevel(c.lengthMs));
+  const recent = await rawCells(db, id, metric, { from: rawFrom, to: null }, c.sliceMs, excluded);
+  return [...old.usage, ...recent.map((u) => raw(u))];
+}
+
+const raw = (u: { at: number; amount: number }): Placed => ({ requestId: `raw:${u.at}`, ...u, cell: null });
+
+/** The excluded settle taken out of the rollup cell that sums it (a raw sum left it out already). */
+async function leaveOut(
+  db: Executor,
+  id: string,
+  metric: CountedMetric,
+  usage: Placed[],
+  excluded: string,
+): Promise<Placed[]> {
+  const own = await rowAmount(db, id, metric, excluded);
+  if (!own) return usage;
+  const i = usage.findIndex((u) => u.cell !== null && u.cell.from <= own.at && own.at < u.cell.to);
+  if (i < 0) return usage;
+  return usage.map((u, j) => (j === i ? { ...u, amount: u.amount - own.amount } : u));
+}
+
+/**
+ * Reservations the ledger does not know yet (open, or lapsed without a settle or release),
+ * so no rebuild forgets an admitted request (SPEC §4.5). In the same snapshot as the
+ * ledger's rows: the statement that ledgers a request deletes its reservation.
+ */
+async function reservedUsage(db: Executor, id: string, from: number): Promise<Usage[]> {
+  const reserved = await reservedRequests(db, id, from);
+  return reserved.map((r) => ({ requestId: r.requestId, at: r.at.getTime(), amount: 1 }));
+}
+
+/**
+ * A request counts when it was admitted (reserve), or settled for a direct settle: the
+ * ledger's newest rows, plus reservations the ledger does not know yet.
+ */
+async function logUsage(
+  db: Executor,
+  bucket: StoreBucket,
+  from: number,
+  excluded: string | null,
+): Promise<Usage[]> {
+  const newest = Math.max(bucket.limit, 1000);
+  const ledgered = await db
+    .select({ requestId: usageLedger.requestId, at: countedAt().mapWith(usageLedger.settledAt) })
+    .from(usageLedger)
+    .where(and(containsBucket(bucket.id), countedSince(from)))
+    .orderBy(desc(countedAt()))
+    .limit(newest);
+  const usage = new Map<string, Usage>();
+  for (const r of await reservedUsage(db, bucket.id, from)) usage.set(r.requestId, r);
+  for (const r of ledgered) usage.set(r.requestId, { requestId: r.requestId, at: r.at.getTime(), amount: 1 });
+  if (excluded !== null) usage.delete(excluded);
+  return [...usage.values()];
 }
 
 /** Earliest instant whose usage counts now; null when nothing can count (no open first-use window). */
@@ -125,80 +256,6 @@ function rangeStart(bucket: StoreBucket, now: number, firstUseStart: number | nu
     case 'concurrency':
       return null;
   }
-}
-
-/** What a settle charged a held metric's bucket: µ$, or tokens (`tokens` = input + output). */
-function chargedColumn(metric: HeldMetric) {
-  switch (metric) {
-    case 'cost':
-      return usageLedger.costMicros;
-    case 'input_tokens':
-      return usageLedger.inputTokens;
-    case 'output_tokens':
-      return usageLedger.outputTokens;
-    case 'tokens':
-      return sql<number>`${usageLedger.inputTokens} + ${usageLedger.outputTokens}`.mapWith(Number);
-  }
-}
-
-async function chargedUsage(
-  db: Executor,
-  id: string,
-  metric: HeldMetric,
-  _from: number,
-  ledgerFrom: number,
-): Promise<Usage[]> {
-  // Held metrics never count in `log` mode: no newest-first bound needed.
-  const rows = await db
-    .select({ requestId: usageLedger.requestId, at: usageLedger.settledAt, amount: chargedColumn(metric) })
-    .from(usageLedger)
-    .where(
-      and(
-        containsBucket(id),
-        eq(usageLedger.status, 'settled'),
-        gte(usageLedger.settledAt, new Date(ledgerFrom)),
-      ),
-    );
-  return rows.map((r) => ({ requestId: r.requestId, at: r.at.getTime(), amount: r.amount, settled: true }));
-}
-
-/**
- * A request counts when it was admitted (reserve), or settled for a direct settle: the
- * ledger's rows, plus reservations the ledger does not know yet (open, or lapsed without a
- * settle or release), so no rebuild forgets an admitted request (SPEC §4.5).
- */
-async function requestUsage(
-  db: Executor,
-  id: string,
-  _metric: 'requests',
-  from: number,
-  ledgerFrom: number,
-  newest: number | null,
-): Promise<Usage[]> {
-  const reserved = await reservedRequests(db, id, from);
-  // Read after the reservations: a settle deleting one commits its ledger row first.
-  const ledgered = await db
-    .select({
-      requestId: usageLedger.requestId,
-      at: countedAt().mapWith(usageLedger.settledAt),
-      status: usageLedger.status,
-    })
-    .from(usageLedger)
-    .where(and(containsBucket(id), countedSince(ledgerFrom)))
-    .orderBy(desc(countedAt()))
-    .limit(newest ?? Number.MAX_SAFE_INTEGER);
-  const usage = new Map<string, Usage>();
-  for (const r of reserved)
-    usage.set(r.requestId, { requestId: r.requestId, at: r.at.getTime(), amount: 1, settled: false });
-  // A request in both (its settle committed between the two reads) is the ledger's.
-  for (const r of ledgered)
-    usage.set(r.requestId, {
-      requestId: r.requestId,
-      at: r.at.getTime(),
-      amount: 1,
-      settled: r.status === 'settled',
-    });
-  return [...usage.values()];
 }
 
 /**

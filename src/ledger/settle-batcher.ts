@@ -4,7 +4,7 @@ import type { ApplyIntents } from './apply-intents.js';
 import { isDatabaseUnavailable, sqlState } from '../db/errors.js';
 import {
   insertApplyIntent,
-  insertEntries,
+  insertEntriesWithXid,
   recordedRows,
   writeBatchStatement,
   type LedgerEntry,
@@ -15,8 +15,11 @@ import {
 export const APPLY_DUE_MS = 10_000;
 
 export type LedgerOutcome =
-  /** This call wrote the row (or turned a released row settled). */
-  | { kind: 'written'; intent?: number }
+  /**
+   * This call wrote the row (or turned a released row settled); `xid`: the xid8 of the
+   * transaction that committed it (unknown after a retried COMMIT whose outcome was lost).
+   */
+  | { kind: 'written'; intent?: number; xid?: string }
   /** The request id was already recorded by an earlier call. */
   | { kind: 'exists'; row: StoredLedgerRow; intent?: number }
   /** This row cannot be stored (logged, counted); the rest of its batch was. `message`: its SQLSTATE or error name, no values. */
@@ -217,7 +220,13 @@ export class SettleBatcher {
     }
     return entries.map((entry) => {
       const outcome =
-        again.get(entry.requestId) ?? classify(entry, first.written, new Map(), first.existing, retried);
+        again.get(entry.requestId) ??
+        withXid(
+          classify(entry, first.written, new Map(), first.existing, retried),
+          first.written,
+          first.xid,
+          entry.requestId,
+        );
       const promised = !again.has(entry.requestId) && promises(entry) && first.intent !== undefined;
       return promised ? { ...outcome, intent: first.intent } : outcome;
     });
@@ -228,15 +237,19 @@ export class SettleBatcher {
     return this.database.db.transaction(async (tx) => {
       const written = new Set<string>();
       const invalid = new Map<string, string>();
+      let xid: string | undefined;
       for (const entry of entries) {
         try {
-          for (const id of await tx.transaction((sp) => insertEntries(sp, [entry]))) written.add(id);
+          const rows = await tx.transaction((sp) => insertEntriesWithXid(sp, [entry]));
+          for (const id of rows.written) written.add(id);
+          xid ??= rows.xid ?? undefined;
         } catch (rowErr) {
           if (isDatabaseUnavailable(rowErr)) throw rowErr;
           invalid.set(entry.requestId, this.refused(entry, rowErr));
         }
       }
-      return this.outcomes(tx, entries, written, invalid, retried);
+      const outcomes = await this.outcomes(tx, entries, written, invalid, retried);
+      return outcomes.map((o, i) => withXid(o, written, xid, entries[i]?.requestId));
     });
   }
 
@@ -275,6 +288,17 @@ export class SettleBatcher {
     const intent = await insertApplyIntent(tx, subjects, APPLY_DUE_MS);
     return outcomes.map((o, i) => (promised[i] ? { ...o, intent } : o));
   }
+}
+
+/** A row this transaction wrote carries its xid; one found written by an earlier attempt does not. */
+function withXid(
+  outcome: LedgerOutcome,
+  written: Set<string>,
+  xid: string | undefined,
+  requestId: string | undefined,
+): LedgerOutcome {
+  if (outcome.kind !== 'written' || xid === undefined || requestId === undefined) return outcome;
+  return written.has(requestId) ? { ...outcome, xid } : outcome;
 }
 
 /** A settle the batch promises to apply (a dirty mark already stands for a marked one). */

@@ -156,6 +156,12 @@ export interface SettleInput {
   tokens?: TokenCounts;
   /** A settle with no reservation counts the request itself. */
   countRequest: boolean;
+  /**
+   * The xid8 (decimal) of the ledger transaction that committed this settle
+   * (`pg_current_xact_id()`), or null when unknown: a bucket whose seed's snapshot saw that
+   * transaction counted the settle already and is not charged again (SeedWatermark).
+   */
+  ledgerXid?: string | null;
 }
 
 export interface ExtendInput {
@@ -215,14 +221,40 @@ export interface SubjectSeed {
     firstUseStart: number | null;
   }[];
   /**
-   * Recently settled requests included in the seed: a late apply of them charges nothing
-   * again in the buckets this seed wrote (buckets it found already warm are charged as usual,
-   * since their usage came from elsewhere). The settle still frees holds and marks the record.
+   * What the rebuild's read saw, kept with each bucket this seed writes: a settle applied
+   * later whose ledger transaction the snapshot saw (SettleInput.ledgerXid) charges nothing
+   * again there; buckets it found already warm are charged as usual, since their usage came
+   * from elsewhere. The settle still frees holds and marks the record. Null: no ledger read
+   * (a new subject's empty seed), so every later settle charges.
    */
-  includedRequestIds: string[];
+  watermark: SeedWatermark | null;
   /** The generation of the cold answer the rebuild began from (ColdOutcome). */
   generation: string;
 }
+
+/**
+ * A rebuild's PostgreSQL snapshot (`pg_current_snapshot()`: 'xmin:xmax:xip,…'), its reads
+ * all in that one snapshot: exactly the settles whose transaction it shows as committed
+ * (xid < xmin, or xid < xmax and not in xip) are counted in what it seeded, whatever the
+ * order in which concurrent settles committed. A bounded value, unlike a list of the
+ * requests it read.
+ */
+export interface SeedWatermark {
+  snapshot: string;
+  /** A settle rebuilding for itself left its own charge out of the seed: it still charges. */
+  excludedRequestId: string | null;
+}
+
+/** Whether a seed with this watermark counted the settle of `requestId` committed by `xid`. */
+export function countedBySeed(watermark: SeedWatermark, requestId: string, xid: string): boolean {
+  if (requestId === watermark.excludedRequestId) return false;
+  const [xmin = '', xmax = '', xip = ''] = watermark.snapshot.split(':');
+  if (xidBefore(xid, xmin)) return true;
+  return xidBefore(xid, xmax) && !xip.split(',').includes(xid);
+}
+
+/** xid8 values as decimal strings, compared without a float: 64-bit ids outgrow a double's precision. */
+const xidBefore = (a: string, b: string) => (a.length === b.length ? a < b : a.length < b.length);
 
 export interface CounterStore {
   readonly kind: 'redis' | 'memory';

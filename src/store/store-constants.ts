@@ -7,15 +7,14 @@ import { EXACT_LOG_MAX_CAP } from '../domain/counting.js';
 
 /**
  * How long a settle's apply to the counter store may trail its ledger commit (a retried
- * settle, an apply intent's sweep). One constant for both sides of that promise: a rebuild
- * reads the ledger's raw rows and names the settles it included for this long
- * (ledger/rebuild.ts), a repeated settle frees a dead first apply's hold within it
- * (decisions/settle-idempotency.ts), and the store's applied markers below live as long,
- * so a late apply of an included settle finds its marker and charges nothing twice.
+ * settle, an apply intent's sweep): a repeated settle frees a dead first apply's hold within
+ * it (decisions/settle-idempotency.ts), and the store's applied markers below live as long.
+ * A late apply of a settle a rebuild already counted is told by the seed's watermark
+ * (SeedWatermark in counter-store.ts), which has no such bound.
  */
 export const LATE_APPLY_WINDOW_MS = 15 * 60_000;
 
-/** A settle's applied marker (and a seed's): the late-apply window, never shorter. */
+/** A settle's applied marker: the late-apply window, never shorter. */
 export const APPLIED_MARKER_TTL_MS = LATE_APPLY_WINDOW_MS;
 
 /**

@@ -105,6 +105,8 @@ export function assertSettleInput(input: SettleInput): void {
   assertAmount('cost', input.cost);
   assertTokens('tokens', input.tokens);
   assertBuckets(input.buckets);
+  if (input.ledgerXid != null && !/^\d{1,20}$/.test(input.ledgerXid))
+    throw new TypeError('counter store: a settle names its ledger xid in decimal');
 }
 
 export function assertSeed(seed: SubjectSeed): void {
@@ -112,6 +114,8 @@ export function assertSeed(seed: SubjectSeed): void {
   assertTime('now', seed.now);
   assertBuckets(seed.buckets.map((b) => b.bucket));
   if (typeof seed.generation !== 'string') throw new TypeError('counter store: a seed needs its generation');
+  if (seed.watermark && !/^\d{1,20}:\d{1,20}:(\d{1,20}(,\d{1,20})*)?$/.test(seed.watermark.snapshot))
+    throw new TypeError('counter store: a seed watermark is a pg_snapshot (xmin:xmax:xip,…)');
 }
 
 export function assertRelease(

@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { dirtySubjects, reservations } from '../../src/db/schema.js';
+import { insertEntries } from '../../src/ledger/ledger-rows.js';
+import { ledgerEntry } from '../support/ledger.js';
 import { describeWithServers, useRedisPrefix, useTestDatabase } from '../support/services.js';
 import type { TcpProxy } from '../support/tcp-proxy.js';
 import {
@@ -58,6 +60,21 @@ describeWithServers('recovery paths', () => {
     return { user, model, group: group.id };
   }
 
+  /** A settle's ledger write (its row and rollups, as the settle statement writes them) and nothing else. */
+  const ledgerAlone = (user: string, model: string, group: number, bucket: string, costMicros: number) =>
+    insertEntries(g.t.database.db, [
+      ledgerEntry({
+        requestId: uid('r'),
+        userId: user,
+        model,
+        modelGroupId: group,
+        costMicros,
+        countedInUserGlobal: false,
+        buckets: [bucket],
+        settledAt: new Date(T0),
+      }),
+    ]);
+
   const dirtyRows = async () => (await g.t.database.db.select().from(dirtySubjects)).length;
 
   it('counts a settle committed during a Redis stall, then clears its dirty mark', async () => {
@@ -82,11 +99,7 @@ describeWithServers('recovery paths', () => {
     const cost = keyOf('user', user, group, 'cost', 'total');
     expect(await used(g, user, model, cost, T0)).toBe(0);
     // A settle the counters missed (written to the ledger alone), marked after the flood.
-    await g.t.database.db.execute(sql`
-      insert into usage_ledger (request_id, user_id, model, model_group_id, cost_micros,
-        counted_in_user_global, counted_in_key_global, buckets, status, settled_at)
-      values (${uid('r')}, ${user}, ${model}, ${group}, 4000000, false, false,
-        ${JSON.stringify([cost])}::jsonb, 'settled', ${new Date(T0).toISOString()})`);
+    await ledgerAlone(user, model, group, cost, 4_000_000);
     await g.t.database.db.insert(dirtySubjects).values({ subject: user });
     // 701 rebuilds: give a loaded CI host room, the assertion is that every mark goes.
     await until(async () => (await dirtyRows()) === 0, 20_000);
@@ -289,11 +302,7 @@ describeWithServers('recovery paths', () => {
     const cost = keyOf('user', user, group, 'cost', 'total');
     expect(await used(g, user, model, cost, T0)).toBe(0);
     // What such a crash leaves: the ledger row and its batch's apply intent, nothing in Redis.
-    await g.t.database.db.execute(sql`
-      insert into usage_ledger (request_id, user_id, model, model_group_id, cost_micros,
-        counted_in_user_global, counted_in_key_global, buckets, status, settled_at)
-      values (${uid('r')}, ${user}, ${model}, ${group}, 10000000, false, false,
-        ${JSON.stringify([cost])}::jsonb, 'settled', ${new Date(T0).toISOString()})`);
+    await ledgerAlone(user, model, group, cost, 10_000_000);
     await g.t.database.db.execute(
       sql`insert into apply_intents (subjects, due_at) values (${JSON.stringify([user])}::jsonb, now())`,
     );

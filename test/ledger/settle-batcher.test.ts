@@ -91,7 +91,7 @@ describeWithPostgres('settle batcher (group commit) on PostgreSQL', () => {
       [released, settled, ...others].map((e) => batcher.submit(e)),
     );
     // The settle waited for the release's commit: both were written, the row ends settled.
-    expect(release).toEqual({ kind: 'written' });
+    expect(release).toEqual({ kind: 'written', xid: expect.stringMatching(/^\d+$/) });
     expect(settle).toMatchObject({ kind: 'written' });
     expect(rest.every((o) => o.kind === 'written')).toBe(true);
     expect(sizes).toEqual(Array.from({ length: 8 }, () => 1));
@@ -110,7 +110,7 @@ describeWithPostgres('settle batcher (group commit) on PostgreSQL', () => {
       buckets: ['user:u-1|*|requests|1h'],
       countedInUserGlobal: false,
     });
-    expect(await batcher.submit(released)).toEqual({ kind: 'written' });
+    expect(await batcher.submit(released)).toEqual({ kind: 'written', xid: expect.stringMatching(/^\d+$/) });
     const settled = {
       ...released,
       status: 'settled' as const,
@@ -145,9 +145,9 @@ describeWithPostgres('settle batcher (group commit) on PostgreSQL', () => {
       .where(eq(applyIntents.id, intent as number));
     expect(row?.subjects.sort()).toEqual(['u-a', 'u-b']);
     const release = await batcher.submit(entry({ status: 'released', costMicros: 0 }));
-    expect(release).toEqual({ kind: 'written' });
+    expect(release).toEqual({ kind: 'written', xid: expect.stringMatching(/^\d+$/) });
     const dirty = await batcher.submit(entry({ markDirty: true }));
-    expect(dirty).toEqual({ kind: 'written' });
+    expect(dirty).toEqual({ kind: 'written', xid: expect.stringMatching(/^\d+$/) });
   });
 
   it('keeps a release from overwriting a settle', async () => {

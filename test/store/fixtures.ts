@@ -67,7 +67,7 @@ export function emptySeed(subject: string, buckets: StoreBucket[], now: number):
     subject,
     now,
     buckets: buckets.map((b) => ({ bucket: b, usage: [], sessions: [], firstUseStart: null })),
-    includedRequestIds: [],
+    watermark: null,
     generation: '',
   };
 }

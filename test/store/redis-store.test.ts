@@ -56,7 +56,7 @@ describeWithRedis('Redis counter store', () => {
         sessions: [{ sessionId: 'old', admittedAt: T0 - MINUTE, activeUntil: T0 + MINUTE }],
         firstUseStart: T0 - MINUTE,
       })),
-      includedRequestIds: ['seeded'],
+      watermark: { snapshot: '10:12:11', excludedRequestId: null },
       generation: '',
     });
     await d.reserve(u, buckets, T0, 'r1', { estimate: 10, sessionId: 's1' });

@@ -10,7 +10,7 @@ const seedOf = (bucket: StoreBucket, usage: { at: number; amount: number; reques
     subject: 'u-1',
     now,
     buckets: [{ bucket, usage, sessions: [], firstUseStart: null }],
-    includedRequestIds: [],
+    watermark: null,
     generation: '',
   })[0];
 

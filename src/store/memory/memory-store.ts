@@ -33,7 +33,7 @@ import { recordReservation } from './reserve.js';
 import { pruneSubject } from './prune.js';
 import { readUsage } from './usage.js';
 import { formatAlert, parseAlerts } from '../alert-entries.js';
-import { applySeed } from './seed.js';
+import { applySeed, seededWith } from './seed.js';
 import { emptySubject, type SubjectData } from './subject-data.js';
 
 export interface MemoryStoreOptions {
@@ -125,9 +125,8 @@ export class MemoryCounterStore implements CounterStore {
     assertSettleInput(input);
     const { requestId, now } = input;
     const data = this.subjectAt(input.subject, now);
-    const live = data.applied.get(requestId);
     const stored = data.records.get(requestId);
-    if (live?.settled || stored?.record.state === 'settled') return { kind: 'already_applied' };
+    if (data.applied.has(requestId) || stored?.record.state === 'settled') return { kind: 'already_applied' };
     const cold = coldOutcome(data, input.buckets);
     if (cold) return cold;
     const amounts = heldAmounts(input.cost, input.tokens);
@@ -139,7 +138,7 @@ export class MemoryCounterStore implements CounterStore {
       if (amount <= 0) continue;
       const used = () => (bucket.alerts ? readUsage(data.usage.get(warmField(bucket)), bucket, now).used : 0);
       // A seed already counted it here: its crossing is judged as if it were charged now.
-      const seeded = live?.fields.has(warmField(bucket)) === true;
+      const seeded = seededWith(data.warm.get(warmField(bucket)), input);
       const before = seeded ? used() - amount : used();
       if (!seeded) charge(data, bucket, amount, now);
       alerts.push(...crossings(data, bucket, before, requestId, now));
@@ -149,11 +148,7 @@ export class MemoryCounterStore implements CounterStore {
       stored.record.state = 'settled';
       stored.dropAt = Math.max(stored.dropAt, now + APPLIED_MARKER_TTL_MS);
     }
-    data.applied.set(requestId, {
-      settled: true,
-      fields: live?.fields ?? new Set(),
-      dropAt: now + APPLIED_MARKER_TTL_MS,
-    });
+    data.applied.set(requestId, { dropAt: now + APPLIED_MARKER_TTL_MS });
     data.warmUntil = now + WARM_TTL_MS;
     return alerts.length === 0 ? { kind: 'applied' } : { kind: 'applied', alerts };
   }

@@ -1,14 +1,13 @@
-import type { SubjectSeed } from '../counter-store.js';
+import { countedBySeed, type SeedWatermark, type SettleInput, type SubjectSeed } from '../counter-store.js';
 import { seedWrites, type SeedWrite } from '../seed-writes.js';
-import { APPLIED_MARKER_TTL_MS, TTL_MARGIN_MS } from '../store-constants.js';
+import { TTL_MARGIN_MS } from '../store-constants.js';
 import type { SubjectData, Usage } from './subject-data.js';
 
 /**
- * seed.lua in process: each bucket is written only while its warm flag is absent, and the
- * included requests are marked as counted in exactly the buckets written.
+ * seed.lua in process: each bucket is written only while its warm flag is absent, and its
+ * flag keeps the seed's watermark (what the rebuild's read counted).
  */
 export function applySeed(data: SubjectData, seed: SubjectSeed): void {
-  const written: string[] = [];
   for (const plan of seedWrites(seed)) {
     if (data.warm.has(plan.field)) continue;
     const usage = usageOf(plan, seed.now);
@@ -16,15 +15,7 @@ export function applySeed(data: SubjectData, seed: SubjectSeed): void {
     else data.usage.delete(plan.field);
     data.active.set(plan.field, new Map(plan.active));
     forgetOtherSignatures(data, plan.field);
-    data.warm.add(plan.field);
-    written.push(plan.field);
-  }
-  if (written.length === 0) return;
-  for (const requestId of seed.includedRequestIds) {
-    const markers = data.applied.get(requestId) ?? { settled: false, fields: new Set<string>(), dropAt: 0 };
-    for (const field of written) markers.fields.add(field);
-    markers.dropAt = Math.max(markers.dropAt, seed.now + APPLIED_MARKER_TTL_MS);
-    data.applied.set(requestId, markers);
+    data.warm.set(plan.field, seed.watermark);
   }
 }
 
@@ -53,11 +44,17 @@ function usageOf(plan: SeedWrite, now: number): Usage | undefined {
 /** Flags (and usage) of the same bucket under an older signature are never read again. */
 function forgetOtherSignatures(data: SubjectData, field: string): void {
   const prefix = field.slice(0, field.indexOf('#') + 1);
-  for (const other of data.warm) {
+  for (const other of data.warm.keys()) {
     if (other !== field && other.startsWith(prefix)) {
       data.warm.delete(other);
       data.usage.delete(other);
       data.active.delete(other);
     }
   }
+}
+
+/** Whether the seed that wrote a bucket (its flag's watermark) already counted this settle. */
+export function seededWith(watermark: SeedWatermark | null | undefined, input: SettleInput): boolean {
+  if (!watermark || !input.ledgerXid) return false;
+  return countedBySeed(watermark, input.requestId, input.ledgerXid);
 }

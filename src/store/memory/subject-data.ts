@@ -1,4 +1,4 @@
-import type { Reservation } from '../counter-store.js';
+import type { Reservation, SeedWatermark } from '../counter-store.js';
 
 /** In-process mirror of one subject's Redis keys (src/store/redis/keys.ts), as plain Maps. */
 export type Usage =
@@ -24,16 +24,14 @@ export interface StoredReservation {
   dropAt: number;
 }
 
-export interface AppliedMarkers {
-  /** A settle of the request was applied ('*' in Redis). */
-  settled: boolean;
-  /** Warm fields of buckets whose seed already counted the request. */
-  fields: Set<string>;
+/** A settle of the request was applied ('*' in Redis). */
+export interface AppliedMarker {
   dropAt: number;
 }
 
 export interface SubjectData {
-  warm: Set<string>;
+  /** Warm field → the watermark of the seed that wrote it (null: none), like the Redis hash's values. */
+  warm: Map<string, SeedWatermark | null>;
   /** The token of the last markCold ('' before any): a seed must carry it (seed.lua). */
   generation: string;
   warmUntil: number;
@@ -44,14 +42,14 @@ export interface SubjectData {
   holds: Map<string, Map<string, Hold>>;
   slots: Map<string, Map<string, number>>;
   records: Map<string, StoredReservation>;
-  applied: Map<string, AppliedMarkers>;
+  applied: Map<string, AppliedMarker>;
   /** Threshold crossings not yet acknowledged (settle.lua's alerts list). */
   alerts: string[];
 }
 
 export function emptySubject(): SubjectData {
   return {
-    warm: new Set(),
+    warm: new Map(),
     generation: '',
     warmUntil: 0,
     usage: new Map(),

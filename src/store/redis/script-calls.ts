@@ -4,6 +4,7 @@ import {
   heldAmounts,
   type DecideInput,
   type ExtendInput,
+  type SeedWatermark,
   type SettleInput,
   type StoreBucket,
   type SubjectSeed,
@@ -46,6 +47,7 @@ export class ScriptCalls {
       encodeId(input.requestId),
       amountsArg(heldAmounts(input.cost, input.tokens)),
       input.countRequest ? '1' : '0',
+      input.ledgerXid ?? '',
     ];
     const call = this.bucketCall(input.subject, input.requestId, input.buckets, input.now, head, true);
     call.keys.push(this.alerts(input.subject));
@@ -87,12 +89,10 @@ export class ScriptCalls {
         key({ kind: 'active', subject: seed.subject, bucket }),
       );
     }
-    for (const requestId of new Set(seed.includedRequestIds)) {
-      keys.push(key({ kind: 'applied', subject: seed.subject, requestId }));
-    }
     const args = [
       ...settings(seed.now, plans.length),
       seed.generation,
+      watermarkArg(seed.watermark),
       ...plans.flatMap((p) => seedBucketArgs(p, seed.now)),
     ];
     return { keys, args };
@@ -168,6 +168,13 @@ function pushBucketKeys(
       keys.push(subjectKeys.slots(id));
       break;
   }
+}
+
+/** seed.lua's watermark: 'snapshot excluded-request' (base64url, '-' for none), or '' for none. */
+function watermarkArg(watermark: SeedWatermark | null): string {
+  if (!watermark) return '';
+  const excluded = watermark.excludedRequestId;
+  return `${watermark.snapshot} ${excluded === null ? '-' : encodeId(excluded)}`;
 }
 
 /** A reservation record (and its pointer) outlives the hold, for late settles. */

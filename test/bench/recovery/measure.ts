@@ -30,6 +30,8 @@ export interface Percentiles {
   p50: number;
   p99: number;
   count: number;
+  /** Answers that failed open (the rebuild did not answer in time), when the caller allows them. */
+  failedOpen?: number;
 }
 
 export function percentiles(samples: number[]): Percentiles {
@@ -48,17 +50,22 @@ export function percentiles(samples: number[]): Percentiles {
 export async function coldDecisions<G extends string>(
   gateway: Gateway,
   groups: Record<G, string[]>,
+  /** Count answers that failed open (timed like the rest) instead of failing the run. */
+  failOpenOk = false,
 ): Promise<Record<G, Percentiles>> {
   const samples = new Map<G, number[]>();
+  const failed = new Map<G, number>();
   for (const [group, userId] of interleave(groups)) {
     const started = performance.now();
-    await check(gateway, userId);
+    const body = await check(gateway, userId, failOpenOk);
     const list = samples.get(group) ?? [];
     list.push(performance.now() - started);
     samples.set(group, list);
+    if (body.failOpen) failed.set(group, (failed.get(group) ?? 0) + 1);
   }
   const out = {} as Record<G, Percentiles>;
-  for (const group of Object.keys(groups) as G[]) out[group] = percentiles(samples.get(group) ?? []);
+  for (const group of Object.keys(groups) as G[])
+    out[group] = { ...percentiles(samples.get(group) ?? []), failedOpen: failed.get(group) ?? 0 };
   return out;
 }
 

@@ -8,6 +8,9 @@ export interface RecoverySettings {
   heavyRows: number;
   /** Users with limits and no history at all. */
   fresh: number;
+  /** Burst profile: users whose `burstRows` rows each all lie in the last hour, most in the last minute. */
+  burst: number;
+  burstRows: number;
   /** Ledger sizes (rows), measured one after the other by growing one ledger. */
   sizes: number[];
   /** Light users sampled for cold decisions. */
@@ -35,6 +38,8 @@ export function loadRecoverySettings(): RecoverySettings {
     heavy: int('RECOVERY_HEAVY', 10, 1),
     heavyRows: int('RECOVERY_HEAVY_ROWS', 60_000, 1),
     fresh: int('RECOVERY_FRESH', 100, 1),
+    burst: int('RECOVERY_BURST', 5, 1),
+    burstRows: int('RECOVERY_BURST_ROWS', 60_000, 1),
     sizes,
     lightSamples: int('RECOVERY_LIGHT_SAMPLES', 200, 1),
     warmConcurrency: int('RECOVERY_WARM_CONCURRENCY', 32, 1),
@@ -58,6 +63,8 @@ export function describeRecoverySettings(s: RecoverySettings): string {
     `RECOVERY_HEAVY=${s.heavy}`,
     `RECOVERY_HEAVY_ROWS=${s.heavyRows}`,
     `RECOVERY_FRESH=${s.fresh}`,
+    `RECOVERY_BURST=${s.burst}`,
+    `RECOVERY_BURST_ROWS=${s.burstRows}`,
     `RECOVERY_ROWS=${s.sizes.join(',')}`,
     `RECOVERY_LIGHT_SAMPLES=${s.lightSamples}`,
     `RECOVERY_WARM_CONCURRENCY=${s.warmConcurrency}`,

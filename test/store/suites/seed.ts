@@ -9,7 +9,7 @@ export function seedSuite(store: () => CounterStore): void {
       subject,
       now: T0,
       buckets: [{ bucket: b, usage, sessions: [], firstUseStart: null }],
-      includedRequestIds: [],
+      watermark: null,
       generation: '',
     });
 
@@ -48,7 +48,7 @@ export function seedSuite(store: () => CounterStore): void {
       expect(state?.timeline[0]?.at).toBe(T0 - HOUR + 1);
     });
 
-    it('marks included requests as counted in the buckets it wrote, and only there', async () => {
+    it("charges a late settle only where the seed's snapshot did not see its commit", async () => {
       const u = freshSubject();
       const [already, rebuilt] = [bucket.costSlices('already', 10_000), bucket.costSlices('rebuilt', 10_000)];
       await d.warm(u, [already]);
@@ -64,16 +64,67 @@ export function seedSuite(store: () => CounterStore): void {
             firstUseStart: null,
           },
         ],
-        includedRequestIds: [rid(u, 'late')],
+        // xids below 100, and 101, 103, 104: committed when the rebuild read; 102 running.
+        watermark: { snapshot: '100:105:102', excludedRequestId: rid(u, 'own') },
         generation: '',
       });
-      expect(await d.settle(u, [already, rebuilt], T0 + MINUTE, 'late', 200)).toEqual({ kind: 'applied' });
+      const settle = (name: string, ledgerXid: string | null) =>
+        store().settle({
+          subject: u,
+          requestId: rid(u, name),
+          buckets: [already, rebuilt],
+          now: T0 + MINUTE,
+          cost: 10,
+          countRequest: false,
+          ledgerXid,
+        });
+      // Seen by the snapshot: counted by the seed in `rebuilt`, charged in `already` only.
+      for (const [name, xid] of [
+        ['late', '99'],
+        ['also', '103'],
+      ] as const)
+        expect(await settle(name, xid)).toEqual({ kind: 'applied' });
+      // Not seen (running, at or past xmax), unknown, or left out by the seed: charged in both.
+      for (const [name, xid] of [
+        ['running', '102'],
+        ['after', '105'],
+        ['unknown', null],
+        ['own', '99'],
+      ] as const)
+        expect(await settle(name, xid)).toEqual({ kind: 'applied' });
       const states = await d.states(u, [already, rebuilt], T0 + MINUTE);
-      expect(states.get('rebuilt')?.used).toBe(200);
-      expect(states.get('already')?.used).toBe(200);
-      expect(await d.settle(u, [already, rebuilt], T0 + MINUTE, 'late', 200)).toEqual({
-        kind: 'already_applied',
+      expect(states.get('rebuilt')?.used).toBe(200 + 4 * 10);
+      expect(states.get('already')?.used).toBe(6 * 10);
+      expect(await settle('late', '99')).toEqual({ kind: 'already_applied' });
+    });
+
+    it("keeps a bucket's watermark to its own seed: a later seed of another bucket does not move it", async () => {
+      const u = freshSubject();
+      const [first, second] = [bucket.costSlices('first', 10_000), bucket.costSlices('second', 10_000)];
+      const seedWith = (b: StoreBucket, snapshot: string) =>
+        store().seed({
+          subject: u,
+          now: T0,
+          buckets: [{ bucket: b, usage: [], sessions: [], firstUseStart: null }],
+          watermark: { snapshot, excludedRequestId: null },
+          generation: '',
+        });
+      await seedWith(first, '100:100:');
+      await seedWith(second, '200:200:');
+      // Also a second seed of `first` (a racing rebuild) leaves the first one's watermark.
+      await seedWith(first, '200:200:');
+      await store().settle({
+        subject: u,
+        requestId: rid(u, 'between'),
+        buckets: [first, second],
+        now: T0,
+        cost: 7,
+        countRequest: false,
+        ledgerXid: '150',
       });
+      const states = await d.states(u, [first, second], T0);
+      expect(states.get('first')?.used).toBe(7);
+      expect(states.get('second')?.used).toBe(0);
     });
 
     it('rebuilds sessions: admissions in the window count, live ones reconnect', async () => {
@@ -94,7 +145,7 @@ export function seedSuite(store: () => CounterStore): void {
             firstUseStart: null,
           },
         ],
-        includedRequestIds: [],
+        watermark: null,
         generation: '',
       });
       const live = await d.check(u, [sessions], T0, { sessionId: 'old-but-live' });
@@ -117,7 +168,7 @@ export function seedSuite(store: () => CounterStore): void {
             firstUseStart: T0 - HOUR,
           },
         ],
-        includedRequestIds: [],
+        watermark: null,
         generation: '',
       });
       expect((await d.states(u, [cost], T0)).get('fu')).toMatchObject({
@@ -141,7 +192,7 @@ export function seedSuite(store: () => CounterStore): void {
         subject: u,
         now: T0 + 2 * HOUR,
         buckets: [daily, total].map((b) => ({ bucket: b, usage, sessions: [], firstUseStart: null })),
-        includedRequestIds: [],
+        watermark: null,
         generation: '',
       });
       const states = await d.states(u, [daily, total], T0 + 2 * HOUR);

@@ -19,7 +19,7 @@ export function warmthSuite(store: () => CounterStore): void {
       subject,
       now: T0,
       buckets: [{ bucket: b, usage, sessions: [], firstUseStart: null }],
-      includedRequestIds: [],
+      watermark: null,
       generation,
     });
   const generationOf = (outcome: { kind: string }) =>

@@ -181,7 +181,7 @@ export function windowsSuite(store: () => CounterStore): void {
         buckets: [
           { bucket: marked, usage: [{ at: T0, amount: 1, requestId: 'x' }], sessions: [], firstUseStart: T0 },
         ],
-        includedRequestIds: [],
+        watermark: null,
         generation: '',
       });
       expect((await d.states(u, [marked], now)).get('fu')).toMatchObject({ used: 0, windowStart: null });

@@ -1,15 +1,16 @@
 -- seed.lua — writes the rebuilt buckets of one subject. Each bucket is written only if its
 -- warm flag is still absent (set-if-absent: racing seeds leave the first one's value, never
--- a sum): its usage and active-session structures are replaced, then flagged warm. Each
--- included request gets the written buckets' fields in its applied markers, so a late settle
--- of it charges nothing twice there (and still charges buckets this seed did not write).
--- Nothing is written when the subject's warm generation is no longer the one the rebuild
--- began from: a cold.lua came in between, for a settle the rebuild's ledger read missed.
+-- a sum): its usage and active-session structures are replaced, then flagged warm with the
+-- rebuild's watermark as the flag's value, so a late settle whose ledger transaction the
+-- rebuild's snapshot saw charges nothing twice there (settle.lua; it still charges buckets
+-- this seed did not write). Nothing is written when the subject's warm generation is no
+-- longer the one the rebuild began from: a cold.lua came in between, for a settle the
+-- rebuild's ledger read missed.
 --
--- KEYS  1 warm flags; then 2 per bucket: usage, active sessions; then 1 per included request:
---       its applied markers (hash)
+-- KEYS  1 warm flags; then 2 per bucket: usage, active sessions
 -- ARGV  1-6 shared head (lib.lua); 7 the generation of the cold answer the rebuild began
---       from ('' = none); then per bucket, variable length:
+--       from ('' = none); 8 the watermark 'xmin:xmax:xip excluded-request|-' ('' = none: the
+--       flag is '1'); then per bucket, variable length:
 --       warm field, mode, usage ttl ms ('' = none), active ttl ms, n, n pairs, m, m pairs
 --       usage pairs: log (member, time) -> ZADD; slices (slice start, amount), window
 --       ('st', start)('n', used), first_use ('s', start)('n', used) -> HSET
@@ -40,8 +41,9 @@ if (redis.call('HGET', KEY_WARM, GENERATION) or '') ~= ARGV[7] then
   return -1
 end
 
-local written = {}
-local pos, key = 8, 2
+local FLAG = ARGV[8] ~= '' and ARGV[8] or '1'
+local written = 0
+local pos, key = 9, 2
 for _ = 1, BUCKET_COUNT do
   local field, mode, usage_ttl, active_ttl = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2], ARGV[pos + 3]
   local n = tonumber(ARGV[pos + 4])
@@ -63,18 +65,10 @@ for _ = 1, BUCKET_COUNT do
       redis.call('PEXPIRE', active, active_ttl)
     end
     forget_other_signatures(field)
-    redis.call('HSET', KEY_WARM, field, '1')
-    written[#written + 1] = field
+    redis.call('HSET', KEY_WARM, field, FLAG)
+    written = written + 1
   end
 end
 
-if #written > 0 then
-  for k = key, #KEYS do
-    for _, field in ipairs(written) do
-      redis.call('HSET', KEYS[k], field, '1')
-    end
-    extend(KEYS[k], APPLIED_TTL_MS)
-  end
-end
 refresh_warmth()
-return #written
+return written

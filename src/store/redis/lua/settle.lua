@@ -1,19 +1,25 @@
 -- settle.lua — applies a settle once per request id: frees the request's hold and slot in
 -- every bucket, charges the actual cost and tokens to their buckets and (if asked) 1 to requests buckets at now,
 -- marks the reservation record settled and sets the applied marker. A bucket whose rebuild
--- (seed) already counted this request carries its field in the markers and is not charged again.
+-- (seed) already counted this request is not charged again: its warm flag holds the seed's
+-- watermark, the PostgreSQL snapshot its read saw, and that snapshot shows this settle's
+-- ledger transaction as committed (exact whatever the order of concurrent commits). A
+-- field in the markers (a seed of an instance from before the watermark, for the 15 minutes
+-- those markers live during an upgrade) says the same.
 --
 -- KEYS  1 warm flags; 2 reservation record; 3 applied markers; 4.. per bucket, the keys of its metric
 --       (layout.lua); last: the subject's pending alerts (list, until acknowledged)
 -- ARGV  1-6 shared head (lib.lua); 7 request id (base64url); 8 amounts 'cost input output'; 9 count request
---       '1'|'0'; 10.. 1 per bucket (layout.lua)
+--       '1'|'0'; 10 the ledger transaction's xid8 (decimal; '' = unknown: counted by no seed);
+--       11.. 1 per bucket (layout.lua)
 -- Reply {'applied', alert, ...} | {'already_applied'} | {'cold', generation, fresh, i, ...} (nothing recorded unless
 --       'applied'); an alert is 'context thresholdIndex used resetAt|- requestId now'
 
 local REQ = ARGV[7]
 local AMOUNTS = parse_amounts(ARGV[8])
 local COUNT_REQUEST = ARGV[9] == '1'
-local buckets = read_buckets(10)
+local XID = ARGV[10]
+local buckets = read_buckets(11)
 local KEY_ALERTS = KEYS[#KEYS]
 local alerts = {}
 
@@ -34,6 +40,36 @@ local function note_crossings(b, before)
   end
 end
 
+-- xid8 values as decimal strings: shorter is smaller, else text order (no float rounding).
+local function xid_before(a, b)
+  if #a ~= #b then
+    return #a < #b
+  end
+  return a < b
+end
+
+-- Whether a seed whose flag is `flag` ('xmin:xmax:xip,... excluded|-', or '1') counted this
+-- settle: its snapshot saw XID committed (pg_visible_in_snapshot) and it did not leave this
+-- request out (a settle rebuilding for itself).
+local function seeded(flag)
+  local xmin, xmax, xip, excluded = string.match(flag or '', '^(%d+):(%d+):([%d,]*) (%S+)$')
+  if not xmin or XID == '' or excluded == REQ then
+    return false
+  end
+  if xid_before(XID, xmin) then
+    return true
+  end
+  if not xid_before(XID, xmax) then
+    return false
+  end
+  for x in string.gmatch(xip, '%d+') do
+    if x == XID then
+      return false
+    end
+  end
+  return true
+end
+
 -- One HMGET for the settled marker and every bucket's (a rebuild that counted the request
 -- there); the record's state, nil when there is no record, says whether to mark it.
 local marker_fields = { '*' }
@@ -48,6 +84,10 @@ end
 local cold = cold_reply(buckets)
 if cold then
   return cold
+end
+local flags = redis.call('HMGET', KEY_WARM, unpack(marker_fields, 2))
+for i = 1, #buckets do
+  markers[i + 1] = markers[i + 1] or seeded(flags[i])
 end
 
 for i, b in ipairs(buckets) do
