@@ -9,7 +9,7 @@ import {
 } from './bucket-rows.js';
 import { rowsOf, type Db, type Executor } from '../db/client.js';
 import { sessionAdmissions, usageLedger } from '../db/schema.js';
-import { reservedRequests } from '../reservations/rows.js';
+import { reservedCounts, reservedRequests } from '../reservations/rows.js';
 import type { SeedWatermark, StoreBucket, SubjectSeed } from '../store/counter-store.js';
 import { activeSessionsKept, LATE_APPLY_WINDOW_MS } from '../store/store-constants.js';
 import { isHeldMetric } from '../domain/types.js';
@@ -130,7 +130,7 @@ async function bucketUsage(
       ? await bySlices(db, bucket.id, metric, c, from, now, excluded)
       : await byMinutes(db, bucket.id, metric, c, { from, now }, excluded);
   const taken = excluded === null ? ledgered : await leaveOut(db, bucket.id, metric, ledgered, excluded);
-  const reserved = metric === 'requests' ? await reservedUsage(db, bucket.id, from) : [];
+  const reserved = metric === 'requests' ? await reservedUsage(db, bucket, from) : [];
   return [...taken.map(({ cell: _, ...u }) => u), ...reserved];
 }
 
@@ -211,11 +211,13 @@ async function leaveOut(
 /**
  * Reservations the ledger does not know yet (open, or lapsed without a settle or release),
  * so no rebuild forgets an admitted request (SPEC §4.5). In the same snapshot as the
- * ledger's rows: the statement that ledgers a request deletes its reservation.
+ * ledger's rows: the statement that ledgers a request deletes its reservation. Counted per
+ * slice (one count for a window or first-use counter): the seed sums them anyway.
  */
-async function reservedUsage(db: Executor, id: string, from: number): Promise<Usage[]> {
-  const reserved = await reservedRequests(db, id, from);
-  return reserved.map((r) => ({ requestId: r.requestId, at: r.at.getTime(), amount: 1 }));
+async function reservedUsage(db: Executor, bucket: StoreBucket, from: number): Promise<Usage[]> {
+  const sliceMs = bucket.counting.mode === 'slices' ? bucket.counting.sliceMs : null;
+  const counts = await reservedCounts(db, bucket.id, from, sliceMs);
+  return counts.map((c) => ({ requestId: `reserved:${c.at}`, at: c.at, amount: c.count }));
 }
 
 /**
@@ -236,7 +238,8 @@ async function logUsage(
     .orderBy(desc(countedAt()))
     .limit(newest);
   const usage = new Map<string, Usage>();
-  for (const r of await reservedUsage(db, bucket.id, from)) usage.set(r.requestId, r);
+  for (const r of await reservedRequests(db, bucket.id, from, newest))
+    usage.set(r.requestId, { requestId: r.requestId, at: r.at.getTime(), amount: 1 });
   for (const r of ledgered) usage.set(r.requestId, { requestId: r.requestId, at: r.at.getTime(), amount: 1 });
   if (excluded !== null) usage.delete(excluded);
   return [...usage.values()];

@@ -1,4 +1,4 @@
-import { and, eq, gte, Param, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, Param, sql, type SQL } from 'drizzle-orm';
 import { rowsOf, type Db, type Executor } from '../db/client.js';
 import { reservations } from '../db/schema.js';
 
@@ -70,23 +70,52 @@ export async function isRecorded(db: Db, requestId: string): Promise<boolean> {
  * that the ledger does not hold. A row can outlive the settle that closed it: the write-behind's
  * insert and the settle's statement may each run before the other commits (neither sees the
  * other's row), and a rebuild that reads the ledger from rollups could not tell the two apart.
+ * The newest `newest` only: an exact request log keeps no more.
  */
 export async function reservedRequests(
   db: Executor,
   bucketId: string,
   from: number,
+  newest: number,
 ): Promise<{ requestId: string; at: Date }[]> {
   return db
     .select({ requestId: reservations.requestId, at: reservations.reservedAt })
     .from(reservations)
-    .where(
-      and(
-        sql`${reservations.buckets} @> ${JSON.stringify([bucketId])}::jsonb`,
-        gte(reservations.reservedAt, new Date(from)),
-        sql`not exists (select 1 from usage_ledger l where l.request_id = ${reservations.requestId})`,
-      ),
-    );
+    .where(notLedgered(bucketId, from))
+    .orderBy(desc(reservations.reservedAt))
+    .limit(newest);
 }
+
+/**
+ * The same reservations counted per slice of `sliceMs` from the epoch (one count when null),
+ * each count at its slice's newest admission: a bounded read however many are open or lapsed.
+ */
+export async function reservedCounts(
+  db: Executor,
+  bucketId: string,
+  from: number,
+  sliceMs: number | null,
+): Promise<{ at: number; count: number }[]> {
+  const query = db
+    .select({ at: sql<Date | null>`max(${reservations.reservedAt})`, count: sql<number>`count(*)::int` })
+    .from(reservations)
+    .where(notLedgered(bucketId, from));
+  // Without groups the aggregate answers one row, a count of 0 when there is nothing.
+  const rows =
+    sliceMs === null
+      ? await query
+      : await query.groupBy(sql`floor(extract(epoch from ${reservations.reservedAt}) * 1000 / ${sliceMs})`);
+  return rows.flatMap((r) =>
+    r.at === null || r.count === 0 ? [] : [{ at: new Date(r.at).getTime(), count: r.count }],
+  );
+}
+
+const notLedgered = (bucketId: string, from: number) =>
+  and(
+    sql`${reservations.buckets} @> ${JSON.stringify([bucketId])}::jsonb`,
+    gte(reservations.reservedAt, new Date(from)),
+    sql`not exists (select 1 from usage_ledger l where l.request_id = ${reservations.requestId})`,
+  );
 
 /** A condition: some reservation row counted a request in the bucket, at any time. */
 export const mentionsBucket = (bucketId: string): SQL =>
