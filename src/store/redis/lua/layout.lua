@@ -77,7 +77,8 @@ end
 -- The 'cold' reply when some bucket is not warm, else nil: {'cold', generation, fresh, i, ...}
 -- (1-based indexes), the generation being what a seed of them must carry, fresh 1 when the
 -- subject has no warm flags hash at all (no flag, no generation), else 0. One HMGET reads
--- every bucket's warm flag (concurrency slots are never rebuilt).
+-- every bucket's warm flag (concurrency slots are never rebuilt); they come back too, by
+-- bucket index, for settle.lua's watermark test (a second HMGET cost every settle).
 local function cold_reply(buckets)
   local fields, of = {}, {}
   for _, b in ipairs(buckets) do
@@ -87,16 +88,17 @@ local function cold_reply(buckets)
     end
   end
   if #fields == 0 then
-    return nil
+    return nil, {}
   end
   local flags = redis.call('HMGET', KEY_WARM, unpack(fields))
-  local reply = nil
+  local reply, by_index = nil, {}
   for j = 1, #fields do
+    by_index[of[j]] = flags[j]
     if not flags[j] then
       reply = reply
         or { 'cold', redis.call('HGET', KEY_WARM, GENERATION) or '', redis.call('EXISTS', KEY_WARM) == 0 and 1 or 0 }
       reply[#reply + 1] = of[j]
     end
   end
-  return reply
+  return reply, by_index
 end

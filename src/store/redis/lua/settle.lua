@@ -52,6 +52,9 @@ end
 -- settle: its snapshot saw XID committed (pg_visible_in_snapshot) and it did not leave this
 -- request out (a settle rebuilding for itself).
 local function seeded(flag)
+  if flag == nil or flag == '1' then
+    return false
+  end
   local xmin, xmax, xip, excluded = string.match(flag or '', '^(%d+):(%d+):([%d,]*) (%S+)$')
   if not xmin or XID == '' or excluded == REQ then
     return false
@@ -81,11 +84,10 @@ local state = redis.call('HGET', KEY_RECORD, 'state')
 if markers[1] or state == 'settled' then
   return { 'already_applied' }
 end
-local cold = cold_reply(buckets)
+local cold, flags = cold_reply(buckets)
 if cold then
   return cold
 end
-local flags = redis.call('HMGET', KEY_WARM, unpack(marker_fields, 2))
 for i = 1, #buckets do
   markers[i + 1] = markers[i + 1] or seeded(flags[i])
 end
