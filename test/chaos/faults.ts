@@ -296,7 +296,10 @@ export class FaultInjector {
         const instance = cluster.pick(prng);
         if (!instance) return 'instance-kill: no live instance';
         const before = instance.generation;
+        const kill = { lo: Date.now(), hi: Date.now() };
         await cluster.kill(instance);
+        kill.hi = Date.now();
+        for (const m of models) m.instanceKilled(`i${instance.index}.${before}`, kill);
         await sleep(prng.int(100, 1_000));
         try {
           await cluster.restart(instance);

@@ -1,3 +1,4 @@
+import { WRITE_BEHIND_SETTLE_MS } from '../../src/ledger/write-behind.js';
 import {
   amountFor,
   applicable,
@@ -43,7 +44,9 @@ import { certainlyIn, possiblyIn, type Interval, type WindowModel } from './wind
  *    reconnect and counts nothing. Sessions stay active for SESSION_TTL_SECONDS (1 h, longer
  *    than any run), so an admitted session is a reconnect for the rest of the seed.
  *    Admissions are never forgotten (§4.4), not even the newest ones at a Redis data loss,
- *    unless `forgiveSessionMs` (the README's ~50 ms write-behind bound) is set. A reserve
+ *    unless `forgiveSessionMs` is set — but for the documented double fault: the instance
+ *    that answered it killed within the write-behind's 250 ms, and Redis losing its data
+ *    (instanceKilled). A reserve
  *    burst whose siblings share a session id admits it at most once: the first admitted
  *    sibling in Redis' order is new, the rest reconnect (addBurstSession). An admission
  *    counts toward a lower bound from its answer on (a burst's siblings do not see it).
@@ -145,6 +148,10 @@ export interface SessionAdmission extends Effect {
   sessionId: string;
   at: Interval;
   forgivenFrom: number | null;
+  /** The instances whose write-behind carries it to PostgreSQL (the one that answered). */
+  writtenBy: string[];
+  /** Its instance was killed before the write-behind bound passed: a data loss may forget it. */
+  unwritten: boolean;
 }
 
 export type SessionStatus = 'reconnect' | 'new' | 'unknown';
@@ -332,6 +339,8 @@ export class UserModel {
     expiresAt: number | null;
     /** A burst sibling: its session admission is decided for the burst (addBurstSession). */
     burst?: boolean;
+    /** The instance that answered it ('-' when none did). */
+    instance: string;
   }): Reservation {
     const limits = this.applicableIds(input.inGroup);
     const specs = limits
@@ -374,6 +383,8 @@ export class UserModel {
           sessionId: input.sessionId,
           at: input.at,
           forgivenFrom: null,
+          writtenBy: [input.instance],
+          unwritten: false,
         });
       }
     }
@@ -415,7 +426,7 @@ export class UserModel {
   addBurstSession(
     sessionId: string,
     before: ReadonlyMap<string, SessionStatus>,
-    siblings: { id: string; at: Interval; certainty: Certainty; limits: string[] }[],
+    siblings: { id: string; at: Interval; certainty: Certainty; limits: string[]; instance: string }[],
   ): void {
     for (const [limit, status] of before) {
       if (status === 'reconnect') continue;
@@ -434,6 +445,9 @@ export class UserModel {
           hi: certain.length > 0 ? Math.min(...his) : Math.max(...his),
         },
         forgivenFrom: null,
+        // Whichever sibling ran first in Redis wrote it behind: any of them may have.
+        writtenBy: admitting.map((s) => s.instance),
+        unwritten: false,
       });
     }
   }
@@ -662,6 +676,24 @@ export class UserModel {
           s.forgivenFrom = Math.min(s.forgivenFrom ?? FOREVER, loss.lo);
         }
       }
+    }
+    for (const s of this.sessions) {
+      if (s.unwritten && s.at.lo <= loss.hi) s.forgivenFrom = Math.min(s.forgivenFrom ?? FOREVER, loss.lo);
+    }
+  }
+
+  /**
+   * An instance was killed (rule 3's documented bound): admissions it answered less than the
+   * write-behind's WRITE_BEHIND_SETTLE_MS before may never reach PostgreSQL, so a Redis data
+   * loss — before the kill or after it — may forget them. Other admissions never are.
+   */
+  instanceKilled(instance: string, kill: Interval): void {
+    for (const s of this.sessions) {
+      const tooRecent = s.at.hi > kill.lo - WRITE_BEHIND_SETTLE_MS && s.at.lo <= kill.hi;
+      if (!s.writtenBy.includes(instance) || !tooRecent) continue;
+      s.unwritten = true;
+      for (const loss of this.disturbances.losses())
+        if (loss.hi >= s.at.lo) s.forgivenFrom = Math.min(s.forgivenFrom ?? FOREVER, loss.lo);
     }
   }
 

@@ -271,6 +271,7 @@ export class UserWorker {
           at: s.q,
           certainty: s.admitted ? ('certain' as const) : ('maybe' as const),
           limits: model.applicableIds(s.d.inGroup),
+          instance: s.last.instance,
         }));
       model.addBurstSession(session, before, siblings);
     }
@@ -385,6 +386,7 @@ export class UserWorker {
       certainty: s.admitted ? 'certain' : 'maybe',
       expiresAt: s.expiresAt,
       burst,
+      instance: s.last.instance,
     });
   }
 
