@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type pg from 'pg';
-import type { LedgerShape } from './ledger-sql.js';
+import { rollupBackfill, type LedgerShape } from './ledger-sql.js';
 
 /**
  * The "burst" profile: users whose whole history is recent — every row inside the last hour,
@@ -17,11 +16,7 @@ export interface BurstShape {
 
 /** Migration 0005's backfill, limited to the burst rows and adding to the rollups already there. */
 function burstRollups(): string {
-  const text = readFileSync(new URL('../../../migrations/0005_ledger_rollups.sql', import.meta.url), 'utf8');
-  const statement = text
-    .split('--> statement-breakpoint')
-    .find((s) => s.includes('INSERT INTO "ledger_rollups"'));
-  if (!statement) throw new Error('migrations/0005: rollup backfill statement not found');
+  const statement = rollupBackfill();
   const scoped = statement.replaceAll(
     'FROM "usage_ledger" u',
     `FROM (select * from usage_ledger where request_id like 'burst-%') u`,

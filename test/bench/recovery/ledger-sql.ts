@@ -21,7 +21,8 @@ export const userIdOf = (i: number) => `u-${i}`;
 /** History spans this many days before now; rows are spread uniformly over it. */
 const HISTORY_DAYS = 90;
 
-function rollupBackfill(): string {
+/** Migration 0005's own rollup backfill statement: the rollups exactly as it builds them. */
+export function rollupBackfill(): string {
   const text = readFileSync(new URL('../../../migrations/0005_ledger_rollups.sql', import.meta.url), 'utf8');
   const statement = text
     .split('--> statement-breakpoint')
