@@ -77,8 +77,9 @@ end
 -- The 'cold' reply when some bucket is not warm, else nil: {'cold', generation, fresh, i, ...}
 -- (1-based indexes), the generation being what a seed of them must carry, fresh 1 when the
 -- subject has no warm flags hash at all (no flag, no generation), else 0. One HMGET reads
--- every bucket's warm flag (concurrency slots are never rebuilt); they come back too, by
--- bucket index, for settle.lua's watermark test (a second HMGET cost every settle).
+-- every bucket's warm flag (concurrency slots are never rebuilt); the flags read and their
+-- buckets' indexes (`of`) come back too, for settle.lua's watermark test (a second HMGET cost
+-- every settle; decide.lua ignores them, so its hot path builds nothing more).
 local function cold_reply(buckets)
   local fields, of = {}, {}
   for _, b in ipairs(buckets) do
@@ -88,17 +89,16 @@ local function cold_reply(buckets)
     end
   end
   if #fields == 0 then
-    return nil, {}
+    return nil, {}, of
   end
   local flags = redis.call('HMGET', KEY_WARM, unpack(fields))
-  local reply, by_index = nil, {}
+  local reply = nil
   for j = 1, #fields do
-    by_index[of[j]] = flags[j]
     if not flags[j] then
       reply = reply
         or { 'cold', redis.call('HGET', KEY_WARM, GENERATION) or '', redis.call('EXISTS', KEY_WARM) == 0 and 1 or 0 }
       reply[#reply + 1] = of[j]
     end
   end
-  return reply, by_index
+  return reply, flags, of
 end

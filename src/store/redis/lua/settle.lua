@@ -84,12 +84,12 @@ local state = redis.call('HGET', KEY_RECORD, 'state')
 if markers[1] or state == 'settled' then
   return { 'already_applied' }
 end
-local cold, flags = cold_reply(buckets)
+local cold, flags, of = cold_reply(buckets)
 if cold then
   return cold
 end
-for i = 1, #buckets do
-  markers[i + 1] = markers[i + 1] or seeded(flags[i])
+for j, i in ipairs(of) do
+  markers[i + 1] = markers[i + 1] or seeded(flags[j])
 end
 
 for i, b in ipairs(buckets) do
