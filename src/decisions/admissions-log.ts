@@ -1,7 +1,7 @@
 import type { Bucket } from '../domain/buckets.js';
 import type { WriteBehind } from '../ledger/write-behind.js';
-import type { BucketState } from '../store/counter-store.js';
-import type { DemandInput } from './demand.js';
+import { writeSessionAdmissions } from '../reservations/session-admissions.js';
+import type { BucketState, Reservation } from '../store/counter-store.js';
 
 /**
  * After an admitted /reserve: new session admissions and newly opened first-use windows go
@@ -12,28 +12,14 @@ export function recordAdmissions(
   writeBehind: WriteBehind,
   buckets: readonly Bucket[],
   states: readonly BucketState[],
-  input: DemandInput & { requestId: string },
-  now: number,
-  sessionTtlMs: number,
+  reservation: Pick<Reservation, 'requestId' | 'newSessions'>,
+  admission: { sessionId: string | null; at: number; ttlMs: number },
 ): boolean {
+  const admitted = writeSessionAdmissions(writeBehind, buckets, reservation.newSessions, {
+    ...admission,
+    requestId: reservation.requestId,
+  });
   const stateOf = new Map(states.map((s) => [s.id, s]));
-  let admitted = false;
-  for (const bucket of buckets) {
-    const state = stateOf.get(bucket.key);
-    if (!state) continue;
-    if (bucket.metric === 'sessions' && input.sessionId && !state.reconnect) {
-      admitted = true;
-      writeBehind.admitted({
-        bucketKey: bucket.key,
-        ownerType: bucket.axis,
-        ownerId: bucket.ownerId,
-        sessionId: input.sessionId,
-        requestId: input.requestId,
-        admittedAt: new Date(now),
-        activeUntil: new Date(now + sessionTtlMs),
-      });
-    }
-  }
   return recordFirstUseStarts(writeBehind, buckets, stateOf) || admitted;
 }
 

@@ -208,7 +208,8 @@ export function createDecisionService(deps: DecisionDeps) {
       const decision = decisionOf(buckets, outcome.states, input, now, outcome.admitted);
       if (!outcome.admitted || !outcome.reservation)
         return respond(kind.endpoint, decision, { requestId: input.requestId });
-      if (recordAdmissions(deps.writeBehind, buckets, outcome.states, input, now, sessionTtlMs(input)))
+      const admission = { sessionId: input.sessionId, at: now, ttlMs: sessionTtlMs(input) };
+      if (recordAdmissions(deps.writeBehind, buckets, outcome.states, outcome.reservation, admission))
         void confirmAdmissions(input.userId);
       deps.writeBehind.reservation(
         reservationRow(outcome.reservation, { userId: input.userId, reservedAt: now, buckets }),

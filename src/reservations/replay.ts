@@ -3,6 +3,7 @@ import type { WriteBehind } from '../ledger/write-behind.js';
 import type { Reservation } from '../store/counter-store.js';
 import type { ReservationPayload } from './payload.js';
 import type { ReservationRow } from './rows.js';
+import { writeSessionAdmissions } from './session-admissions.js';
 
 /**
  * A retried /reserve (SPEC §4.5): the same body answers with the same reservation while it
@@ -38,21 +39,12 @@ export function recordReplayed(
   payload: ReservationPayload,
 ): void {
   writeBehind.reservation(reservationRow(reservation, payload));
-  const { sessionId } = payload;
-  if (!sessionId) return;
-  for (const index of reservation.newSessions) {
-    const bucket = payload.buckets[index];
-    if (bucket?.metric !== 'sessions') continue;
-    writeBehind.admitted({
-      bucketKey: bucket.key,
-      ownerType: bucket.axis,
-      ownerId: bucket.ownerId,
-      sessionId,
-      requestId: reservation.requestId,
-      admittedAt: new Date(payload.reservedAt),
-      activeUntil: new Date(payload.reservedAt + (payload.sessionTtlMs ?? 0)),
-    });
-  }
+  writeSessionAdmissions(writeBehind, payload.buckets, reservation.newSessions, {
+    sessionId: payload.sessionId,
+    requestId: reservation.requestId,
+    at: payload.reservedAt,
+    ttlMs: payload.sessionTtlMs ?? 0,
+  });
 }
 
 /** The row written behind an admitted reservation: the requests buckets it counted in, its payload. */
